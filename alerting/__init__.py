@@ -1,0 +1,1 @@
+"""Alerting: thresholds, change points, alert state and notifiers (Slack, console)."""

@@ -1,0 +1,1 @@
+"""Collectors: collectd config and plugin, the standalone collector, the carbon sender."""

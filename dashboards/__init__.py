@@ -1,0 +1,1 @@
+"""Dashboards: Python that builds Grafana dashboard JSON."""

@@ -1,0 +1,1 @@
+"""Harness: campaign matrix, agent lifecycle, load generation, local lab, run ledger."""

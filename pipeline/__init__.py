@@ -1,0 +1,1 @@
+"""Pipeline: Graphite render API to pandas, steady-state summaries, overhead versus baseline."""

@@ -1,0 +1,91 @@
+"""Read from graphite-web's render and find APIs, converting to typed data at the boundary.
+
+This is the only module of the pipeline that talks to Graphite over HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+
+class GraphiteUnavailable(Exception):
+    """graphite-web did not answer, or answered with an error."""
+
+
+class GraphiteBadResponse(Exception):
+    """graphite-web answered with something that is not the documented JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    target: str
+    tags: dict[str, str]
+    points: tuple[tuple[int, float | None], ...]
+
+    def values(self) -> list[tuple[int, float]]:
+        """The points that hold a value (missing seconds left out, never filled)."""
+        return [(t, v) for t, v in self.points if v is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    path: str
+    leaf: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GraphiteClient:
+    render_url: str
+    timeout_s: float = 10.0
+
+    def _get(self, endpoint: str, params: dict[str, str | list[str]]) -> Any:
+        url = f"{self.render_url.rstrip('/')}/{endpoint}"
+        try:
+            resp = requests.get(url, params=params, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise GraphiteUnavailable(f"graphite-web at {self.render_url}: {exc}") from exc
+        if resp.status_code != 200:
+            raise GraphiteUnavailable(
+                f"graphite-web at {self.render_url}: HTTP {resp.status_code} for /{endpoint}"
+            )
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise GraphiteBadResponse(f"/{endpoint} did not return JSON") from exc
+
+    def render(self, targets: list[str], start: str | int, end: str | int = "now") -> list[Series]:
+        """Fetch series; ``start``/``end`` are epoch seconds or Graphite time expressions."""
+        data = self._get(
+            "render",
+            {"target": targets, "from": str(start), "until": str(end), "format": "json"},
+        )
+        if not isinstance(data, list):
+            raise GraphiteBadResponse("/render did not return a list")
+        out: list[Series] = []
+        for item in data:
+            try:
+                points = tuple(
+                    (int(ts), None if val is None else float(val))
+                    for val, ts in item["datapoints"]
+                )
+                tags = {str(k): str(v) for k, v in (item.get("tags") or {}).items()}
+                out.append(Series(target=str(item["target"]), tags=tags, points=points))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise GraphiteBadResponse(f"/render returned a malformed series: {exc}") from exc
+        return out
+
+    def find(self, query: str) -> list[Node]:
+        data = self._get("metrics/find", {"query": query})
+        if not isinstance(data, list):
+            raise GraphiteBadResponse("/metrics/find did not return a list")
+        return [Node(path=str(n["id"]), leaf=bool(n["leaf"])) for n in data]
+
+    def ping(self) -> bool:
+        try:
+            self._get("metrics/find", {"query": "*"})
+        except (GraphiteUnavailable, GraphiteBadResponse):
+            return False
+        return True

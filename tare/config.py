@@ -1,0 +1,361 @@
+"""Campaign files: one TOML file loaded once into typed, frozen objects.
+
+Every problem is reported as ``FILE: key.path[i]: what is wrong``, one line each, all at once.
+Unknown keys are errors: typos are the most common config bug.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from tare.errors import ConfigError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+FACTOR_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+BUILTIN_FACTORS = ("mode", "rate")
+BASELINE = "baseline"
+# Placeholders the harness fills in argv lists besides the factor names.
+RUN_PLACEHOLDERS = frozenset({"run_id", "state_dir", "lab_dir", "workload_addr", "port"})
+MAX_FILE_BYTES = 1 << 20
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _argv(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("must be a non-empty list of strings (argv)")
+    if not value[0].strip():
+        raise ValueError("first element (the program) must not be blank")
+    return value
+
+
+def _level(value: Any) -> int | float | str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("each level must be an integer, a number or a string")
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("a level must not be blank")
+    return value
+
+
+def _unique(value: list[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    for item in value:
+        if item in seen:
+            raise ValueError(f"duplicate entry {item!r}")
+        seen.add(item)
+    return value
+
+
+def _name(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(
+            "must be 1-63 characters of letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return value
+
+
+Argv = Annotated[list[str], AfterValidator(_argv)]
+Level = Annotated[Any, AfterValidator(_level)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Name = Annotated[str, AfterValidator(_name)]
+
+
+class CampaignSection(_Model):
+    name: Name
+    description: str = ""
+    platform: Literal["linux", "windows"] = "linux"
+    output_dir: str = "var/campaigns"
+
+
+class GraphiteSection(_Model):
+    render_url: str = "http://127.0.0.1:8080"
+    carbon: str = "127.0.0.1:2003"
+    prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")] = "tare"
+
+
+class WorkloadSection(_Model):
+    name: Name = "nginx"
+    command: Argv
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8080
+    path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/"
+    ready_timeout_s: Annotated[float, Field(gt=0, le=600)] = 15.0
+    process: str = "nginx"
+
+
+class AgentSection(_Model):
+    name: Name
+    process: str
+    modes: Annotated[list[Name], Field(min_length=1), AfterValidator(_unique)]
+    install: Argv
+    uninstall: Argv
+    set_mode: Argv
+    start: Argv
+    stop: Argv
+    health: Argv
+    version: Argv | None = None
+    health_timeout_s: Annotated[float, Field(gt=0, le=600)] = 20.0
+
+
+class LoadSection(_Model):
+    tool: Literal["h2load", "httperf"] = "h2load"
+    rates: Annotated[list[PositiveInt], Field(min_length=1), AfterValidator(_unique)]
+    duration_s: Annotated[int, Field(gt=0, le=86400)] = 30
+    warmup_s: Annotated[int, Field(ge=0)] = 5
+    cooldown_s: Annotated[int, Field(ge=0)] = 2
+    min_achieved_ratio: Annotated[float, Field(gt=0, le=1)] = 0.98
+    run_timeout_s: Annotated[int, Field(gt=0)] = 600
+
+
+class DesignSection(_Model):
+    kind: Literal["one-factor-at-a-time", "full"] = "one-factor-at-a-time"
+    repeats: Annotated[int, Field(gt=0, le=1000)] = 3
+    interleave: bool = True
+    # Factors crossed in full; with one-factor-at-a-time the others vary alone around reference.
+    crossed: Annotated[list[str], AfterValidator(_unique)] = Field(
+        default_factory=lambda: ["mode", "rate"]
+    )
+    reference: dict[str, Level] = Field(default_factory=dict)
+
+
+class CampaignFile(_Model):
+    campaign: CampaignSection
+    graphite: GraphiteSection = GraphiteSection()
+    workload: WorkloadSection
+    agent: AgentSection
+    load: LoadSection
+    design: DesignSection = DesignSection()
+    factors: dict[str, Annotated[list[Level], Field(min_length=1), AfterValidator(_unique)]] = (
+        Field(default_factory=dict)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A validated campaign and where it came from."""
+
+    path: Path
+    spec: CampaignFile
+
+    @property
+    def name(self) -> str:
+        return self.spec.campaign.name
+
+    def factor_levels(self) -> dict[str, list[int | float | str]]:
+        """Every factor with its levels, built-ins first: mode (baseline first), rate, then user."""
+        levels: dict[str, list[int | float | str]] = {
+            "mode": [BASELINE, *self.spec.agent.modes],
+            "rate": list(self.spec.load.rates),
+        }
+        levels.update({k: list(v) for k, v in self.spec.factors.items()})
+        return levels
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    message: str
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += f".{part}"
+        else:
+            out = str(part)
+    return out
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be an integer, not {_show(value)}"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number, not {_show(value)}"
+    if kind in ("string_type",):
+        return f"must be a string, not {_show(value)}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false, not {_show(value)}"
+    if kind in ("list_type",):
+        return f"must be a list, not {_show(value)}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be a table, not {_show(value)}"
+    if kind == "greater_than":
+        gt = ctx.get("gt")
+        return "must be a positive integer" if gt == 0 else f"must be > {gt}"
+    if kind == "greater_than_equal":
+        return f"must be >= {ctx.get('ge')}"
+    if kind == "less_than":
+        return f"must be < {ctx.get('lt')}"
+    if kind == "less_than_equal":
+        return f"must be <= {ctx.get('le')}"
+    if kind == "too_short":
+        return "must not be empty"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}, not {_show(value)}"
+    if kind == "string_pattern_mismatch":
+        return f"{_show(value)} does not match {ctx.get('pattern')}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    msg = str(error["msg"])
+    return msg[:1].lower() + msg[1:]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _placeholders(argv: Iterable[str]) -> Iterator[str]:
+    for arg in argv:
+        try:
+            for _, field, _, _ in string.Formatter().parse(arg):
+                if field is not None:
+                    yield field
+        except ValueError:
+            yield "{"  # unbalanced brace: reported as a bad placeholder
+
+
+def semantic_problems(spec: CampaignFile) -> list[Problem]:
+    """Cross-field checks that a schema alone cannot express."""
+    problems: list[Problem] = []
+    if BASELINE in spec.agent.modes:
+        problems.append(
+            Problem("agent.modes", "'baseline' is implicit (the agent absent); do not list it")
+        )
+    for name in spec.factors:
+        if name in BUILTIN_FACTORS:
+            problems.append(
+                Problem(f"factors.{name}", f"'{name}' is built in (agent.modes / load.rates)")
+            )
+        elif not FACTOR_RE.match(name):
+            problems.append(
+                Problem(f"factors.{name}", "factor names are lower-case letters, digits and '_'")
+            )
+    load = spec.load
+    if load.warmup_s + load.cooldown_s >= load.duration_s:
+        problems.append(
+            Problem(
+                "load.duration_s",
+                f"must exceed warmup_s + cooldown_s ({load.warmup_s + load.cooldown_s})",
+            )
+        )
+    if load.run_timeout_s <= load.duration_s:
+        problems.append(Problem("load.run_timeout_s", "must exceed load.duration_s"))
+    levels: dict[str, list[Any]] = {
+        "mode": [BASELINE, *spec.agent.modes],
+        "rate": list(load.rates),
+        **{k: list(v) for k, v in spec.factors.items()},
+    }
+    for key, value in spec.design.reference.items():
+        if key not in levels:
+            problems.append(
+                Problem(f"design.reference.{key}", f"unknown factor (known: {', '.join(levels)})")
+            )
+        elif value not in levels[key]:
+            problems.append(
+                Problem(
+                    f"design.reference.{key}",
+                    f"{_show(value)} is not one of the levels {levels[key]}",
+                )
+            )
+    for i, name in enumerate(spec.design.crossed):
+        if name not in levels:
+            problems.append(
+                Problem(f"design.crossed[{i}]", f"unknown factor (known: {', '.join(levels)})")
+            )
+    known = set(levels) | RUN_PLACEHOLDERS
+    commands: list[tuple[str, list[str]]] = [("workload.command", spec.workload.command)]
+    for field in ("install", "uninstall", "set_mode", "start", "stop", "health", "version"):
+        argv = getattr(spec.agent, field)
+        if argv is not None:
+            commands.append((f"agent.{field}", argv))
+    for where, argv in commands:
+        for name in _placeholders(argv):
+            if name not in known:
+                problems.append(
+                    Problem(
+                        where,
+                        f"unknown placeholder {{{name}}} (known: {', '.join(sorted(known))})",
+                    )
+                )
+    if "{mode}" not in " ".join(spec.agent.set_mode):
+        problems.append(Problem("agent.set_mode", "must contain the placeholder {mode}"))
+    return problems
+
+
+def _read_text(path: Path, label: str) -> str:
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{label}: is a directory, not a campaign file")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: no such file") from None
+    except PermissionError:
+        raise ConfigError(f"{label}: permission denied") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{label}: larger than {MAX_FILE_BYTES} bytes; not a campaign file")
+    if b"\x00" in data:
+        raise ConfigError(f"{label}: binary content, not a TOML text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{label}: line {line}: not UTF-8 text") from None
+    if not text.strip():
+        raise ConfigError(f"{label}: file is empty")
+    return text
+
+
+def parse_campaign(text: str, label: str, path: Path | None = None) -> Campaign:
+    """Parse and validate TOML text; raise ConfigError with one detail line per problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: not valid TOML: {exc}") from None
+    try:
+        spec = CampaignFile.model_validate(raw)
+    except ValidationError as exc:
+        lines = [
+            f"{label}: {format_loc(err['loc']) or '(top level)'}: {_message(err)}"
+            for err in exc.errors()
+        ]
+        raise ConfigError(lines[0], details=lines) from None
+    problems = semantic_problems(spec)
+    if problems:
+        lines = [f"{label}: {p.path}: {p.message}" for p in problems]
+        raise ConfigError(lines[0], details=lines)
+    return Campaign(path=path or Path(label), spec=spec)
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Load a campaign file; every error names the file and the key path."""
+    p = Path(path)
+    label = str(path)
+    return parse_campaign(_read_text(p, label), label, p)

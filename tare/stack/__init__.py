@@ -1,0 +1,1 @@
+"""The local stack: Graphite (carbon + graphite-web) and collectd as subprocesses."""

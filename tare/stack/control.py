@@ -1,0 +1,216 @@
+"""``tare stack up|down|status``: the local Graphite (+ collectd) as plain subprocesses.
+
+``up`` is idempotent and returns only once a canary point written to carbon reads back through
+``/render``; ``down`` stops only the processes tare started (pid files) and is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from collectors.carbon import send_plaintext
+from pipeline.graphite import GraphiteBadResponse, GraphiteClient, GraphiteUnavailable
+from tare.errors import ServiceUnavailable, UsageError
+from tare.stack import collectd, graphite, procs
+from tare.stack.settings import PORT_ROLES, StackSettings
+
+log = logging.getLogger(__name__)
+
+# Stop order is the reverse: collectd first so it does not log send errors while carbon stops.
+PROCESS_ORDER = ("carbon-cache", "graphite-web", "collectd")
+CANARY_PATH = "tare.canary.stack"
+
+
+@contextlib.contextmanager
+def _locked(s: StackSettings) -> Iterator[None]:
+    s.pid_dir.mkdir(parents=True, exist_ok=True)
+    with (s.pid_dir / "stack.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _read_stack_file(s: StackSettings) -> dict[str, Any] | None:
+    try:
+        data = json.loads(s.stack_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _running(s: StackSettings) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name in PROCESS_ORDER:
+        pid = procs.running_pid(s.pid_dir, name)
+        if pid is not None:
+            out[name] = pid
+    return out
+
+
+def _secret_key(s: StackSettings) -> str:
+    path = s.graphite_dir / "conf" / ".secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def _wait_listening(s: StackSettings, name: str, port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    log_file = s.log_dir / f"{name}.log"
+    while time.monotonic() < deadline:
+        if procs.running_pid(s.pid_dir, name) is None:
+            raise ServiceUnavailable(
+                f"{name} exited during start-up (log {log_file}): {procs.tail(log_file, 2)}"
+            )
+        try:
+            with socket.create_connection((s.host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise ServiceUnavailable(f"{name} did not listen on {s.host}:{port} within {timeout_s:.0f} s")
+
+
+def canary(s: StackSettings, timeout_s: float = 60.0) -> float:
+    """Write a point to carbon and poll ``/render`` until it reads back; returns seconds taken."""
+    client = GraphiteClient(s.render_url, timeout_s=5.0)
+    value = float(secrets.randbelow(1_000_000))
+    started = time.monotonic()
+    ts = int(time.time())
+    try:
+        send_plaintext(s.host, s.carbon_port, [(CANARY_PATH, value, ts)])
+    except OSError as exc:
+        raise ServiceUnavailable(f"carbon at {s.carbon}: {exc}") from exc
+    deadline = started + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            for series in client.render([CANARY_PATH], ts - 5, ts + 5):
+                if any(t == ts and v == value for t, v in series.values()):
+                    return time.monotonic() - started
+        except (GraphiteUnavailable, GraphiteBadResponse):
+            pass
+        time.sleep(0.1)
+    raise ServiceUnavailable(
+        f"canary point written to carbon at {s.carbon} did not read back from "
+        f"{s.render_url}/render within {timeout_s:.0f} s"
+    )
+
+
+def _check_ports(s: StackSettings) -> None:
+    for name, role in PORT_ROLES.items():
+        port = int(getattr(s, name))
+        holder = procs.port_holder(s.host, port)
+        if holder is not None:
+            raise ServiceUnavailable(
+                f"port {port} ({role}) on {s.host} is already in use by {holder}; "
+                f"choose another with --{name.replace('_', '-')} or stop that process"
+            )
+
+
+def _collectd_wanted(s: StackSettings) -> Path | None:
+    if s.collectd == "off":
+        return None
+    exe = collectd.binary()
+    if exe is None and s.collectd == "on":
+        raise ServiceUnavailable("collectd is not installed (apt-get install collectd-core)")
+    return exe
+
+
+def up(s: StackSettings) -> dict[str, Any]:
+    with _locked(s):
+        running = _running(s)
+        previous = _read_stack_file(s)
+        if previous and running and set(running) >= {"carbon-cache", "graphite-web"}:
+            if previous.get("ports") != s.port_map():
+                raise UsageError(
+                    f"a stack already runs from {s.state_dir} on other ports "
+                    f"{previous.get('ports')}; run 'tare stack down' first"
+                )
+            canary(s, timeout_s=30.0)
+            log.info("stack already running from %s", s.state_dir)
+            return status(s)
+        if running:
+            log.warning("stopping leftovers of a partial stack: %s", ", ".join(running))
+            _stop_all(s)
+        _check_ports(s)
+        graphite.ensure_venv(s.graphite_venv)
+        graphite.write_config(s, _secret_key(s))
+        graphite.migrate(s)
+        try:
+            procs.start(graphite.carbon_spec(s), s.pid_dir)
+            procs.start(graphite.web_spec(s), s.pid_dir)
+            _wait_listening(s, "carbon-cache", s.carbon_port, 30.0)
+            _wait_listening(s, "graphite-web", s.web_port, 30.0)
+            exe = _collectd_wanted(s)
+            if exe is not None:
+                conf = collectd.write_config(s)
+                collectd.preflight(exe, conf)
+                procs.start(collectd.spec(s, exe), s.pid_dir)
+            took = canary(s)
+        except BaseException:
+            _stop_all(s)
+            raise
+        s.stack_file.write_text(
+            json.dumps({"ports": s.port_map(), "host": s.host, "started": time.time()}) + "\n"
+        )
+        log.info("stack up from %s; canary read back in %.2f s", s.state_dir, took)
+        return status(s)
+
+
+def _stop_all(s: StackSettings) -> list[str]:
+    stopped = []
+    for name in reversed(PROCESS_ORDER):
+        if procs.stop(s.pid_dir, name):
+            stopped.append(name)
+    return stopped
+
+
+def down(s: StackSettings) -> list[str]:
+    """Stop what tare started from this state directory; returns the names stopped."""
+    with _locked(s):
+        stopped = _stop_all(s)
+        s.stack_file.unlink(missing_ok=True)
+        return stopped
+
+
+def status(s: StackSettings) -> dict[str, Any]:
+    running = _running(s)
+    info = _read_stack_file(s) or {}
+    ports = info.get("ports") or s.port_map()
+    host = info.get("host") or s.host
+    render_url = f"http://{host}:{ports['web_port']}"
+    graphite_up = "carbon-cache" in running and "graphite-web" in running
+    exe = collectd.binary()
+    return {
+        "state_dir": str(s.state_dir),
+        "running": graphite_up,
+        "graphite": {
+            "render_url": render_url,
+            "carbon": f"{host}:{ports['carbon_port']}",
+            "carbon_pickle": f"{host}:{ports['pickle_port']}",
+            "cache_query": f"{host}:{ports['cache_query_port']}",
+            "responding": graphite_up and GraphiteClient(render_url, timeout_s=3.0).ping(),
+            "venv": str(s.graphite_venv),
+        },
+        "collectd": {
+            "installed": exe is not None,
+            "running": "collectd" in running,
+            "pid": running.get("collectd"),
+            "config": str(collectd.config_path(s)) if "collectd" in running else None,
+        },
+        "processes": {
+            name: {"pid": running.get(name), "running": name in running}
+            for name in PROCESS_ORDER
+        },
+    }
