@@ -68,8 +68,7 @@ class GraphiteClient:
         for item in data:
             try:
                 points = tuple(
-                    (int(ts), None if val is None else float(val))
-                    for val, ts in item["datapoints"]
+                    (int(ts), None if val is None else float(val)) for val, ts in item["datapoints"]
                 )
                 tags = {str(k): str(v) for k, v in (item.get("tags") or {}).items()}
                 out.append(Series(target=str(item["target"]), tags=tags, points=points))

@@ -59,7 +59,7 @@ def _unique(value: list[Any]) -> list[Any]:
 def _name(value: str) -> str:
     if not NAME_RE.match(value):
         raise ValueError(
-            "must be 1-63 characters of letters, digits, '-' or '_', starting with a letter or digit"
+            "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit"
         )
     return value
 

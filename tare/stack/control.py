@@ -210,7 +210,6 @@ def status(s: StackSettings) -> dict[str, Any]:
             "config": str(collectd.config_path(s)) if "collectd" in running else None,
         },
         "processes": {
-            name: {"pid": running.get(name), "running": name in running}
-            for name in PROCESS_ORDER
+            name: {"pid": running.get(name), "running": name in running} for name in PROCESS_ORDER
         },
     }

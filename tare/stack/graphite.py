@@ -8,8 +8,8 @@ pure (``render_*``); starting processes is left to ``tare.stack.control``.
 from __future__ import annotations
 
 import fcntl
-import os
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -187,9 +187,7 @@ def web_spec(s: StackSettings) -> ProcSpec:
 
 
 def venv_ready(venv: Path) -> bool:
-    return all(
-        (venv / "bin" / name).exists() for name in ("python", "carbon-cache.py", "gunicorn")
-    )
+    return all((venv / "bin" / name).exists() for name in ("python", "carbon-cache.py", "gunicorn"))
 
 
 def ensure_venv(venv: Path) -> None:
@@ -205,14 +203,23 @@ def ensure_venv(venv: Path) -> None:
         log.warning("creating Graphite's virtualenv in %s (one time, about a minute)", venv)
         _run([_base_python(), "-m", "venv", "--clear", str(venv)], "create the Graphite venv")
         _run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", *GRAPHITE_REQUIREMENTS],
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *GRAPHITE_REQUIREMENTS,
+            ],
             "install Graphite into its venv",
         )
 
 
 def _base_python() -> str:
-    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    base = (
+        Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    )
     return str(base) if base.exists() else sys.executable
 
 

@@ -6,6 +6,7 @@ ours and ``down`` stops only what tare started.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -114,10 +115,8 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def port_holder(host: str, port: int) -> str | None:

@@ -39,7 +39,8 @@ def default_state_dir(env: Mapping[str, str]) -> Path:
 def default_graphite_venv(env: Mapping[str, str]) -> Path:
     if "TARE_GRAPHITE_VENV" in env:
         return Path(env["TARE_GRAPHITE_VENV"])
-    data_home = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    home = env.get("HOME") or str(Path.home())
+    data_home = env.get("XDG_DATA_HOME") or str(Path(home) / ".local" / "share")
     return Path(data_home) / "tare" / "graphite-venv"
 
 

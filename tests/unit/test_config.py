@@ -1,0 +1,170 @@
+"""Campaign files: the shipped examples load, and every kind of bad file gives one clear line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tare.config import format_loc, load_campaign, parse_campaign
+from tare.errors import ConfigError
+from tests.conftest import ROOT
+
+GOOD = (ROOT / "examples" / "quickstart.toml").read_text()
+
+
+def problems(text: str, label: str = "c.toml") -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_campaign(text, label)
+    return info.value.lines()
+
+
+def replace(old: str, new: str) -> str:
+    assert old in GOOD, old
+    return GOOD.replace(old, new, 1)
+
+
+@pytest.mark.parametrize("name", ["quickstart.toml", "nightly.toml"])
+def test_shipped_examples_are_valid(name: str) -> None:
+    campaign = load_campaign(ROOT / "examples" / name)
+    levels = campaign.factor_levels()
+    assert levels["mode"][0] == "baseline"
+    assert set(levels["mode"][1:]) == {"idle", "visibility", "enforced"}
+
+
+def test_nightly_is_the_published_matrix() -> None:
+    spec = load_campaign(ROOT / "examples" / "nightly.toml").spec
+    assert spec.load.rates == [1000, 5000, 10000, 15000]
+    assert spec.load.duration_s == 300
+    assert spec.design.repeats >= 3
+    assert spec.design.interleave
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (replace("rates = [1000, 5000]", "rates = [1000, 5000, -3]"),
+         "c.toml: load.rates[2]: must be a positive integer"),
+        (replace("rates = [1000, 5000]", "rates = [1000, 1000]"),
+         "c.toml: load.rates: duplicate entry 1000"),
+        (replace("rates = [1000, 5000]", "rates = []"), "c.toml: load.rates: must not be empty"),
+        (replace("rates = [1000, 5000]", 'rates = ["fast"]'),
+         "c.toml: load.rates[0]: must be an integer, not 'fast'"),
+        (replace("rates = [1000, 5000]", "rates = [1000.5]"),
+         "c.toml: load.rates[0]: must be an integer, not 1000.5"),
+        (replace("duration_s = 20", 'duration_s = "20"'),
+         "c.toml: load.duration_s: must be an integer, not '20'"),
+        (replace('tool = "h2load"', 'tool = "ab"'), "c.toml: load.tool: must be one of"),
+        (replace("repeats = 1", "repeats = 0"), "c.toml: design.repeats: must be a positive integer"),
+        (replace("interleave = true", 'interleave = "yes"'),
+         "c.toml: design.interleave: must be true or false"),
+        (replace('kind = "full"', 'kind = "random"'), "c.toml: design.kind: must be one of"),
+        (replace("[load]", "[load]\nrate = 5"), "c.toml: load.rate: unknown key"),
+        (GOOD + "\n[alerting]\nx = 1\n", "c.toml: alerting: unknown key"),
+        (replace('name = "quickstart"', 'name = "quick start; x"'), "c.toml: campaign.name: must be"),
+        (replace("port = 8080", "port = 0"), "c.toml: workload.port: must be a positive integer"),
+        (replace("port = 8080", "port = 70000"), "c.toml: workload.port: must be < 65536"),
+        (replace('path = "/"', 'path = "no-slash"'), "c.toml: workload.path:"),
+        (replace('modes = ["idle", "visibility", "enforced"]', "modes = []"),
+         "c.toml: agent.modes: must not be empty"),
+        (replace('modes = ["idle", "visibility", "enforced"]', 'modes = ["idle", "baseline"]'),
+         "c.toml: agent.modes: 'baseline' is implicit"),
+        (replace('uninstall = ["tare-refagent"', 'uninstall = [" "'),
+         "c.toml: agent.uninstall: first element (the program) must not be blank"),
+        (replace('stop = ["tare-refagent", "stop", "--state-dir", "{lab_dir}/refagent"]',
+                 "stop = []"),
+         "c.toml: agent.stop: must be a non-empty list of strings (argv)"),
+        (replace('health = ["tare-refagent", "status"', 'health = ["tare-refagent", "{typo}"'),
+         "c.toml: agent.health: unknown placeholder {typo}"),
+        (replace('"mode", "{mode}"', '"mode", "x"'),
+         "c.toml: agent.set_mode: must contain the placeholder {mode}"),
+        (replace("duration_s = 20", "duration_s = 5"),
+         "c.toml: load.duration_s: must exceed warmup_s + cooldown_s (6)"),
+        (replace("run_timeout_s = 120", "run_timeout_s = 10"),
+         "c.toml: load.run_timeout_s: must exceed load.duration_s"),
+        (replace("policy_size = [1000]", "policy_size = []"),
+         "c.toml: factors.policy_size: must not be empty"),
+        (replace("policy_size = [1000]", "policy_size = [true]"),
+         "c.toml: factors.policy_size[0]: each level must be"),
+        (replace("policy_size = [1000]", "rate = [1]"), "c.toml: factors.rate: 'rate' is built in"),
+        (replace("policy_size = [1000]", "Policy-Size = [1]"),
+         "c.toml: factors.Policy-Size: factor names are lower-case"),
+        (replace("interleave = true", 'interleave = true\nreference = { speed = 1 }'),
+         "c.toml: design.reference.speed: unknown factor"),
+        (replace("interleave = true", "interleave = true\nreference = { rate = 777 }"),
+         "c.toml: design.reference.rate: 777 is not one of the levels [1000, 5000]"),
+        (replace("interleave = true", 'interleave = true\ncrossed = ["mode", "speed"]'),
+         "c.toml: design.crossed[1]: unknown factor"),
+        ("load = 3\n" + replace("[load]", "[loadx]"), "c.toml: load: must be a table"),
+        ("[campaign]\nname = 'x'\n", "c.toml: workload: required key is missing"),
+        ("x = 1\n", "c.toml: x: unknown key"),
+        ("[load\nrates = 1", "c.toml: not valid TOML"),
+        ("a = 1\na = 2\n", "c.toml: not valid TOML"),
+    ],
+)
+def test_bad_campaigns_name_file_and_key(text: str, expected: str) -> None:
+    lines = problems(text)
+    assert any(line.startswith(expected) for line in lines), lines
+    assert all(line.startswith("c.toml: ") and "\n" not in line for line in lines)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = replace("rates = [1000, 5000]", "rates = [-1, 0]\nbogus = 1")
+    lines = problems(text)
+    assert "c.toml: load.rates[0]: must be a positive integer" in lines
+    assert "c.toml: load.rates[1]: must be a positive integer" in lines
+    assert "c.toml: load.bogus: unknown key" in lines
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml: no such file"):
+        load_campaign(tmp_path / "nope.toml")
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_campaign(tmp_path)
+
+
+def test_empty_and_blank_files(tmp_path: Path) -> None:
+    for content in ("", "\n  \n"):
+        path = tmp_path / "e.toml"
+        path.write_text(content)
+        with pytest.raises(ConfigError, match=r"e\.toml: file is empty"):
+            load_campaign(path)
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "b.toml"
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00")
+    with pytest.raises(ConfigError, match=r"b\.toml: binary content"):
+        load_campaign(path)
+
+
+def test_latin1_file_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "l.toml"
+    path.write_bytes(b'[campaign]\nname = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"l\.toml: line 2: not UTF-8 text"):
+        load_campaign(path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "u.toml"
+    path.write_text(GOOD)
+    path.chmod(0)
+    with pytest.raises(ConfigError, match="permission denied"):
+        load_campaign(path)
+
+
+def test_format_loc() -> None:
+    assert format_loc(("load", "rates", 2)) == "load.rates[2]"
+    assert format_loc(("factors", "policy_size", 0)) == "factors.policy_size[0]"
+    assert format_loc(()) == ""
+
+
+def test_campaign_objects_are_frozen() -> None:
+    spec = parse_campaign(GOOD, "c.toml").spec
+    with pytest.raises(ValueError, match="frozen"):
+        spec.load.rates = [1]  # type: ignore[misc]

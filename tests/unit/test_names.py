@@ -1,0 +1,76 @@
+"""Labels from config files, hosts and processes never split a carbon line or inject a metric."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collectors.names import is_safe_path, join, label, plaintext_line, tag_value
+
+
+@given(st.text())
+def test_label_is_one_safe_path_component(text: str) -> None:
+    out = label(text)
+    assert out
+    assert is_safe_path(out)
+    assert "." not in out
+
+
+@given(st.text())
+def test_tag_value_has_no_reserved_character(text: str) -> None:
+    out = tag_value(text)
+    assert out
+    assert not set(out) & set(";~=! \t\r\n^")
+
+
+@given(st.lists(st.text(), min_size=1, max_size=5), st.floats(allow_nan=False, allow_infinity=False))
+def test_a_line_built_from_any_labels_is_exactly_one_line(parts: list[str], value: float) -> None:
+    path = join("tare", *[label(p) for p in parts])
+    line = plaintext_line(path, value, 1_700_000_000)
+    assert line.count("\n") == 1
+    assert line.endswith("\n")
+    name, val, ts = line.split(" ")
+    assert name == path
+    assert float(val) == value
+    assert ts == "1700000000\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("web server 1", "web_server_1"),
+        ("evil\ntare.injected 1 0", "evil_tare_injected_1_0"),
+        ("a;run=x", "a_run_x"),
+        ("", "_"),
+        ("...", "_"),
+        ("nginx-1.22", "nginx-1_22"),
+    ],
+)
+def test_label_examples(raw: str, expected: str) -> None:
+    assert label(raw) == expected
+
+
+def test_join_keeps_safe_dotted_parts_and_sanitizes_others() -> None:
+    assert join("tare.runs", "host a", 3) == "tare.runs.host_a.3"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["tare.a b", "tare..a", "tare.a\nx 1 2", "tare.a;run=x y", "tare.a;=x", ""],
+)
+def test_plaintext_line_refuses_unsafe_paths(path: str) -> None:
+    with pytest.raises(ValueError, match="unsafe"):
+        plaintext_line(path, 1.0, 1)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_plaintext_line_refuses_non_finite_values(value: float) -> None:
+    with pytest.raises(ValueError, match="non-finite"):
+        plaintext_line("tare.a", value, 1)
+
+
+def test_plaintext_line_uses_integer_timestamps() -> None:
+    assert plaintext_line("tare.a;run=r1", 2.5, 1_700_000_000.9) == "tare.a;run=r1 2.5 1700000000\n"  # type: ignore[arg-type]
