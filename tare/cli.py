@@ -174,6 +174,19 @@ def stack_up(settings: StackSettings, as_json: bool) -> None:
     _emit(info) if as_json else _print_status(info)
 
 
+@stack.command("install")
+@stack_options
+def stack_install(settings: StackSettings, as_json: bool) -> None:
+    """Create Graphite's own virtualenv now (``up`` does it when missing)."""
+    from tare.stack import graphite
+
+    graphite.ensure_venv(settings.graphite_venv)
+    if as_json:
+        _emit({"graphite_venv": str(settings.graphite_venv), "ready": True})
+    else:
+        click.echo(f"graphite venv: ready in {settings.graphite_venv}")
+
+
 @stack.command("down")
 @stack_options
 def stack_down(settings: StackSettings, as_json: bool) -> None:

@@ -24,12 +24,12 @@ def test_collectd_host_metrics_read_back(graphite_stack: Stack) -> None:
     client = GraphiteClient(graphite_stack.render_url)
     hosts = wait_for(lambda: client.find("tare.hosts.*"), what="collectd host node")
     host = hosts[0].path
-    plugins = wait_for(
-        lambda: (lambda n: n if {"cpu", "memory", "load"} <= n else None)(
-            {node.path.rsplit(".", 1)[1] for node in client.find(f"{host}.*")}
-        ),
-        what="cpu, memory and load plugins",
-    )
+
+    def plugin_names() -> set[str] | None:
+        names = {node.path.rsplit(".", 1)[1] for node in client.find(f"{host}.*")}
+        return names if {"cpu", "memory", "load"} <= names else None
+
+    plugins = wait_for(plugin_names, what="cpu, memory and load plugins")
     assert "interface" in plugins
     now = int(time.time())
 

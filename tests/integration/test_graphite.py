@@ -62,12 +62,12 @@ def test_pickle_receiver_accepts_batches(graphite_stack: Stack) -> None:
     with socket.create_connection((graphite_stack.carbon_host, graphite_stack.pickle_port)) as s:
         s.sendall(struct.pack("!L", len(payload)) + payload)
     client = GraphiteClient(graphite_stack.render_url)
-    series = wait_for(
-        lambda: (lambda f: f if len([x for x in f if x.values()]) == 3 else None)(
-            client.render([f"tare.test.{uid}.*"], ts - 10, ts + 10)
-        ),
-        what="pickled points",
-    )
+
+    def three() -> list[Series] | None:
+        found = client.render([f"tare.test.{uid}.*"], ts - 10, ts + 10)
+        return found if len([x for x in found if x.values()]) == 3 else None
+
+    series = wait_for(three, what="pickled points")
     assert sorted(v for s in series for _, v in s.values()) == [0.0, 1.0, 2.0]
 
 

@@ -26,7 +26,9 @@ def test_tag_value_has_no_reserved_character(text: str) -> None:
     assert not set(out) & set(";~=! \t\r\n^")
 
 
-@given(st.lists(st.text(), min_size=1, max_size=5), st.floats(allow_nan=False, allow_infinity=False))
+@given(
+    st.lists(st.text(), min_size=1, max_size=5), st.floats(allow_nan=False, allow_infinity=False)
+)
 def test_a_line_built_from_any_labels_is_exactly_one_line(parts: list[str], value: float) -> None:
     path = join("tare", *[label(p) for p in parts])
     line = plaintext_line(path, value, 1_700_000_000)

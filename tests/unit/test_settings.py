@@ -14,7 +14,12 @@ def test_defaults() -> None:
     s = resolve({"HOME": "/home/u"})
     assert s.state_dir == Path("var").absolute()
     assert s.graphite_venv == Path("/home/u/.local/share/tare/graphite-venv")
-    assert (s.carbon_port, s.pickle_port, s.cache_query_port, s.web_port) == (2003, 2004, 7002, 8080)
+    assert (s.carbon_port, s.pickle_port, s.cache_query_port, s.web_port) == (
+        2003,
+        2004,
+        7002,
+        8080,
+    )
     assert s.render_url == "http://127.0.0.1:8080"
     assert s.carbon == "127.0.0.1:2003"
     assert s.collectd == "auto"

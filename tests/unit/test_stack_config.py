@@ -13,8 +13,15 @@ from tare.stack.settings import resolve
 
 
 def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return resolve({}, state_dir=tmp_path, graphite_venv=tmp_path / "venv",
-                   carbon_port=12003, pickle_port=12004, cache_query_port=17002, web_port=18080)
+    return resolve(
+        {},
+        state_dir=tmp_path,
+        graphite_venv=tmp_path / "venv",
+        carbon_port=12003,
+        pickle_port=12004,
+        cache_query_port=17002,
+        web_port=18080,
+    )
 
 
 def test_carbon_conf_has_our_ports_tags_and_no_create_limit(tmp_path: Path) -> None:

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install everything tare needs on Debian 12, from nothing:
+#   - system packages (as root): collectd, h2load, nftables, iproute2, nginx, httperf, conntrack
+#   - the project's virtualenv (.venv) with tare and its development tools
+#   - Graphite's own virtualenv (carbon, whisper, graphite-web; pinned apart from ours)
+# Without root it says what it skipped; everything else still works.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  collectd-core libpython3.11   # collectd's python plugin needs libpython3.11, undeclared
+  nghttp2-client httperf        # load generators (h2load, httperf)
+  nginx-light                   # the default workload server
+  nftables iproute2 conntrack   # the lab: namespaces, veth, firewall, conntrack table
+  python3-venv
+)
+
+log() { echo "bootstrap: $*" >&2; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  case "$pkg" in \#*) continue ;; esac
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing system packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "not root (or no apt-get): skipped system packages ${missing[*]};" \
+        "collectd, the load tools and the namespace lab will be unavailable"
+  fi
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv with $($PYTHON --version 2>&1)"
+  "$PYTHON" -m venv .venv
+fi
+stamp=".venv/.tare-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c "import tare" 2>/dev/null; then
+  log "installing tare and its development tools into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  echo "$want" > "$stamp"
+fi
+
+.venv/bin/tare stack install >&2
+log "ready: .venv/bin/tare"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: install from nothing, lint, type-check, then unit and integration tests
+# against real carbon + graphite-web and collectd (each test starts what it needs on free ports).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh || { echo "test: bootstrap failed" >&2; exit 1; }
+
+.venv/bin/ruff check . || exit 1
+.venv/bin/ruff format --check . || exit 1
+.venv/bin/mypy || exit 1
+
+.venv/bin/pytest "$@"
+code=$?
+if [ "$code" -eq 5 ]; then
+  # pytest's 5 means no test was collected: for this suite that is a failure, never a pass.
+  echo "test: pytest collected no tests; failing" >&2
+  exit 1
+fi
+exit "$code"
