@@ -78,3 +78,15 @@ def test_collectd_host_config(tmp_path: Path) -> None:
     assert "StoreRates true" in text
     assert 'Interface "veth0"' in text
     assert "Interval 1\n" in text
+
+
+def test_docker_compose_graphite_uses_the_same_retention() -> None:
+    from tests.conftest import ROOT
+
+    docker = ROOT / "docker" / "graphite"
+    assert (docker / "storage-schemas.conf").read_text() == graphite.STORAGE_SCHEMAS
+    assert (docker / "storage-aggregation.conf").read_text() == graphite.STORAGE_AGGREGATION
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert (
+        "./docker/graphite/storage-schemas.conf:/opt/graphite/conf/storage-schemas.conf" in compose
+    )
