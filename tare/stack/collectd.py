@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 from pathlib import Path
 
+from collectors.collectd import binary, preflight, require_binary
 from collectors.collectd_conf import GraphiteTarget, HostConfig, render_host_config
-from tare.errors import ServiceUnavailable
 from tare.stack.procs import ProcSpec
 from tare.stack.settings import StackSettings
 
-SEARCH_PATH = "/usr/sbin:/usr/local/sbin:/sbin"
-
-
-def binary() -> Path | None:
-    found = shutil.which("collectd") or shutil.which("collectd", path=SEARCH_PATH)
-    return Path(found) if found else None
+__all__ = ["binary", "config_path", "preflight", "require_binary", "spec", "write_config"]
 
 
 def config_path(s: StackSettings) -> Path:
@@ -37,16 +30,6 @@ def write_config(s: StackSettings, prefix: str = "tare.hosts.") -> Path:
     path = config_path(s)
     path.write_text(render_host_config(cfg))
     return path
-
-
-def preflight(exe: Path, conf: Path) -> None:
-    """``collectd -T`` loads plugins and runs one read cycle; ``-t`` passes configs it rejects."""
-    proc = subprocess.run(
-        [str(exe), "-T", "-C", str(conf)], capture_output=True, text=True, timeout=60, check=False
-    )
-    if proc.returncode != 0:
-        text = (proc.stderr + proc.stdout).strip().splitlines()
-        raise ServiceUnavailable(f"collectd rejected {conf}: {text[-1] if text else 'no output'}")
 
 
 def spec(s: StackSettings, exe: Path) -> ProcSpec:

@@ -121,10 +121,7 @@ def _check_ports(s: StackSettings) -> None:
 def _collectd_wanted(s: StackSettings) -> Path | None:
     if s.collectd == "off":
         return None
-    exe = collectd.binary()
-    if exe is None and s.collectd == "on":
-        raise ServiceUnavailable("collectd is not installed (apt-get install collectd-core)")
-    return exe
+    return collectd.require_binary() if s.collectd == "on" else collectd.binary()
 
 
 def up(s: StackSettings) -> dict[str, Any]:
