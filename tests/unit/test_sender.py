@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 import socket
@@ -67,17 +68,13 @@ class LineServer:
 
     def close(self) -> None:
         self._stop = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # shutdown wakes the thread blocked in accept()
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(timeout=5)
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
 
     def points(self) -> set[tuple[str, int]]:

@@ -64,7 +64,7 @@ def test_samples_at_whole_seconds_for_the_duration() -> None:
 def test_falls_behind_skips_and_never_backfills() -> None:
     t = FakeTime(2000.0)
     sink = Sink()
-    stats = collect(Sampler(t, stall_at=3), sink, "b", duration_s=10, clock=t.clock, sleep=t.sleep)
+    stats = collect(Sampler(t, stall_at=4), sink, "b", duration_s=10, clock=t.clock, sleep=t.sleep)
     stamps = [ts for _, _, ts in sink.points]
     assert stamps == sorted(set(stamps))
     # the third sample stalls 3.5 s: seconds 2004 and 2005 are skipped, 2006 is sampled late
