@@ -107,3 +107,13 @@ def group_template(group: str) -> str:
         if template.startswith(head + "_<"):
             return template
     raise KeyError(group)
+
+
+def markdown_table() -> str:
+    """The table of tare's own series in docs/metrics.md (a test keeps the two identical)."""
+    rows = ["| series (under `<prefix>.runs.<run_id>.<host>.tare.`) | unit | meaning |",
+            "|---|---|---|"]
+    for group, metrics in GROUPS.items():
+        for m in metrics:
+            rows.append(f"| `{group}.{m.name}` | {m.unit} | {m.meaning} |")
+    return "\n".join(rows) + "\n"

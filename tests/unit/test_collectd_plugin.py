@@ -107,3 +107,12 @@ def test_run_config(tmp_path: Path) -> None:
     assert 'ProcessMatch "server" "(^|/)nginx( |$)"' in text
     assert "LoadPlugin interface" not in text  # it would read collectd's own namespace
     assert f'TypesDB "/usr/share/collectd/types.db" "{tmp_path / "t.db"}"' in text
+
+
+def test_docs_metrics_lists_exactly_the_registry() -> None:
+    from collectors.series import markdown_table
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "metrics.md").read_text()
+    between = doc.split("<!-- series:begin -->\n", 1)[1].split("<!-- series:end -->", 1)[0]
+    assert between == markdown_table()
