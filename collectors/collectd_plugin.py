@@ -113,10 +113,10 @@ def _register() -> None:
     except ImportError:
         return
 
+    template = collectd.Values(plugin="tare")  # one object, its fields overridden per value
+
     def dispatch(group: str, metric: str, value: float) -> None:
-        collectd.Values(
-            plugin="tare", plugin_instance=group, type=metric, values=[value]
-        ).dispatch()
+        template.dispatch(plugin_instance=group, type=metric, values=[value])
 
     plugin = Plugin(dispatch=dispatch)
     handler = _CollectdLog(collectd)

@@ -29,10 +29,12 @@ class CpuTimes:
 
 
 def parse_proc_stat(text: str) -> dict[str, CpuTimes]:
-    """``{"cpu": total, "cpu0": ..., "cpu1": ...}`` from /proc/stat."""
+    """``{"cpu": total, "cpu0": ..., "cpu1": ...}`` from /proc/stat (the cpu lines come first)."""
     out: dict[str, CpuTimes] = {}
     for line in text.splitlines():
         if not line.startswith("cpu"):
+            if out:
+                break
             continue
         parts = line.split()
         values = [int(v) for v in parts[1:9]]
@@ -43,31 +45,47 @@ def parse_proc_stat(text: str) -> dict[str, CpuTimes]:
     return out
 
 
-def parse_meminfo(text: str) -> dict[str, int]:
-    """/proc/meminfo in bytes (``MemAvailable`` etc.)."""
+def parse_meminfo(text: str, keys: frozenset[str] | None = None) -> dict[str, int]:
+    """/proc/meminfo in bytes; with ``keys``, stops once those are found."""
     out: dict[str, int] = {}
     for line in text.splitlines():
         key, _, rest = line.partition(":")
+        key = key.strip()
+        if keys is not None and key not in keys:
+            continue
         fields = rest.split()
         if not fields:
             continue
         value = int(fields[0])
         if len(fields) > 1 and fields[1] == "kB":
             value *= 1024
-        out[key.strip()] = value
+        out[key] = value
+        if keys is not None and len(out) == len(keys):
+            break
     return out
 
 
-def parse_snmp(text: str) -> dict[str, dict[str, int]]:
-    """/proc/<pid>/net/snmp: header and value lines in pairs, per protocol."""
+def parse_snmp(text: str, proto: str | None = None) -> dict[str, dict[str, int]]:
+    """/proc/<pid>/net/snmp or netstat: header and value lines in pairs, per protocol.
+
+    With ``proto`` only that protocol's pair is parsed (the files hold a dozen).
+    """
     out: dict[str, dict[str, int]] = {}
     lines = text.splitlines()
-    for head, vals in zip(lines[::2], lines[1::2], strict=False):
-        proto, _, names = head.partition(":")
-        proto2, _, values = vals.partition(":")
-        if proto != proto2:
-            raise ValueError(f"snmp: unpaired lines for {proto!r}")
-        out[proto] = dict(zip(names.split(), (int(v) for v in values.split()), strict=False))
+    if proto is not None:
+        tag = proto + ":"
+        heads = [i for i, line in enumerate(lines) if line.startswith(tag)]
+        if len(heads) < 2:
+            return out
+        pairs = [(lines[heads[0]], lines[heads[1]])]
+    else:
+        pairs = list(zip(lines[::2], lines[1::2], strict=False))
+    for head, vals in pairs:
+        name, _, names = head.partition(":")
+        name2, _, values = vals.partition(":")
+        if name != name2:
+            raise ValueError(f"snmp: unpaired lines for {name!r}")
+        out[name] = dict(zip(names.split(), (int(v) for v in values.split()), strict=False))
     return out
 
 
@@ -115,15 +133,18 @@ def parse_conntrack_stat(text: str) -> dict[str, int]:
     return total
 
 
-def parse_pid_stat(text: str) -> tuple[int, int]:
-    """utime and stime (jiffies) from /proc/<pid>/stat; the name may hold spaces or ')'."""
+@dataclass(frozen=True, slots=True)
+class PidStat:
+    utime: int  # jiffies
+    stime: int  # jiffies
+    start: int  # jiffies after boot: with the pid, identifies one process
+    rss_pages: int
+
+
+def parse_pid_stat(text: str) -> PidStat:
+    """/proc/<pid>/stat fields after the name (which may hold spaces or ')')."""
     rest = text[text.rindex(")") + 2 :].split()
-    return int(rest[11]), int(rest[12])
-
-
-def parse_statm_resident(text: str) -> int:
-    """Resident pages from /proc/<pid>/statm."""
-    return int(text.split()[1])
+    return PidStat(int(rest[11]), int(rest[12]), int(rest[19]), int(rest[21]))
 
 
 def parse_cgroup_v2_cpu(text: str) -> int:

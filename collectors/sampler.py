@@ -8,6 +8,7 @@ difference of two samples over the monotonic time between them, so the first sam
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 Value = tuple[str, str, float]
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Matching processes are looked up again when one exits, and every RESCAN_S for new ones.
+RESCAN_S = 30.0
+MEMINFO_KEYS = frozenset({"MemTotal", "MemAvailable"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,12 @@ class _Once:
             log.warning("%s: recovered", source)
 
 
+@functools.lru_cache(maxsize=4096)
+def _path(base: Path, *parts: str) -> Path:
+    """Joined paths, built once: pathlib's joins cost more than the reads they name."""
+    return base.joinpath(*parts)
+
+
 class _Reader:
     """Keep /proc files open and re-read them with pread: no open/close per sample."""
 
@@ -108,7 +118,7 @@ class _State:
     at: float = 0.0
     cpu: dict[str, procfs.CpuTimes] = field(default_factory=dict)
     counters: dict[str, float] = field(default_factory=dict)
-    proc_ticks: dict[str, dict[tuple[int, float], int]] = field(default_factory=dict)
+    proc_ticks: dict[str, dict[tuple[int, int], int]] = field(default_factory=dict)
 
 
 class Sampler:
@@ -118,7 +128,7 @@ class Sampler:
         self.reader = _Reader()
         self.once = _Once()
         self.prev = _State()
-        self.pids: dict[str, list[tuple[int, float]]] = {}
+        self.pids: dict[str, list[tuple[int, int]]] = {}
         self.pids_checked: dict[str, float] = {}
         self.netns_pid: int | None = targets.netns_pid
         self.cgroup_files: tuple[Path, Path, str] | None = None
@@ -155,7 +165,7 @@ class Sampler:
         return (value - before) / dt
 
     def _cpu(self, cur: _State, dt: float, out: list[Value]) -> None:
-        cpus = procfs.parse_proc_stat(self.reader.read(self.t.proc_root / "stat"))
+        cpus = procfs.parse_proc_stat(self.reader.read(_path(self.t.proc_root, "stat")))
         cur.cpu = cpus
         if dt <= 0 or not self.prev.cpu:
             return
@@ -185,7 +195,9 @@ class Sampler:
             out.append(("cpu_all", metric, value))
 
     def _memory(self, cur: _State, dt: float, out: list[Value]) -> None:
-        info = procfs.parse_meminfo(self.reader.read(self.t.proc_root / "meminfo"))
+        info = procfs.parse_meminfo(
+            self.reader.read(_path(self.t.proc_root, "meminfo")), MEMINFO_KEYS
+        )
         available = info["MemAvailable"]
         out.append(("memory", "available_bytes", float(available)))
         out.append(("memory", "used_bytes", float(info["MemTotal"] - available)))
@@ -226,9 +238,9 @@ class Sampler:
     # -- network namespace -------------------------------------------------------------------
     def _net_dir(self) -> Path:
         if self.t.netns is None and self.t.netns_pid is None:
-            return self.t.proc_root / "self" / "net"
-        if self.netns_pid is not None and (self.t.proc_root / str(self.netns_pid)).exists():
-            return self.t.proc_root / str(self.netns_pid) / "net"
+            return _path(self.t.proc_root, "self", "net")
+        if self.netns_pid is not None and _path(self.t.proc_root, str(self.netns_pid)).exists():
+            return _path(self.t.proc_root, str(self.netns_pid), "net")
         if self.t.netns is None:
             raise FileNotFoundError(f"no process {self.t.netns_pid} for the network namespace")
         self.netns_pid = self._find_netns_member(self.t.netns)
@@ -263,16 +275,17 @@ class Sampler:
             raise
 
     def _tcp(self, net: Path, cur: _State, dt: float, out: list[Value]) -> None:
-        snmp = procfs.parse_snmp(self.reader.read(net / "snmp"))["Tcp"]
-        ext = procfs.parse_snmp(self.reader.read(net / "netstat")).get("TcpExt", {})
-        sock = procfs.parse_sockstat(self.reader.read(net / "sockstat"))
+        snmp = procfs.parse_snmp(self.reader.read(_path(net, "snmp")), "Tcp")["Tcp"]
+        ext = procfs.parse_snmp(self.reader.read(_path(net, "netstat")), "TcpExt")
+        ext_tcp = ext.get("TcpExt", {})
+        sock = procfs.parse_sockstat(self.reader.read(_path(net, "sockstat")))
         counters = {
             "passive_opens_per_s": snmp["PassiveOpens"],
             "active_opens_per_s": snmp["ActiveOpens"],
             "attempt_fails_per_s": snmp["AttemptFails"],
             "estab_resets_per_s": snmp["EstabResets"],
             "retrans_segs_per_s": snmp["RetransSegs"],
-            "listen_drops_per_s": ext.get("ListenDrops", 0),
+            "listen_drops_per_s": ext_tcp.get("ListenDrops", 0),
         }
         for metric, value in counters.items():
             rate = self._rate(cur, dt, f"tcp.{metric}", float(value))
@@ -284,7 +297,7 @@ class Sampler:
         out.append(("tcp", "inuse", float(sock.get("inuse", 0))))
 
     def _interfaces(self, net: Path, cur: _State, dt: float, out: list[Value]) -> None:
-        devs = procfs.parse_net_dev(self.reader.read(net / "dev"))
+        devs = procfs.parse_net_dev(self.reader.read(_path(net, "dev")))
         wanted = self.t.interfaces or tuple(n for n in devs if n != "lo")
         for name in wanted:
             c = devs.get(name)
@@ -305,7 +318,7 @@ class Sampler:
                     out.append((group, metric, rate))
 
     def _conntrack(self, net: Path, cur: _State, dt: float, out: list[Value]) -> None:
-        path = net / "stat" / "nf_conntrack"
+        path = _path(net, "stat", "nf_conntrack")
         if not path.exists():
             return  # conntrack not loaded: nothing tracked, nothing to report
         stat = procfs.parse_conntrack_stat(self.reader.read(path))
@@ -320,7 +333,7 @@ class Sampler:
                 out.append(("conntrack", metric, rate))
 
     # -- processes ---------------------------------------------------------------------------
-    def _resolve(self, match: ProcMatch) -> list[tuple[int, float]]:
+    def _resolve(self, match: ProcMatch) -> list[tuple[int, int]]:
         pids: list[int] = []
         if match.pid_file is not None:
             try:
@@ -342,9 +355,8 @@ class Sampler:
             raise FileNotFoundError(f"no running process matches {what}")
         return found
 
-    def _uncached_start(self, pid: int) -> float:
-        text = (self.t.proc_root / str(pid) / "stat").read_text()
-        return float(text[text.rindex(")") + 2 :].split()[19])
+    def _uncached_start(self, pid: int) -> int:
+        return procfs.parse_pid_stat((self.t.proc_root / str(pid) / "stat").read_text()).start
 
     def _matches(self, pid: int, name: str) -> bool:
         base = self.t.proc_root / str(pid)
@@ -376,27 +388,25 @@ class Sampler:
     def _proc(self, match: ProcMatch, cur: _State, dt: float, out: list[Value]) -> None:
         now = cur.at
         known = self.pids.get(match.label)
-        stale = now - self.pids_checked.get(match.label, 0.0) > 5.0
+        stale = now - self.pids_checked.get(match.label, 0.0) > RESCAN_S
         if not known or stale:
             known = self._resolve(match)
             self.pids[match.label] = known
             self.pids_checked[match.label] = now
-        ticks: dict[tuple[int, float], int] = {}
+        ticks: dict[tuple[int, int], int] = {}
         rss_pages = 0
         alive = []
         for pid, started in known:
-            base = self.t.proc_root / str(pid)
+            stat_path = _path(self.t.proc_root, str(pid), "stat")
             try:
-                text = self.reader.read(base / "stat")
-                if float(text[text.rindex(")") + 2 :].split()[19]) != started:
+                st = procfs.parse_pid_stat(self.reader.read(stat_path))
+                if st.start != started:
                     raise ProcessLookupError(pid)
-                utime, stime = procfs.parse_pid_stat(text)
-                rss_pages += procfs.parse_statm_resident(self.reader.read(base / "statm"))
             except (OSError, ValueError, IndexError):
-                self.reader.forget(base / "stat")
-                self.reader.forget(base / "statm")
+                self.reader.forget(stat_path)
                 continue
-            ticks[(pid, started)] = utime + stime
+            rss_pages += st.rss_pages
+            ticks[(pid, started)] = st.utime + st.stime
             alive.append((pid, started))
         if len(alive) < len(known):
             self.pids_checked[match.label] = 0.0  # a process went away: re-resolve next time

@@ -111,8 +111,10 @@ def group_template(group: str) -> str:
 
 def markdown_table() -> str:
     """The table of tare's own series in docs/metrics.md (a test keeps the two identical)."""
-    rows = ["| series (under `<prefix>.runs.<run_id>.<host>.tare.`) | unit | meaning |",
-            "|---|---|---|"]
+    rows = [
+        "| series (under `<prefix>.runs.<run_id>.<host>.tare.`) | unit | meaning |",
+        "|---|---|---|",
+    ]
     for group, metrics in GROUPS.items():
         for m in metrics:
             rows.append(f"| `{group}.{m.name}` | {m.unit} | {m.meaning} |")

@@ -12,26 +12,30 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from collectors.collectd import CollectdUnavailable
-from collectors.names import label
-from collectors.sender import SpoolLocked
-from pipeline.graphite import GraphiteBadResponse, GraphiteUnavailable
 from tare import __version__
-from tare.config import load_campaign
 from tare.errors import ConfigError, ExitCode, ServiceUnavailable, TareError, UsageError
-from tare.stack import control
 from tare.stack.settings import StackSettings, resolve
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Errors raised by stage packages (which never import tare) and the exit code each maps to.
-STAGE_ERRORS: tuple[tuple[type[BaseException], ExitCode], ...] = (
-    (GraphiteUnavailable, ExitCode.SERVICE_UNAVAILABLE),
-    (GraphiteBadResponse, ExitCode.SERVICE_UNAVAILABLE),
-    (CollectdUnavailable, ExitCode.SERVICE_UNAVAILABLE),
-    (SpoolLocked, ExitCode.USAGE),
+# Named, not imported: each verb imports only what it needs (``tare collect`` stays small), and
+# an exception can only come from a module that is loaded.
+STAGE_ERRORS: tuple[tuple[str, str, ExitCode], ...] = (
+    ("pipeline.graphite", "GraphiteUnavailable", ExitCode.SERVICE_UNAVAILABLE),
+    ("pipeline.graphite", "GraphiteBadResponse", ExitCode.SERVICE_UNAVAILABLE),
+    ("collectors.collectd", "CollectdUnavailable", ExitCode.SERVICE_UNAVAILABLE),
+    ("collectors.sender", "SpoolLocked", ExitCode.USAGE),
 )
+
+
+def _stage_exit_code(exc: BaseException) -> ExitCode | None:
+    for module, name, code in STAGE_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, name)):
+            return code
+    return None
 
 
 def _configure_logging(verbose: int, debug: bool) -> None:
@@ -75,6 +79,8 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def validate(config: Path, as_json: bool) -> None:
     """Check a campaign file; one line per problem, exit 3 when there is any."""
+    from tare.config import load_campaign
+
     try:
         campaign = load_campaign(config)
     except ConfigError as exc:
@@ -175,6 +181,8 @@ def _print_status(info: dict[str, Any]) -> None:
 @stack_options
 def stack_up(settings: StackSettings, as_json: bool) -> None:
     """Start the stack; returns once a canary point reads back through /render."""
+    from tare.stack import control
+
     info = control.up(settings)
     _emit(info) if as_json else _print_status(info)
 
@@ -196,6 +204,8 @@ def stack_install(settings: StackSettings, as_json: bool) -> None:
 @stack_options
 def stack_down(settings: StackSettings, as_json: bool) -> None:
     """Stop what tare started from this state directory (idempotent)."""
+    from tare.stack import control
+
     stopped = control.down(settings)
     if as_json:
         _emit({"stopped": stopped, "state_dir": str(settings.state_dir)})
@@ -209,6 +219,8 @@ def stack_down(settings: StackSettings, as_json: bool) -> None:
 @stack_options
 def stack_status(settings: StackSettings, as_json: bool) -> None:
     """What runs, its pids and its addresses."""
+    from tare.stack import control
+
     info = control.status(settings)
     _emit(info) if as_json else _print_status(info)
 
@@ -234,6 +246,11 @@ def stack_status(settings: StackSettings, as_json: bool) -> None:
     help="tare's own collector, or collectd with the run's rendered config and tare's plugin.",
 )
 @click.option("--backend", type=click.Choice(["auto", "procfs", "psutil"]), default="auto")
+@click.option(
+    "--processes-plugin",
+    is_flag=True,
+    help="With --collector collectd, also load collectd's processes plugin (costly).",
+)
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def collect_cmd(
@@ -251,10 +268,12 @@ def collect_cmd(
     pidfiles: tuple[str, ...],
     collector: str,
     backend: str,
+    processes_plugin: bool,
     state_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Collect the run's KPIs once per second into Graphite under run-tagged paths."""
+    from collectors.names import label
     from collectors.sampler import Targets
     from collectors.standalone import run_base_path
     from tare import collect as tc
@@ -281,6 +300,7 @@ def collect_cmd(
         state_dir=settings.state_dir,
         backend=cast(tc.Backend, backend),
         interval_s=interval,
+        processes_plugin=processes_plugin,
     )
     if collector == "collectd":
         conf = tc.run_collectd(opts)
@@ -343,13 +363,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return int(exc.exit_code)
     except Exception as exc:
-        for kind, code in STAGE_ERRORS:
-            if isinstance(exc, kind):
-                log.debug("error", exc_info=True)
-                click.echo(f"tare: {exc}", err=True)
-                if debug:
-                    raise
-                return int(code)
+        code = _stage_exit_code(exc)
+        if code is not None:
+            log.debug("error", exc_info=True)
+            click.echo(f"tare: {exc}", err=True)
+            if debug:
+                raise
+            return int(code)
         log.debug("internal error", exc_info=True)
         click.echo(f"tare: internal error: {type(exc).__name__}: {exc}", err=True)
         if debug:

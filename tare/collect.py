@@ -40,6 +40,7 @@ class CollectOptions:
     state_dir: Path
     backend: Backend = "auto"
     interval_s: int = 1
+    processes_plugin: bool = False
 
 
 def parse_carbon(value: str) -> tuple[str, int]:
@@ -150,6 +151,7 @@ def render_collectd(opts: CollectOptions) -> Path:
         cgroup=t.cgroup,
         processes=tuple((m.label, m.name) for m in t.processes if m.name),
         pid_files=tuple((m.label, m.pid_file) for m in t.processes if m.pid_file),
+        processes_plugin=opts.processes_plugin,
     )
     conf = run_dir / "collectd.conf"
     conf.write_text(render_run_config(cfg))

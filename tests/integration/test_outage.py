@@ -23,7 +23,7 @@ OUTAGE_S = 60
 @pytest.fixture
 def own_stack(tmp_path: Path) -> Iterator[tuple[StackSettings, tuple[str, ...]]]:
     """A stack of this test's own, since the test stops its carbon."""
-    args = stack_args(tmp_path / "state") + ("--collectd", "off")
+    args = (*stack_args(tmp_path / "state"), "--collectd", "off")
     res = run_tare("stack", "up", *args)
     assert res.code == 0, res.err
     ports = dict(zip(args[2::2], args[3::2], strict=False))
@@ -47,10 +47,27 @@ def test_no_point_lost_across_a_60_second_carbon_outage(
     duration = OUTAGE_S + 30
     start = int(time.time())
     collector = subprocess.Popen(
-        [sys.executable, "-m", "tare", "collect", "--run-id", "outage", "--host", "h",
-         "--duration", str(duration), "--carbon", settings.carbon,
-         "--state-dir", str(tmp_path / "collector"), "--json"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tare",
+            "collect",
+            "--run-id",
+            "outage",
+            "--host",
+            "h",
+            "--duration",
+            str(duration),
+            "--carbon",
+            settings.carbon,
+            "--state-dir",
+            str(tmp_path / "collector"),
+            "--json",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(8)
     assert procs.stop(settings.pid_dir, "carbon-cache")  # carbon goes away mid-stream

@@ -100,8 +100,8 @@ class FakeHost:
         base = self.proc / str(pid)
         base.mkdir(parents=True, exist_ok=True)
         fields = ["S"] + ["0"] * 10 + [str(utime), str(stime)] + ["0"] * 6 + [str(start)]
-        (base / "stat").write_text(f"{pid} ({comm}) " + " ".join(fields) + " 0 0\n")
-        (base / "statm").write_text(f"1000 {rss_pages} 10 1 0 100 0\n")
+        tail = f" 0 {rss_pages} 0\n"  # vsize, rss (pages), rsslim
+        (base / "stat").write_text(f"{pid} ({comm}) " + " ".join(fields) + tail)
         (base / "comm").write_text(comm + "\n")
         (base / "cmdline").write_bytes(b"\0".join(a.encode() for a in (argv or (comm,))) + b"\0")
         return base

@@ -97,6 +97,7 @@ def test_run_config(tmp_path: Path) -> None:
             cgroup="tare/workload",
             processes=(("server", "nginx"),),
             pid_files=(("agent", Path("/run/a.pid")),),
+            processes_plugin=True,
         )
     )
     assert 'Prefix "tare.runs.r1."' in text

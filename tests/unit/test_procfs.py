@@ -59,12 +59,26 @@ def test_conntrack_stat_is_hex_entries_once_counters_summed() -> None:
 
 
 def test_pid_stat_with_awkward_name() -> None:
-    text = "42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 125 0 0 20 0 1 0 999 0 0\n"
-    assert procfs.parse_pid_stat(text) == (250, 125)
+    text = (
+        "42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 125 0 0 20 0 1 0 999 8192 77 0\n"
+    )
+    assert procfs.parse_pid_stat(text) == procfs.PidStat(
+        utime=250, stime=125, start=999, rss_pages=77
+    )
 
 
-def test_statm_and_cgroup_v2() -> None:
-    assert procfs.parse_statm_resident("1000 250 10 1 0 100 0") == 250
+def test_cgroup_v2() -> None:
     assert procfs.parse_cgroup_v2_cpu("usage_usec 1500\nuser_usec 1000\n") == 1_500_000
     with pytest.raises(ValueError, match="usage_usec"):
         procfs.parse_cgroup_v2_cpu("user_usec 1\n")
+
+
+def test_snmp_one_protocol_and_meminfo_keys() -> None:
+    text = "Ip: A B\nIp: 1 2\nTcp: ActiveOpens\nTcp: 5\nUdp: X\nUdp: 9\n"
+    assert procfs.parse_snmp(text, "Tcp") == {"Tcp": {"ActiveOpens": 5}}
+    assert procfs.parse_snmp(text, "TcpExt") == {}
+    info = procfs.parse_meminfo(
+        "MemTotal: 2 kB\nMemFree: 1 kB\nMemAvailable: 1 kB\nX: 5\n",
+        frozenset({"MemTotal", "MemAvailable"}),
+    )
+    assert info == {"MemTotal": 2048, "MemAvailable": 1024}
