@@ -12,7 +12,7 @@ APT_PACKAGES=(
   nghttp2-client httperf        # load generators (h2load, httperf)
   nginx-light                   # the default workload server
   nftables iproute2 conntrack   # the lab: namespaces, veth, firewall, conntrack table
-  python3-venv
+  python3-venv curl
 )
 
 log() { echo "bootstrap: $*" >&2; }
