@@ -343,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, map every error to its exit code and one line."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="tare", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="tare", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(N) returns N in this mode
+            return code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:

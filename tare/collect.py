@@ -159,34 +159,56 @@ def render_collectd(opts: CollectOptions) -> Path:
 
 
 def run_collectd(opts: CollectOptions) -> Path:
-    """Run collectd with the run's config for the duration (or until interrupted)."""
+    """Run collectd with the run's config for the duration (or until SIGINT/SIGTERM)."""
     exe = collectd_bin.require_binary()
     conf = render_collectd(opts)
-    collectd_bin.preflight(exe, conf)
-    _check_carbon(opts)
-    proc = subprocess.Popen(
-        [str(exe), "-f", "-C", str(conf)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    log.info("collectd pid %d with %s", proc.pid, conf)
+    stop = _StopFlag()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    proc: subprocess.Popen[bytes] | None = None
     try:
+        collectd_bin.preflight(exe, conf)
+        _check_carbon(opts)
+        if not stop.stopped:
+            proc = subprocess.Popen(
+                [str(exe), "-f", "-C", str(conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads run here)
+            )
+            log.info("collectd pid %d with %s", proc.pid, conf)
         deadline = None if opts.duration_s is None else time.monotonic() + opts.duration_s
-        while deadline is None or time.monotonic() < deadline:
+        while proc is not None and not stop.stopped:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                 raise ServiceUnavailable(f"collectd exited with {proc.returncode}: {err.strip()}")
             time.sleep(0.2)
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop.signum == signal.SIGINT:
+        raise KeyboardInterrupt
     return conf
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when tare dies, so collectd is never orphaned."""
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def _check_carbon(opts: CollectOptions) -> None:

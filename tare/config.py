@@ -23,7 +23,9 @@ FACTOR_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 BUILTIN_FACTORS = ("mode", "rate")
 BASELINE = "baseline"
 # Placeholders the harness fills in argv lists besides the factor names.
-RUN_PLACEHOLDERS = frozenset({"run_id", "state_dir", "lab_dir", "workload_addr", "port"})
+RUN_PLACEHOLDERS = frozenset(
+    {"run_id", "state_dir", "lab_dir", "workload_addr", "load_addr", "port"}
+)
 MAX_FILE_BYTES = 1 << 20
 
 

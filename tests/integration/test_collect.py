@@ -215,3 +215,42 @@ def test_unreachable_carbon_spools_and_exits_4(tmp_path: Path) -> None:
     assert f"carbon at 127.0.0.1:{port} unreachable" in res.stderr
     spool = list((tmp_path / "spool" / "collect").glob("*.spool"))
     assert spool and sum(len(p.read_text().splitlines()) for p in spool) > 10
+
+
+@pytest.mark.skipif(collectd.binary() is None, reason="collectd not installed")
+def test_stopping_tare_collect_stops_its_collectd(graphite_stack: Stack, tmp_path: Path) -> None:
+    import psutil
+
+    from tests.poll import wait_for
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tare",
+            "collect",
+            "--run-id",
+            "stopme",
+            "--collector",
+            "collectd",
+            "--carbon",
+            f"{graphite_stack.carbon_host}:{graphite_stack.carbon_port}",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def child() -> psutil.Process | None:
+        kids = psutil.Process(proc.pid).children()
+        return next((k for k in kids if k.name() == "collectd" and "-f" in k.cmdline()), None)
+
+    daemon = wait_for(child, timeout_s=30, what="collectd started by tare collect")
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    daemon.wait(timeout=10)
+    assert not daemon.is_running() or daemon.status() == psutil.STATUS_ZOMBIE
