@@ -82,6 +82,27 @@ class GraphiteClient:
             raise GraphiteBadResponse("/metrics/find did not return a list")
         return [Node(path=str(n["id"]), leaf=bool(n["leaf"])) for n in data]
 
+    def post_event(self, what: str, tags: list[str], when: int, data: str) -> None:
+        """An annotation (graphite-web's events API), e.g. one per run for Grafana."""
+        url = f"{self.render_url.rstrip('/')}/events/"
+        body = {"what": what, "tags": tags, "when": int(when), "data": data}
+        try:
+            resp = requests.post(url, json=body, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise GraphiteUnavailable(f"graphite-web at {self.render_url}: {exc}") from exc
+        if resp.status_code not in (200, 201):
+            raise GraphiteUnavailable(
+                f"graphite-web at {self.render_url}: HTTP {resp.status_code} for /events/"
+            )
+
+    def events(self, tags: list[str], start: int, end: int) -> list[dict[str, Any]]:
+        data = self._get(
+            "events/get_data", {"tags": " ".join(tags), "from": str(start), "until": str(end)}
+        )
+        if not isinstance(data, list):
+            raise GraphiteBadResponse("/events/get_data did not return a list")
+        return [e for e in data if isinstance(e, dict)]
+
     def ping(self) -> bool:
         try:
             self._get("metrics/find", {"query": "*"})

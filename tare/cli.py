@@ -27,6 +27,8 @@ STAGE_ERRORS: tuple[tuple[str, str, ExitCode], ...] = (
     ("pipeline.graphite", "GraphiteBadResponse", ExitCode.SERVICE_UNAVAILABLE),
     ("collectors.collectd", "CollectdUnavailable", ExitCode.SERVICE_UNAVAILABLE),
     ("collectors.sender", "SpoolLocked", ExitCode.USAGE),
+    ("harness.lab", "LabError", ExitCode.SERVICE_UNAVAILABLE),
+    ("harness.load", "LoadToolError", ExitCode.SERVICE_UNAVAILABLE),
 )
 
 
@@ -337,6 +339,144 @@ def collect_cmd(
             f"carbon at {host}:{port} unreachable: {spooled} bytes of points kept in "
             f"{sender.spool_dir}; the next tare collect sends them"
         )
+
+
+def _fmt_s(seconds: float) -> str:
+    h, rem = divmod(int(seconds), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(config: Path, as_json: bool) -> None:
+    """The matrix, the order of runs and the total wall time; runs nothing."""
+    from tare import run as tr
+    from tare.config import load_campaign
+
+    campaign = load_campaign(config)
+    p = tr.make_plan(campaign)
+    if as_json:
+        _emit(tr.plan_json(campaign, p))
+        return
+    spec = campaign.spec
+    order = "interleaved" if spec.design.interleave else "in blocks"
+    click.echo(
+        f"campaign {campaign.name}: {spec.design.kind}, {p.cells} cells, {len(p.runs)} runs "
+        f"({spec.design.repeats} repeat(s), {order}), {spec.load.duration_s} s of load each"
+    )
+    names = list(campaign.factor_levels())
+    click.echo("  seq  " + "  ".join(f"{n:>12}" for n in names) + "  repeat")
+    for r in p.runs:
+        levels = dict(r.cell.levels)
+        click.echo(
+            f"  {r.seq:3d}  " + "  ".join(f"{levels[n]!s:>12}" for n in names) + f"  {r.repeat:6d}"
+        )
+    click.echo(f"estimated wall time: {_fmt_s(p.wall_time_s)}")
+
+
+@cli.command("run")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--resume", is_flag=True, help="Continue the interrupted campaign of this file.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def run_cmd(config: Path, resume: bool, state_dir: Path | None, as_json: bool) -> None:
+    """Run a campaign: every run's KPIs and load results into Graphite, recorded in the ledger."""
+    from tare import run as tr
+    from tare.config import load_campaign
+    from tare.errors import RunInvalid
+
+    campaign = load_campaign(config)
+    settings = resolve(state_dir=state_dir)
+    _log_to_file(settings.state_dir)
+    summary = tr.run(campaign, settings.state_dir, resume)
+    bad = summary.bad
+    if as_json:
+        _emit(
+            {
+                "campaign_id": summary.campaign_id,
+                "ran": summary.ran,
+                "skipped": summary.skipped,
+                "aborted": summary.aborted,
+                "runs": {
+                    k: {
+                        "status": v.status,
+                        "reason": v.reason,
+                        "achieved_rate": v.load.achieved_rate if v.load else None,
+                    }
+                    for k, v in summary.outcomes.items()
+                },
+            }
+        )
+    else:
+        click.echo(
+            f"campaign {summary.campaign_id}: {summary.ran} run(s) now, "
+            f"{summary.skipped} done before, {len(bad)} not valid"
+        )
+    if summary.aborted:
+        raise RunInvalid(f"campaign {summary.campaign_id} aborted: {summary.aborted}")
+    if bad:
+        lines = [f"run {k}: {v.status}: {v.reason}" for k, v in bad.items()]
+        raise RunInvalid(lines[0], details=lines)
+
+
+@cli.group()
+def runs() -> None:
+    """The run ledger."""
+
+
+@runs.command("list")
+@click.option("--campaign", "campaign_id", help="One campaign id (default: all).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def runs_list(campaign_id: str | None, state_dir: Path | None, as_json: bool) -> None:
+    """Every run recorded, with its status, achieved load and reason."""
+    from harness.ledger import Ledger
+
+    settings = resolve(state_dir=state_dir)
+    db = settings.state_dir / "ledger.db"
+    if not db.exists():
+        if as_json:
+            _emit({"campaigns": [], "runs": []})
+        else:
+            click.echo(f"no ledger in {settings.state_dir}")
+        return
+    ledger = Ledger(db)
+    try:
+        rows = ledger.runs(campaign_id)
+        if as_json:
+            _emit(
+                {
+                    "campaigns": ledger.campaigns(),
+                    "runs": [{k: getattr(r, k) for k in r.__slots__} for r in rows],
+                }
+            )
+            return
+        for r in rows:
+            rate = f"{r.achieved_rate:.0f}/s" if r.achieved_rate is not None else "-"
+            click.echo(
+                f"{r.run_id}  {r.status:11}  {r.mode:10}  {r.rate:>6}/s  {rate:>8}"
+                + (f"  {r.reason}" if r.reason else "")
+            )
+    finally:
+        ledger.close()
+
+
+@cli.group()
+def lab() -> None:
+    """The namespaces lab."""
+
+
+@lab.command("down")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+def lab_down(state_dir: Path | None) -> None:
+    """Remove every namespace, process and cgroup a lab left behind (after a crash)."""
+    from harness.lab import teardown_all
+
+    settings = resolve(state_dir=state_dir)
+    done = teardown_all(settings.state_dir / "lab" / "records")
+    click.echo("lab: removed " + ", ".join(done) if done else "lab: nothing to remove")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ writes a heartbeat; in visibility mode it reports the new flows seen per peer be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", required=True, type=Path)
     args = parser.parse_args(argv)
     state = StateDir(args.state_dir)
+    with contextlib.suppress(OSError):  # the name collectors and `ps` see, not "python3"
+        Path("/proc/self/comm").write_text("tare-refagent")
     logging.basicConfig(
         filename=state.log,
         level=logging.INFO,

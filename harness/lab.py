@@ -1,0 +1,298 @@
+"""The lab: a workload host and a load host, and how a command runs on each.
+
+As root, two network namespaces joined by a veth pair (link-local addresses, so no traffic can
+leave them), the load generator and the workload pinned to different cores, packet processing
+steered to the same cores (RPS), and a workload cgroup holding the server and the agent (the
+load generator stays outside it). Without root, a loopback lab on 127.0.0.1 that gives up the
+namespaces, the cgroup and the sysctls, and says so.
+
+``Host.command(argv)`` is the one place that knows how to run something "on the workload host" or
+"on the load host", so that SSH to real hosts can be added without touching the runner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+SUBNET = "169.254.213"  # link-local /30 between the two namespaces: nothing routes it
+
+
+class LabError(Exception):
+    """The lab could not be built or a command could not run on it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    name: str
+    address: str
+    netns: str | None = None
+    cpus: str | None = None
+    cgroup_procs: tuple[Path, ...] = ()
+    interface: str | None = None
+
+    def command(self, argv: Sequence[str], *, in_cgroup: bool = True) -> list[str]:
+        """argv as run on this host: in its namespace, inside its cgroup, on its cores."""
+        out: list[str] = []
+        if self.netns:
+            out += ["ip", "netns", "exec", self.netns]
+        if in_cgroup and self.cgroup_procs:
+            joins = " && ".join(f"echo $$ > {shlex.quote(str(p))}" for p in self.cgroup_procs)
+            out += ["sh", "-c", f'{joins} && exec "$@"', "sh"]
+        if self.cpus:
+            out += ["taskset", "-c", self.cpus]
+        return out + list(argv)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout_s: float,
+        *,
+        in_cgroup: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                self.command(argv, in_cgroup=in_cgroup),
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                env={**os.environ, **(env or {})},
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except FileNotFoundError as exc:
+            raise LabError(f"{self.name}: {exc.filename}: command not found") from None
+
+    def popen(
+        self, argv: Sequence[str], out: IO[bytes], *, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(
+                self.command(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **(env or {})},
+            )
+        except FileNotFoundError as exc:
+            raise LabError(f"{self.name}: {exc.filename}: command not found") from None
+
+
+@dataclass
+class Lab:
+    lab_id: str
+    record_dir: Path
+    workload: Host
+    load: Host
+    kind: str  # "namespaces" | "loopback"
+    cgroup: str | None = None  # relative path the collectors read
+    sysctls: dict[str, str] = field(default_factory=dict)
+    gives_up: tuple[str, ...] = ()
+
+    @property
+    def record(self) -> Path:
+        return self.record_dir / f"{self.lab_id}.json"
+
+
+def _run(argv: Sequence[str], what: str) -> str:
+    proc = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=60)
+    if proc.returncode != 0:
+        raise LabError(f"{what}: {' '.join(argv)}: {proc.stderr.strip() or proc.returncode}")
+    return proc.stdout
+
+
+def _mask(cpus: str) -> str:
+    bits = 0
+    for part in cpus.split(","):
+        lo, _, hi = part.partition("-")
+        for cpu in range(int(lo), int(hi or lo) + 1):
+            bits |= 1 << cpu
+    return f"{bits:x}"
+
+
+def cgroup_dirs(rel: str) -> list[Path]:
+    v1 = [CGROUP_ROOT / "cpuacct" / rel, CGROUP_ROOT / "memory" / rel]
+    if all((p.parents[len(Path(rel).parts) - 1] / "cgroup.procs").exists() for p in v1):
+        return v1
+    return [CGROUP_ROOT / rel]
+
+
+def split_cpus(ncpu: int) -> tuple[str, str]:
+    """(workload cores, load cores): the last core for the workload, the others for load."""
+    if ncpu < 2:
+        return "0", "0"
+    return str(ncpu - 1), ("0" if ncpu == 2 else f"0-{ncpu - 2}")
+
+
+WORKLOAD_SYSCTLS = {
+    "net.core.somaxconn": "65535",
+    "net.ipv4.tcp_max_syn_backlog": "65535",
+    # conntrack keeps TIME_WAIT entries 120 s by default: at 5K/s the table fills in a minute
+    "net.netfilter.nf_conntrack_tcp_timeout_time_wait": "1",
+}
+LOAD_SYSCTLS = {
+    "net.ipv4.ip_local_port_range": "1024 65535",
+    # client-side TIME_WAIT exhausts the ports in seconds without reuse
+    "net.ipv4.tcp_tw_reuse": "1",
+}
+
+
+def namespace_lab(lab_id: str, record_dir: Path, port: int) -> Lab:
+    """Build the two-namespace lab; the record written first lets ``tare lab down`` clean up
+    after a crash."""
+    w_ns, l_ns = f"tare-w-{lab_id}", f"tare-l-{lab_id}"
+    w_if, l_if = f"tw-{lab_id}", f"tl-{lab_id}"
+    w_cpus, l_cpus = split_cpus(os.cpu_count() or 1)
+    rel = f"tare/{lab_id}"
+    dirs = cgroup_dirs(rel)
+    lab = Lab(
+        lab_id,
+        record_dir,
+        workload=Host(
+            "workload", f"{SUBNET}.1", w_ns, w_cpus, tuple(d / "cgroup.procs" for d in dirs), w_if
+        ),
+        load=Host("load", f"{SUBNET}.2", l_ns, l_cpus, (), l_if),
+        kind="namespaces",
+        cgroup=rel,
+    )
+    record_dir.mkdir(parents=True, exist_ok=True)
+    lab.record.write_text(
+        json.dumps(
+            {"netns": [w_ns, l_ns], "cgroups": [str(d) for d in dirs], "created": time.time()}
+        )
+    )
+    try:
+        _run(["ip", "netns", "add", w_ns], "create the workload namespace")
+        _run(["ip", "netns", "add", l_ns], "create the load namespace")
+        _run(["ip", "link", "add", w_if, "type", "veth", "peer", "name", l_if], "create veth")
+        for ifname, ns, addr in ((w_if, w_ns, f"{SUBNET}.1"), (l_if, l_ns, f"{SUBNET}.2")):
+            _run(["ip", "link", "set", ifname, "netns", ns], "move veth")
+            _run(["ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", ifname], "address")
+            _run(["ip", "-n", ns, "link", "set", ifname, "up"], "link up")
+            _run(["ip", "-n", ns, "link", "set", "lo", "up"], "lo up")
+        for d in dirs:
+            d.mkdir(parents=True, exist_ok=True)
+        for host, sysctls in ((lab.workload, WORKLOAD_SYSCTLS), (lab.load, LOAD_SYSCTLS)):
+            for key, value in sysctls.items():
+                res = host.run(["sysctl", "-qw", f"{key}={value}"], 10, in_cgroup=False)
+                got = host.run(["sysctl", "-n", key], 10, in_cgroup=False)
+                lab.sysctls[f"{host.name}:{key}"] = (
+                    " ".join(got.stdout.split())
+                    if got.returncode == 0 and res.returncode == 0
+                    else "unavailable"
+                )
+        for host in (lab.workload, lab.load):
+            assert host.interface is not None and host.cpus is not None
+            path = f"/sys/class/net/{host.interface}/queues/rx-0/rps_cpus"
+            res = host.run(["sh", "-c", f"echo {_mask(host.cpus)} > {path}"], 10, in_cgroup=False)
+            lab.sysctls[f"{host.name}:rps_cpus"] = (
+                _mask(host.cpus) if res.returncode == 0 else "unavailable"
+            )
+    except BaseException:
+        teardown_record(lab.record)
+        raise
+    return lab
+
+
+def loopback_lab(lab_id: str, record_dir: Path) -> Lab:
+    w_cpus, l_cpus = split_cpus(os.cpu_count() or 1)
+    return Lab(
+        lab_id,
+        record_dir,
+        workload=Host("workload", "127.0.0.1", None, w_cpus, (), "lo"),
+        load=Host("load", "127.0.0.1", None, l_cpus, (), "lo"),
+        kind="loopback",
+        gives_up=(
+            "separate network namespaces (server and load share the host's stack)",
+            "the workload cgroup (no cgroup CPU/memory KPIs)",
+            "lab sysctls (port range, tcp_tw_reuse, conntrack TIME_WAIT timeout)",
+            "RPS steering",
+            "agents that need root",
+        ),
+    )
+
+
+def _kill_netns_processes(ns: str) -> None:
+    res = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False)
+    pids = [int(p) for p in res.stdout.split() if p.isdigit()]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 5
+        while pids and time.monotonic() < deadline:
+            pids = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
+            time.sleep(0.05)
+        if not pids:
+            return
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return text[text.rindex(")") + 2] == "Z"
+
+
+def teardown_record(record: Path) -> list[str]:
+    """Remove what a lab record names (namespaces, their processes, cgroups); idempotent."""
+    try:
+        data = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return []
+    done: list[str] = []
+    existing = set(
+        subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=False
+        ).stdout.split()
+    )
+    for ns in data.get("netns", []):
+        if ns in existing:
+            _kill_netns_processes(ns)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+            done.append(f"netns {ns}")
+    for d in map(Path, data.get("cgroups", [])):
+        if d.exists():
+            procs = (
+                (d / "cgroup.procs").read_text().split() if (d / "cgroup.procs").exists() else []
+            )
+            for pid in procs:
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    d.rmdir()
+                    done.append(f"cgroup {d}")
+                    break
+                except OSError:
+                    time.sleep(0.05)
+    record.unlink(missing_ok=True)
+    return done
+
+
+def teardown(lab: Lab) -> list[str]:
+    return teardown_record(lab.record) if lab.kind == "namespaces" else []
+
+
+def teardown_all(record_dir: Path) -> list[str]:
+    done: list[str] = []
+    for record in sorted(record_dir.glob("*.json")):
+        done += teardown_record(record)
+    return done

@@ -1,0 +1,258 @@
+"""One run, end to end, and a campaign of them.
+
+A run: a fresh lab (so no rule of an earlier agent can linger into a baseline), the workload
+started and probed, the agent installed, set to its mode, started and found healthy (contenders
+only), collection started, the fixed-rate load, the agent checked again, then everything torn
+down whatever happened. The outcome is ``done``, ``invalid`` (the target load was not reached,
+or the load tool reported errors: not a data point) or ``failed`` (the workload or the agent did
+not come up, or died), always with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness import load as loadmod
+from harness import nginx
+from harness.agent import Agent, AgentCommands, AgentFailed, fill
+from harness.lab import Host, Lab, LabError, teardown
+from harness.matrix import BASELINE, PlannedRun
+
+log = logging.getLogger(__name__)
+
+PROBE = (
+    "import socket,sys,time\n"
+    "end=time.time()+float(sys.argv[3])\n"
+    "while time.time()<end:\n"
+    "    try:\n"
+    "        socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=1).close()\n"
+    "        sys.exit(0)\n"
+    "    except OSError:\n"
+    "        time.sleep(0.1)\n"
+    "sys.exit(1)\n"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    workload_argv: tuple[str, ...]
+    port: int
+    path: str
+    ready_timeout_s: float
+    agent: AgentCommands
+    tool: str
+    duration_s: int
+    warmup_s: int
+    cooldown_s: int
+    min_ratio: float
+    run_timeout_s: int
+    lab_root: Path
+    state_dir: Path
+
+
+@dataclass
+class RunOutcome:
+    status: str  # done | invalid | failed
+    reason: str | None
+    steady: tuple[float, float] | None = None
+    load: loadmod.LoadResult | None = None
+    server_accept_rate: float | None = None
+    per_second: dict[int, int] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Collection(Protocol):
+    def stop(self) -> None: ...
+
+
+class Hooks(Protocol):
+    def start_collection(self, run_id: str, lab: Lab) -> Collection: ...
+
+    def run_finished(self, run_id: str, planned: PlannedRun, outcome: RunOutcome) -> None: ...
+
+
+def _tail(path: Path, n: int = 3) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(lines[-n:])
+
+
+def passive_opens(pid: int) -> int | None:
+    """Connections the server's namespace accepted so far (Tcp PassiveOpens)."""
+    try:
+        lines = Path(f"/proc/{pid}/net/snmp").read_text().splitlines()
+    except OSError:
+        return None
+    tcp = [line.split() for line in lines if line.startswith("Tcp:")]
+    if len(tcp) < 2:
+        return None
+    return int(tcp[1][tcp[0].index("PassiveOpens")])
+
+
+def probe(load: Host, address: str, port: int, timeout_s: float) -> bool:
+    proc = load.run(
+        [sys.executable, "-c", PROBE, address, str(port), str(timeout_s)],
+        timeout_s + 10,
+        in_cgroup=False,
+    )
+    return proc.returncode == 0
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    import os
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _load_and_judge(
+    lab: Lab,
+    server: subprocess.Popen[bytes],
+    cfg: RunnerConfig,
+    planned: PlannedRun,
+    lab_dir: Path,
+    facts: dict[str, Any],
+) -> RunOutcome:
+    """Drive the load, read the tool's results and the server's counters, judge the run."""
+    spec = loadmod.LoadSpec(
+        cfg.tool, lab.workload.address, cfg.port, cfg.path, planned.cell.rate, cfg.duration_s
+    )
+    log_file = lab_dir / "load.log"
+    opens_before = passive_opens(server.pid)
+    t0 = time.time()
+    try:
+        proc = lab.load.run(
+            loadmod.command(spec, str(log_file)), cfg.run_timeout_s, in_cgroup=False
+        )
+    except subprocess.TimeoutExpired:
+        return RunOutcome(
+            "failed", f"load did not finish within {cfg.run_timeout_s} s", facts=facts
+        )
+    t1 = time.time()
+    opens_after = passive_opens(server.pid)
+    if proc.returncode != 0 and cfg.tool == "h2load" and not proc.stdout:
+        return RunOutcome(
+            "failed",
+            f"{cfg.tool} exited {proc.returncode}: {proc.stderr.strip()[-300:]}",
+            facts=facts,
+        )
+    steady = (t0 + cfg.warmup_s, t0 + cfg.duration_s - cfg.cooldown_s)
+    per_sec: dict[int, int] = {}
+    if cfg.tool == "h2load":
+        reqlog = loadmod.parse_h2load_log(log_file.read_text())
+        result = loadmod.h2load_result(proc.stdout + proc.stderr, reqlog, spec, steady)
+        per_sec = loadmod.per_second(reqlog.starts_us)
+    else:
+        result = loadmod.httperf_result(proc.stdout, spec)
+    accept = None
+    if opens_before is not None and opens_after is not None:
+        accept = (opens_after - opens_before) / max(cfg.duration_s, t1 - t0)
+    facts["load_elapsed_s"] = round(t1 - t0, 3)
+    verdict = loadmod.judge(result, cfg.min_ratio, accept)
+    return RunOutcome(
+        "done" if verdict.valid else "invalid",
+        None if verdict.valid else "; ".join(verdict.reasons),
+        steady,
+        result,
+        accept,
+        per_sec,
+        facts,
+    )
+
+
+def execute_run(
+    run_id: str,
+    planned: PlannedRun,
+    cfg: RunnerConfig,
+    make_lab: Callable[[str], Lab],
+    hooks: Hooks,
+) -> RunOutcome:
+    """One run; never raises for a run-level failure (only for KeyboardInterrupt)."""
+    lab_dir = cfg.lab_root / run_id
+    shutil.rmtree(lab_dir, ignore_errors=True)
+    lab_dir.mkdir(parents=True)
+    lab: Lab | None = None
+    server: subprocess.Popen[bytes] | None = None
+    agent: Agent | None = None
+    collection: Collection | None = None
+    facts: dict[str, Any] = {}
+    try:
+        lab = make_lab(run_id)
+        facts["lab"] = {
+            "kind": lab.kind,
+            "sysctls": dict(lab.sysctls),
+            "workload_cpus": lab.workload.cpus,
+            "load_cpus": lab.load.cpus,
+            "gives_up": list(lab.gives_up),
+        }
+        values: dict[str, Any] = {
+            **dict(planned.cell.levels),
+            "run_id": run_id,
+            "state_dir": cfg.state_dir,
+            "lab_dir": lab_dir,
+            "workload_addr": lab.workload.address,
+            "load_addr": lab.load.address,
+            "port": cfg.port,
+        }
+        nginx.write(lab_dir / "nginx", cfg.port)
+        with (lab_dir / "workload.log").open("ab") as out:
+            server = lab.workload.popen(fill(cfg.workload_argv, values), out)
+        if not probe(lab.load, lab.workload.address, cfg.port, cfg.ready_timeout_s):
+            detail = _tail(lab_dir / "workload.log") or _tail(lab_dir / "nginx" / "error.log")
+            return RunOutcome(
+                "failed",
+                f"workload not ready on {lab.workload.address}:{cfg.port} "
+                f"within {cfg.ready_timeout_s:.0f} s" + (f": {detail}" if detail else ""),
+                facts=facts,
+            )
+        if planned.cell.mode != BASELINE:
+            agent = Agent(lab.workload, cfg.agent, values)
+            facts["agent_version"] = agent.version()
+            agent.bring_up(planned.cell.mode)
+        collection = hooks.start_collection(run_id, lab)
+        outcome = _load_and_judge(lab, server, cfg, planned, lab_dir, facts)
+        collection.stop()
+        collection = None
+        if agent is not None and outcome.status != "failed":
+            ok, words = agent.healthy()
+            if not ok:
+                outcome.status, outcome.reason = (
+                    "failed",
+                    f"agent unhealthy after the load: {words}",
+                )
+        return outcome
+    except AgentFailed as exc:
+        return RunOutcome("failed", str(exc), facts=facts)
+    except (LabError, loadmod.LoadToolError, OSError) as exc:
+        return RunOutcome("failed", str(exc), facts=facts)
+    finally:
+        if collection is not None:
+            collection.stop()
+        if agent is not None:
+            problems = agent.tear_down()
+            if problems:
+                facts["teardown_problems"] = problems
+        if server is not None:
+            _stop(server)
+        if lab is not None:
+            teardown(lab)
