@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SUBNET = "169.254.213"  # link-local /30 between the two namespaces: nothing routes it
+LAB_IF = "tare0"  # the veth end's name inside each namespace
 
 
 class LabError(Exception):
@@ -47,11 +48,13 @@ class Host:
     def command(self, argv: Sequence[str], *, in_cgroup: bool = True) -> list[str]:
         """argv as run on this host: in its namespace, inside its cgroup, on its cores."""
         out: list[str] = []
-        if self.netns:
-            out += ["ip", "netns", "exec", self.netns]
+        # join the cgroup first: `ip netns exec` mounts the namespace's own /sys, which hides
+        # the cgroup hierarchy; membership is inherited across the execs that follow
         if in_cgroup and self.cgroup_procs:
             joins = " && ".join(f"echo $$ > {shlex.quote(str(p))}" for p in self.cgroup_procs)
             out += ["sh", "-c", f'{joins} && exec "$@"', "sh"]
+        if self.netns:
+            out += ["ip", "netns", "exec", self.netns]
         if self.cpus:
             out += ["taskset", "-c", self.cpus]
         return out + list(argv)
@@ -164,9 +167,9 @@ def namespace_lab(lab_id: str, record_dir: Path, port: int) -> Lab:
         lab_id,
         record_dir,
         workload=Host(
-            "workload", f"{SUBNET}.1", w_ns, w_cpus, tuple(d / "cgroup.procs" for d in dirs), w_if
+            "workload", f"{SUBNET}.1", w_ns, w_cpus, tuple(d / "cgroup.procs" for d in dirs), LAB_IF
         ),
-        load=Host("load", f"{SUBNET}.2", l_ns, l_cpus, (), l_if),
+        load=Host("load", f"{SUBNET}.2", l_ns, l_cpus, (), LAB_IF),
         kind="namespaces",
         cgroup=rel,
     )
@@ -182,8 +185,10 @@ def namespace_lab(lab_id: str, record_dir: Path, port: int) -> Lab:
         _run(["ip", "link", "add", w_if, "type", "veth", "peer", "name", l_if], "create veth")
         for ifname, ns, addr in ((w_if, w_ns, f"{SUBNET}.1"), (l_if, l_ns, f"{SUBNET}.2")):
             _run(["ip", "link", "set", ifname, "netns", ns], "move veth")
-            _run(["ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", ifname], "address")
-            _run(["ip", "-n", ns, "link", "set", ifname, "up"], "link up")
+            # one name in every lab, so that a KPI's path is the same for every run
+            _run(["ip", "-n", ns, "link", "set", ifname, "name", LAB_IF], "rename veth")
+            _run(["ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", LAB_IF], "address")
+            _run(["ip", "-n", ns, "link", "set", LAB_IF, "up"], "link up")
             _run(["ip", "-n", ns, "link", "set", "lo", "up"], "lo up")
         for d in dirs:
             d.mkdir(parents=True, exist_ok=True)

@@ -74,7 +74,7 @@ class Collection(Protocol):
 
 
 class Hooks(Protocol):
-    def start_collection(self, run_id: str, lab: Lab) -> Collection: ...
+    def start_collection(self, run_id: str, lab: Lab, agent_present: bool) -> Collection: ...
 
     def run_finished(self, run_id: str, planned: PlannedRun, outcome: RunOutcome) -> None: ...
 
@@ -229,7 +229,7 @@ def execute_run(
             agent = Agent(lab.workload, cfg.agent, values)
             facts["agent_version"] = agent.version()
             agent.bring_up(planned.cell.mode)
-        collection = hooks.start_collection(run_id, lab)
+        collection = hooks.start_collection(run_id, lab, agent is not None)
         outcome = _load_and_judge(lab, server, cfg, planned, lab_dir, facts)
         collection.stop()
         collection = None

@@ -177,12 +177,11 @@ class Hooks:
     def _sender(self, name: str) -> CarbonSender:
         return CarbonSender(self.carbon[0], self.carbon[1], self.state_dir / "spool" / name)
 
-    def start_collection(self, run_id: str, lab: Lab) -> _Collection:
+    def start_collection(self, run_id: str, lab: Lab, agent_present: bool) -> _Collection:
         spec = self.campaign.spec
-        processes = (
-            ProcMatch("server", name=spec.workload.process),
-            ProcMatch("agent", name=spec.agent.process),
-        )
+        processes: tuple[ProcMatch, ...] = (ProcMatch("server", name=spec.workload.process),)
+        if agent_present:
+            processes += (ProcMatch("agent", name=spec.agent.process),)
         targets = Targets(
             netns=lab.workload.netns,
             interfaces=(lab.workload.interface,) if lab.workload.interface else (),
@@ -384,6 +383,10 @@ def run(
     stream: TextIO = sys.stderr,
     live: bool | None = None,
 ) -> CampaignSummary:
+    # agents installed with tare (tare-refagent) sit next to it: put them on the PATH
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     preflight(campaign)
     p = make_plan(campaign)
     as_root = os.geteuid() == 0

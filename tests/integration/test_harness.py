@@ -1,0 +1,247 @@
+"""``tare run`` for real, as root: namespaces, nginx, h2load, the reference agent, Graphite."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.graphite import GraphiteClient
+from tests.conftest import ROOT, Stack, run_tare
+from tests.poll import wait_for
+from tests.sandbox import is_root
+
+pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
+
+
+def campaign(
+    tmp_path: Path,
+    stack: Stack,
+    *,
+    name: str = "itest",
+    modes: str = '["enforced"]',
+    rates: str = "[1000]",
+    duration: int = 6,
+    repeats: int = 1,
+    workload: str | None = None,
+    ready_timeout: float = 15,
+) -> Path:
+    workload = workload or (
+        '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
+        '"-g", "daemon off;"]'
+    )
+    agent = '"tare-refagent", "{verb}", "--state-dir", "{lab_dir}/refagent"'
+    text = f"""
+[campaign]
+name = "{name}"
+[graphite]
+render_url = "{stack.render_url}"
+carbon = "{stack.carbon_host}:{stack.carbon_port}"
+[workload]
+command = {workload}
+port = 8080
+ready_timeout_s = {ready_timeout}
+[agent]
+name = "refagent"
+process = "tare-refagent"
+modes = {modes}
+install = [{agent.replace("{verb}", "install")}, "--policy-size", "{{policy_size}}",
+           "--allow", "{{load_addr}}", "--port", "{{port}}"]
+uninstall = [{agent.replace("{verb}", "uninstall")}]
+set_mode = ["tare-refagent", "mode", "{{mode}}", "--state-dir", "{{lab_dir}}/refagent"]
+start = [{agent.replace("{verb}", "start")}]
+stop = [{agent.replace("{verb}", "stop")}]
+health = [{agent.replace("{verb}", "status")}]
+version = ["tare-refagent", "--version"]
+[load]
+rates = {rates}
+duration_s = {duration}
+warmup_s = 1
+cooldown_s = 1
+run_timeout_s = 120
+[design]
+kind = "full"
+repeats = {repeats}
+[factors]
+policy_size = [1000]
+"""
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def netns_list() -> str:
+    return subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=False
+    ).stdout
+
+
+def runs(state: Path) -> list[dict[str, object]]:
+    res = run_tare("runs", "list", "--json", "--state-dir", str(state))
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert isinstance(data["runs"], list)
+    return data["runs"]
+
+
+def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    conf = campaign(tmp_path, graphite_stack)
+    state = tmp_path / "state"
+    res = run_tare("run", str(conf), "--state-dir", str(state), "--json", timeout=300)
+    assert res.code == 0, res.err
+    summary = json.loads(res.out)
+    assert summary["ran"] == 2 and summary["aborted"] is None
+    rows = runs(state)
+    assert [(r["mode"], r["status"]) for r in rows] == [("baseline", "done"), ("enforced", "done")]
+    enforced = rows[1]
+    manifest = enforced["manifest"]
+    assert isinstance(manifest, dict)
+    assert manifest["agent_version"] == "tare-refagent, version 1.0.0"
+    assert manifest["lab"]["sysctls"]["load:net.ipv4.tcp_tw_reuse"] == "1"
+    assert manifest["host"]["kernel"]
+    assert manifest["load"]["achieved_rate"] >= 980
+    client = GraphiteClient(graphite_stack.render_url)
+    now = int(time.time())
+    for row in rows:
+        run_id = row["run_id"]
+        base = f"tare.runs.{run_id}.*"
+
+        def series(base: str = base) -> set[str] | None:
+            found = {n.path.rsplit(".", 1)[1] for n in client.find(f"{base}.tare.*")}
+            return found if {"cgroup", "tcp", "cpu_all", "proc_server"} <= found else None
+
+        groups = wait_for(series, timeout_s=20, what=f"series of {run_id}")
+        assert ("proc_agent" in groups) == (row["mode"] == "enforced")
+
+        def achieved(base: str = base) -> list[tuple[int, float]] | None:
+            found = client.render([f"{base}.load.achieved_rate"], now - 600, now + 5)
+            return found[0].values() if found and found[0].values() else None
+
+        assert wait_for(achieved, timeout_s=20, what="load results")[0][1] >= 980
+        opens = client.render([f"{base}.tare.tcp.passive_opens_per_s"], now - 600, now + 5)
+        values = [v for _, v in opens[0].values()]
+        assert max(values) > 800  # the workload namespace saw the load, counted by tare
+    events = client.events(["tare", "run"], now - 600, now + 5)
+    assert {e["what"] for e in events} >= {f"tare run {r['run_id']}" for r in rows}
+    # nothing left behind: namespaces and cgroups of the lab are gone
+    netns = netns_list()
+    assert "tare-w-" not in netns and "tare-l-" not in netns
+
+
+def test_interrupted_campaign_resumes_without_repeating_runs(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    conf = campaign(tmp_path, graphite_stack, name="resume", modes='["idle"]', repeats=2)
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tare", "run", str(conf), "--state-dir", str(state)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def second_run_started() -> bool:
+        db = state / "ledger.db"
+        if not db.exists():
+            return False
+        return any(r["status"] == "running" and r["seq"] == 2 for r in runs(state))
+
+    wait_for(second_run_started, timeout_s=120, what="the second run to start")
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    before = {r["run_id"]: r for r in runs(state)}
+    statuses = [before[k]["status"] for k in sorted(before)]
+    assert statuses == ["done", "interrupted", "planned", "planned"]
+    first_done = next(r for r in before.values() if r["seq"] == 1)
+    netns = netns_list()
+    assert "tare-w-" not in netns  # the interrupted run's lab was torn down
+
+    res = run_tare("run", str(conf), "--resume", "--state-dir", str(state), timeout=300)
+    assert res.code == 0, res.err
+    after = {r["run_id"]: r for r in runs(state)}
+    assert [after[k]["status"] for k in sorted(after)] == ["done"] * 4
+    assert after[first_done["run_id"]]["started"] == first_done["started"]  # not repeated
+    res = run_tare("run", str(conf), "--resume", "--state-dir", str(state))
+    assert res.code == 2 and "no interrupted campaign" in res.err
+
+
+def test_workload_that_never_becomes_ready(graphite_stack: Stack, tmp_path: Path) -> None:
+    conf = campaign(
+        tmp_path, graphite_stack, name="noready", workload='["sleep", "60"]', ready_timeout=2
+    )
+    res = run_tare("run", str(conf), "--state-dir", str(tmp_path / "s"), timeout=120)
+    assert res.code == 5, res.err
+    assert "aborted: workload not ready on 169.254.213.1:8080 within 2 s" in res.err
+    assert "Traceback" not in res.err
+
+
+def test_unreachable_target_rate_is_an_invalid_run(graphite_stack: Stack, tmp_path: Path) -> None:
+    conf = campaign(
+        tmp_path, graphite_stack, name="toofast", modes='["idle"]', rates="[90000]", duration=3
+    )
+    res = run_tare("run", str(conf), "--state-dir", str(tmp_path / "s"), timeout=300)
+    assert res.code == 5, res.err
+    assert "invalid" in res.err and "of target 90000/s" in res.err
+
+
+def test_missing_load_tool_and_busy_lab(graphite_stack: Stack, tmp_path: Path) -> None:
+    conf = campaign(tmp_path, graphite_stack, name="notool")
+    res = run_tare(
+        "run",
+        str(conf),
+        "--state-dir",
+        str(tmp_path / "s"),
+        env={"PATH": str(Path(sys.executable).parent)},
+    )
+    assert res.code == 4
+    assert "load tool h2load not found (apt-get install nghttp2-client)" in res.err
+    state = tmp_path / "busy"
+    state.mkdir()
+    import fcntl
+
+    with (state / "lab.lock").open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.write("pid 4242\n")
+        fh.flush()
+        res = run_tare("run", str(conf), "--state-dir", str(state))
+    assert res.code == 4
+    assert "the lab is in use by pid 4242" in res.err
+
+
+def test_lab_down_cleans_up_after_a_crash(tmp_path: Path) -> None:
+    from harness.lab import namespace_lab
+
+    lab = namespace_lab("crash01", tmp_path / "state" / "lab" / "records", 8080)
+    sleeper = subprocess.Popen(lab.workload.command(["sleep", "300"]))
+    netns = netns_list()
+    assert "tare-w-crash01" in netns
+    res = run_tare("lab", "down", "--state-dir", str(tmp_path / "state"))
+    assert res.code == 0, res.err
+    assert "netns tare-w-crash01" in res.out
+    sleeper.wait(timeout=10)
+    netns = netns_list()
+    assert "crash01" not in netns
+    assert run_tare("lab", "down", "--state-dir", str(tmp_path / "state")).out.strip() == (
+        "lab: nothing to remove"
+    )
+
+
+def test_plan_of_the_nightly_matrix() -> None:
+    res = run_tare("plan", str(ROOT / "examples" / "nightly.toml"), "--json")
+    assert res.code == 0, res.err
+    plan = json.loads(res.out)
+    assert plan["cells"] == 18 and len(plan["runs"]) == 54
+    assert plan["wall_time_s"] > 54 * 300
+    text = run_tare("plan", str(ROOT / "examples" / "nightly.toml")).out
+    assert "estimated wall time: 4h" in text

@@ -1,0 +1,60 @@
+"""How commands run on a host of the lab, and the default nginx config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness import nginx
+from harness.lab import Host, split_cpus
+
+
+def test_namespace_host_joins_cgroup_then_namespace_then_cores() -> None:
+    host = Host(
+        "workload",
+        "169.254.213.1",
+        "tare-w-1",
+        "1",
+        (Path("/sys/fs/cgroup/cpuacct/tare/1/cgroup.procs"),),
+        "tare0",
+    )
+    argv = host.command(["nginx", "-g", "daemon off;"])
+    assert argv[:2] == ["sh", "-c"]
+    assert "echo $$ > /sys/fs/cgroup/cpuacct/tare/1/cgroup.procs" in argv[2]
+    assert argv[3:] == [
+        "sh",
+        "ip",
+        "netns",
+        "exec",
+        "tare-w-1",
+        "taskset",
+        "-c",
+        "1",
+        "nginx",
+        "-g",
+        "daemon off;",
+    ]
+    assert host.command(["true"], in_cgroup=False)[:4] == ["ip", "netns", "exec", "tare-w-1"]
+
+
+def test_loopback_host_is_just_pinned() -> None:
+    assert Host("load", "127.0.0.1", cpus="0").command(["h2load"]) == [
+        "taskset",
+        "-c",
+        "0",
+        "h2load",
+    ]
+
+
+def test_split_cpus() -> None:
+    assert split_cpus(2) == ("1", "0")
+    assert split_cpus(8) == ("7", "0-6")
+    assert split_cpus(1) == ("0", "0")
+
+
+def test_nginx_config(tmp_path: Path) -> None:
+    conf = nginx.write(tmp_path, 8080)
+    text = conf.read_text()
+    assert "listen 8080 backlog=65535 reuseport;" in text
+    assert f"pid {tmp_path}/nginx.pid;" in text
+    assert "keepalive_timeout 0;" in text
+    assert (tmp_path / "tmp").is_dir()

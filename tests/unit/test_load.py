@@ -1,0 +1,116 @@
+"""Load commands and results: h2load and httperf output as the tools print it."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.load import (
+    LoadResult,
+    LoadSpec,
+    LoadToolError,
+    command,
+    h2load_result,
+    httperf_result,
+    judge,
+    parse_h2load_log,
+    per_second,
+    percentile,
+    steady_rate,
+)
+
+H2 = """starting benchmark...
+finished in 5.00s, 1000.00 req/s, 120.00KB/s
+requests: 5000 total, 5000 started, 5000 done, 4998 succeeded, 2 failed, 0 errored, 0 timeout
+status codes: 4998 2xx, 0 3xx, 0 4xx, 0 5xx
+"""
+
+
+def spec(rate: int = 1000, tool: str = "h2load") -> LoadSpec:
+    return LoadSpec(tool, "169.254.213.1", 8080, "/", rate, 5)
+
+
+def test_h2load_command_is_open_loop_one_request_per_connection() -> None:
+    argv = command(spec(5000), "/tmp/log")
+    assert argv[:7] == ["h2load", "--h1", "-c", "25000", "-n", "25000", "-r"]
+    assert argv[7] == "50" and "--rate-period" in argv and "10ms" in argv
+    assert argv[-1] == "http://169.254.213.1:8080/"
+    with pytest.raises(LoadToolError, match="multiple of 100"):
+        command(spec(1050), "/tmp/log")
+
+
+def test_httperf_command() -> None:
+    argv = command(spec(2000, "httperf"), "/tmp/x")
+    assert argv[0] == "httperf" and "--rate" in argv and "10000" in argv
+
+
+def test_h2load_log_and_steady_rate() -> None:
+    t0 = 1_700_000_000
+    rows = [
+        f"{(t0 + i // 1000) * 1_000_000 + (i % 1000) * 1000}\t200\t{500 + i % 100}"
+        for i in range(5000)
+    ]
+    log = parse_h2load_log("\n".join(rows) + "\n")
+    assert len(log.starts_us) == 5000
+    assert steady_rate(log.starts_us, t0 + 1, t0 + 4) == 1000.0
+    assert per_second(log.starts_us)[t0 + 2] == 1000
+    result = h2load_result(H2, log, spec(), (t0 + 1, t0 + 4))
+    assert (result.succeeded, result.failed, result.errors) == (4998, 2, 2)
+    assert result.p50_ms == pytest.approx(0.5495, abs=0.001)
+    assert result.max_ms == pytest.approx(0.599)
+
+
+def test_h2load_log_garbage_names_the_line() -> None:
+    with pytest.raises(LoadToolError, match="line 2"):
+        parse_h2load_log("1\t200\t3\nx\ty\tz\n")
+
+
+def test_h2load_without_summary() -> None:
+    with pytest.raises(LoadToolError, match="no request summary"):
+        h2load_result("connect: Connection refused\n", parse_h2load_log(""), spec(), (0, 1))
+
+
+def test_httperf_result() -> None:
+    out = """Total: connections 10000 requests 10000 replies 10000 test-duration 5.001 s
+Connection rate: 1999.6 conn/s (0.5 ms/conn, <=12 concurrent connections)
+Connection time [ms]: min 0.2 avg 0.4 max 9.1 median 0.5 stddev 0.3
+Errors: total 0 client-timo 0 socket-timo 0 connrefused 0 connreset 0
+"""
+    r = httperf_result(out, spec(2000, "httperf"))
+    assert r.achieved_rate == pytest.approx(1999.6)
+    assert r.errors == 0 and r.p50_ms == 0.5
+
+
+def result(achieved: float, failed: int = 0, sockets: tuple[str, ...] = ()) -> LoadResult:
+    return LoadResult(
+        "h2load",
+        1000,
+        5000,
+        5000,
+        5000 - failed,
+        failed,
+        0,
+        0,
+        achieved,
+        1.0,
+        2.0,
+        3.0,
+        4.0,
+        sockets,
+    )
+
+
+def test_judge_invalid_below_98_percent_with_errors_or_socket_trouble() -> None:
+    assert judge(result(990), 0.98, 995).valid
+    v = judge(result(970), 0.98, 995)
+    assert not v.valid and "achieved 970/s < 98% of target 1000/s" in v.reasons[0]
+    assert not judge(result(1000, failed=3), 0.98, None).valid
+    assert (
+        "socket trouble"
+        in judge(result(1000, sockets=("cannot assign requested address",)), 0.98, None).reasons[0]
+    )
+    assert "server accepted 900/s" in judge(result(1000), 0.98, 900).reasons[0]
+
+
+def test_percentile() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
