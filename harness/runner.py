@@ -10,12 +10,13 @@ not come up, or died), always with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -180,25 +181,40 @@ def _load_and_judge(
     )
 
 
-def execute_run(
+class NotReady(Exception):
+    """The workload did not accept connections in time."""
+
+
+@dataclass
+class Session:
+    """A lab with the workload running and, for contenders, the agent up."""
+
+    lab: Lab
+    lab_dir: Path
+    server: subprocess.Popen[bytes]
+    agent: Agent | None
+
+
+@contextlib.contextmanager
+def session(
     run_id: str,
-    planned: PlannedRun,
+    levels: dict[str, Any],
     cfg: RunnerConfig,
     make_lab: Callable[[str], Lab],
-    hooks: Hooks,
-) -> RunOutcome:
-    """One run; never raises for a run-level failure (only for KeyboardInterrupt)."""
+    facts: dict[str, Any],
+) -> Iterator[Session]:
+    """Build a fresh lab, start and probe the workload, bring the agent up (unless the mode is
+    baseline); tear it all down on the way out, whatever happened."""
     lab_dir = cfg.lab_root / run_id
     shutil.rmtree(lab_dir, ignore_errors=True)
     lab_dir.mkdir(parents=True)
     lab: Lab | None = None
     server: subprocess.Popen[bytes] | None = None
     agent: Agent | None = None
-    collection: Collection | None = None
-    facts: dict[str, Any] = {}
     try:
         lab = make_lab(run_id)
         facts["lab"] = {
+            "id": lab.lab_id,
             "kind": lab.kind,
             "sysctls": dict(lab.sysctls),
             "workload_cpus": lab.workload.cpus,
@@ -206,7 +222,7 @@ def execute_run(
             "gives_up": list(lab.gives_up),
         }
         values: dict[str, Any] = {
-            **dict(planned.cell.levels),
+            **levels,
             "run_id": run_id,
             "state_dir": cfg.state_dir,
             "lab_dir": lab_dir,
@@ -219,35 +235,16 @@ def execute_run(
             server = lab.workload.popen(fill(cfg.workload_argv, values), out)
         if not probe(lab.load, lab.workload.address, cfg.port, cfg.ready_timeout_s):
             detail = _tail(lab_dir / "workload.log") or _tail(lab_dir / "nginx" / "error.log")
-            return RunOutcome(
-                "failed",
+            raise NotReady(
                 f"workload not ready on {lab.workload.address}:{cfg.port} "
-                f"within {cfg.ready_timeout_s:.0f} s" + (f": {detail}" if detail else ""),
-                facts=facts,
+                f"within {cfg.ready_timeout_s:.0f} s" + (f": {detail}" if detail else "")
             )
-        if planned.cell.mode != BASELINE:
+        if levels["mode"] != BASELINE:
             agent = Agent(lab.workload, cfg.agent, values)
             facts["agent_version"] = agent.version()
-            agent.bring_up(planned.cell.mode)
-        collection = hooks.start_collection(run_id, lab, agent is not None)
-        outcome = _load_and_judge(lab, server, cfg, planned, lab_dir, facts)
-        collection.stop()
-        collection = None
-        if agent is not None and outcome.status != "failed":
-            ok, words = agent.healthy()
-            if not ok:
-                outcome.status, outcome.reason = (
-                    "failed",
-                    f"agent unhealthy after the load: {words}",
-                )
-        return outcome
-    except AgentFailed as exc:
-        return RunOutcome("failed", str(exc), facts=facts)
-    except (LabError, loadmod.LoadToolError, OSError) as exc:
-        return RunOutcome("failed", str(exc), facts=facts)
+            agent.bring_up(str(levels["mode"]))
+        yield Session(lab, lab_dir, server, agent)
     finally:
-        if collection is not None:
-            collection.stop()
         if agent is not None:
             problems = agent.tear_down()
             if problems:
@@ -256,3 +253,29 @@ def execute_run(
             _stop(server)
         if lab is not None:
             teardown(lab)
+
+
+def execute_run(
+    run_id: str,
+    planned: PlannedRun,
+    cfg: RunnerConfig,
+    make_lab: Callable[[str], Lab],
+    hooks: Hooks,
+) -> RunOutcome:
+    """One run; never raises for a run-level failure (only for KeyboardInterrupt)."""
+    facts: dict[str, Any] = {}
+    try:
+        with session(run_id, dict(planned.cell.levels), cfg, make_lab, facts) as s:
+            collection = hooks.start_collection(run_id, s.lab, s.agent is not None)
+            try:
+                outcome = _load_and_judge(s.lab, s.server, cfg, planned, s.lab_dir, facts)
+            finally:
+                collection.stop()
+            if s.agent is not None and outcome.status != "failed":
+                ok, words = s.agent.healthy()
+                if not ok:
+                    outcome.status = "failed"
+                    outcome.reason = f"agent unhealthy after the load: {words}"
+            return outcome
+    except (NotReady, AgentFailed, LabError, loadmod.LoadToolError, OSError) as exc:
+        return RunOutcome("failed", str(exc), facts=facts)

@@ -421,6 +421,88 @@ def run_cmd(config: Path, resume: bool, state_dir: Path | None, as_json: bool) -
         raise RunInvalid(lines[0], details=lines)
 
 
+@cli.command("capacity")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--mode", "modes", multiple=True, help="Modes to sweep [baseline and every mode].")
+@click.option(
+    "--clients",
+    default="1,2,4,8,16,32,64,128",
+    show_default=True,
+    help="Concurrent clients of each closed-loop step.",
+)
+@click.option("--step-s", type=click.FloatRange(min=0.5), default=3.0, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def capacity_cmd(
+    config: Path,
+    modes: tuple[str, ...],
+    clients: str,
+    step_s: float,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Closed-loop maximum new-connection rate (the knee) per mode, and its cost vs baseline."""
+    from tare import run as tr
+    from tare.config import load_campaign
+    from tare.errors import RunInvalid
+
+    campaign = load_campaign(config)
+    known = [str(m) for m in campaign.factor_levels()["mode"]]
+    for m in modes:
+        if m not in known:
+            raise UsageError(f"--mode {m}: not one of {', '.join(known)}")
+    try:
+        steps = [int(c) for c in clients.split(",") if c.strip()]
+    except ValueError:
+        raise UsageError(f"--clients {clients!r}: expected numbers like 1,2,4") from None
+    if not steps or min(steps) < 1:
+        raise UsageError("--clients: give positive numbers")
+    settings = resolve(state_dir=state_dir)
+    _log_to_file(settings.state_dir)
+    results = tr.capacity(campaign, settings.state_dir, list(modes) or known, steps, step_s)
+    base = next((r.max_rate for r in results if r.mode == "baseline"), None)
+    rows = []
+    for r in results:
+        k = r.knee()
+        cost = (
+            None
+            if (base is None or r.max_rate is None or r.mode == "baseline")
+            else ((r.max_rate - base) / base * 100)
+        )
+        rows.append(
+            {
+                "mode": r.mode,
+                "max_conn_per_s": r.max_rate,
+                "knee_clients": k.clients if k else None,
+                "change_vs_baseline_pct": cost,
+                "error": r.error,
+                "steps": [vars_of(s) for s in r.steps],
+            }
+        )
+    if as_json:
+        _emit({"campaign": campaign.name, "modes": rows})
+    else:
+        click.echo(f"{'mode':12} {'capacity conn/s':>16} {'knee clients':>13} {'vs baseline':>12}")
+        for row in rows:
+            cap = f"{row['max_conn_per_s']:.0f}" if row["max_conn_per_s"] else "-"
+            cost = (
+                f"{row['change_vs_baseline_pct']:+.1f}%"
+                if row["change_vs_baseline_pct"] is not None
+                else ""
+            )
+            click.echo(
+                f"{row['mode']:12} {cap:>16} {row['knee_clients'] or '-'!s:>13} {cost:>12}"
+                + (f"  {row['error']}" if row["error"] else "")
+            )
+    errors = [f"capacity of {r['mode']}: {r['error']}" for r in rows if r["error"]]
+    if errors:
+        raise RunInvalid(errors[0], details=errors)
+
+
+def vars_of(step: Any) -> dict[str, Any]:
+    return {k: getattr(step, k) for k in step.__slots__}
+
+
 @cli.group()
 def runs() -> None:
     """The run ledger."""

@@ -432,3 +432,62 @@ def run(
             )
         finally:
             ledger.close()
+
+
+def capacity(
+    campaign: Campaign, state_dir: Path, modes: list[str], clients: list[int], step_s: float
+) -> list[Any]:
+    """Sweep each mode's closed-loop capacity in a fresh lab; results also go to Graphite."""
+    from harness.capacity import sweep
+
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    preflight(campaign)
+    if os.geteuid() != 0:
+        raise UsageError("tare capacity needs root (the namespaces lab)")
+    levels = {
+        **matrix.default_reference(campaign.factor_levels()),
+        **campaign.spec.design.reference,
+    }
+    record_dir = state_dir / "lab" / "records"
+    results = []
+    host = label(socket.gethostname())
+    with LabLock(state_dir):
+        for mode in modes:
+            run_id = label(f"capacity-{campaign.name}-{mode}-{uuid.uuid4().hex[:6]}")
+
+            def make_lab(_run_id: str) -> Lab:
+                return namespace_lab(uuid.uuid4().hex[:8], record_dir, campaign.spec.workload.port)
+
+            results.append(
+                sweep(
+                    mode,
+                    dict(levels),
+                    runner_config(campaign, state_dir),
+                    make_lab,
+                    run_id,
+                    clients,
+                    step_s,
+                )
+            )
+    spec = campaign.spec
+    carbon_host, _, port = spec.graphite.carbon.rpartition(":")
+    sender = CarbonSender(carbon_host, int(port), state_dir / "spool" / "capacity")
+    now = int(time.time())
+    try:
+        for r in results:
+            k = r.knee()
+            if k is None:
+                continue
+            base = f"{spec.graphite.prefix}.capacity.{label(campaign.name)}.{host}.{label(r.mode)}"
+            sender.add(
+                [
+                    (f"{base}.max_conn_per_s", float(r.max_rate or 0), now),
+                    (f"{base}.knee_clients", float(k.clients), now),
+                    (f"{base}.knee_conn_per_s", k.rate, now),
+                ]
+            )
+    finally:
+        sender.close()
+    return results

@@ -130,9 +130,12 @@ def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
         assert max(values) > 800  # the workload namespace saw the load, counted by tare
     events = client.events(["tare", "run"], now - 600, now + 5)
     assert {e["what"] for e in events} >= {f"tare run {r['run_id']}" for r in rows}
-    # nothing left behind: namespaces and cgroups of the lab are gone
+    # nothing left behind: the labs' namespaces and records are gone
     netns = netns_list()
-    assert "tare-w-" not in netns and "tare-l-" not in netns
+    for row in rows:
+        lab_id = row["manifest"]["lab"]["id"]  # type: ignore[index]
+        assert f"tare-w-{lab_id}" not in netns and f"tare-l-{lab_id}" not in netns
+    assert not list((state / "lab" / "records").glob("*.json"))
 
 
 def test_interrupted_campaign_resumes_without_repeating_runs(
@@ -164,8 +167,8 @@ def test_interrupted_campaign_resumes_without_repeating_runs(
     statuses = [before[k]["status"] for k in sorted(before)]
     assert statuses == ["done", "interrupted", "planned", "planned"]
     first_done = next(r for r in before.values() if r["seq"] == 1)
-    netns = netns_list()
-    assert "tare-w-" not in netns  # the interrupted run's lab was torn down
+    # the interrupted run's lab was torn down: no lab record left
+    assert not list((state / "lab" / "records").glob("*.json"))
 
     res = run_tare("run", str(conf), "--resume", "--state-dir", str(state), timeout=300)
     assert res.code == 0, res.err
@@ -245,3 +248,30 @@ def test_plan_of_the_nightly_matrix() -> None:
     assert plan["wall_time_s"] > 54 * 300
     text = run_tare("plan", str(ROOT / "examples" / "nightly.toml")).out
     assert "estimated wall time: 4h" in text
+
+
+def test_capacity_sweep(graphite_stack: Stack, tmp_path: Path) -> None:
+    conf = campaign(tmp_path, graphite_stack, name="cap")
+    res = run_tare(
+        "capacity",
+        str(conf),
+        "--clients",
+        "1,8",
+        "--step-s",
+        "1",
+        "--json",
+        "--state-dir",
+        str(tmp_path / "s"),
+        timeout=300,
+    )
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    modes = {m["mode"]: m for m in data["modes"]}
+    assert set(modes) == {"baseline", "enforced"}
+    for m in modes.values():
+        assert m["error"] is None
+        assert [s["clients"] for s in m["steps"]] == [1, 8]
+        assert m["max_conn_per_s"] > 1000
+        assert m["steps"][1]["rate"] > m["steps"][0]["rate"]  # more clients, more connections
+    assert modes["enforced"]["change_vs_baseline_pct"] is not None
+    assert not list((tmp_path / "s" / "lab" / "records").glob("*.json"))
