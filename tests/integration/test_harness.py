@@ -275,3 +275,34 @@ def test_capacity_sweep(graphite_stack: Stack, tmp_path: Path) -> None:
         assert m["steps"][1]["rate"] > m["steps"][0]["rate"]  # more clients, more connections
     assert modes["enforced"]["change_vs_baseline_pct"] is not None
     assert not list((tmp_path / "s" / "lab" / "records").glob("*.json"))
+
+
+def test_a_failing_agent_fails_its_run_and_the_campaign_goes_on(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    conf = campaign(tmp_path, graphite_stack, name="badagent", duration=4)
+    text = conf.read_text()
+    start = text.index("install = [")
+    end = text.index("]", text.index('"{port}"', start)) + 1
+    conf.write_text(
+        text[:start] + 'install = ["sh", "-c", "echo policy engine down >&2; exit 7"]' + text[end:]
+    )
+    state = tmp_path / "s"
+    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=300)
+    assert res.code == 5, res.err
+    assert "agent install exited 7: policy engine down" in res.err
+    assert [(r["mode"], r["status"]) for r in runs(state)] == [
+        ("baseline", "done"),
+        ("enforced", "failed"),
+    ]
+
+
+def test_httperf_driver(graphite_stack: Stack, tmp_path: Path) -> None:
+    conf = campaign(tmp_path, graphite_stack, name="httperf", modes='["idle"]', duration=4)
+    conf.write_text(conf.read_text().replace("[load]\n", '[load]\ntool = "httperf"\n'))
+    state = tmp_path / "s"
+    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=300)
+    assert res.code == 0, res.err
+    rows = runs(state)
+    assert [r["status"] for r in rows] == ["done", "done"]
+    assert all(r["manifest"]["load"]["tool"] == "httperf" for r in rows)  # type: ignore[index]
