@@ -379,9 +379,19 @@ def plan(config: Path, as_json: bool) -> None:
 @cli.command("run")
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--resume", is_flag=True, help="Continue the interrupted campaign of this file.")
+@click.option(
+    "--lab",
+    "lab_kind",
+    type=click.Choice(["auto", "namespaces", "loopback"]),
+    default="auto",
+    show_default=True,
+    help="auto: namespaces as root, loopback otherwise.",
+)
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def run_cmd(config: Path, resume: bool, state_dir: Path | None, as_json: bool) -> None:
+def run_cmd(
+    config: Path, resume: bool, lab_kind: str, state_dir: Path | None, as_json: bool
+) -> None:
     """Run a campaign: every run's KPIs and load results into Graphite, recorded in the ledger."""
     from tare import run as tr
     from tare.config import load_campaign
@@ -390,7 +400,7 @@ def run_cmd(config: Path, resume: bool, state_dir: Path | None, as_json: bool) -
     campaign = load_campaign(config)
     settings = resolve(state_dir=state_dir)
     _log_to_file(settings.state_dir)
-    summary = tr.run(campaign, settings.state_dir, resume)
+    summary = tr.run(campaign, settings.state_dir, resume, lab_kind=lab_kind)
     bad = summary.bad
     if as_json:
         _emit(

@@ -382,6 +382,7 @@ def run(
     resume: bool,
     stream: TextIO = sys.stderr,
     live: bool | None = None,
+    lab_kind: str = "auto",
 ) -> CampaignSummary:
     # agents installed with tare (tare-refagent) sit next to it: put them on the PATH
     bin_dir = str(Path(sys.executable).parent)
@@ -389,7 +390,9 @@ def run(
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     preflight(campaign)
     p = make_plan(campaign)
-    as_root = os.geteuid() == 0
+    if lab_kind == "namespaces" and os.geteuid() != 0:
+        raise UsageError("--lab namespaces needs root")
+    as_root = os.geteuid() == 0 if lab_kind == "auto" else lab_kind == "namespaces"
     host = label(socket.gethostname())
     record_dir = state_dir / "lab" / "records"
     with LabLock(state_dir):
@@ -399,9 +402,9 @@ def run(
             cid = start_or_resume(ledger, campaign, p, resume, facts)
             if not as_root:
                 gives = loopback_lab("x", record_dir).gives_up
+                why = "not root" if lab_kind == "auto" else "--lab loopback"
                 print(
-                    "tare: not root: a loopback lab, which gives up " + "; ".join(gives),
-                    file=stream,
+                    f"tare: {why}: a loopback lab, which gives up " + "; ".join(gives), file=stream
                 )
 
             def make_lab(run_id: str) -> Lab:

@@ -306,3 +306,25 @@ def test_httperf_driver(graphite_stack: Stack, tmp_path: Path) -> None:
     rows = runs(state)
     assert [r["status"] for r in rows] == ["done", "done"]
     assert all(r["manifest"]["load"]["tool"] == "httperf" for r in rows)  # type: ignore[index]
+
+
+def test_loopback_lab_says_what_it_gives_up(graphite_stack: Stack, tmp_path: Path) -> None:
+    from tests.conftest import free_ports
+
+    (port,) = free_ports(1)
+    conf = campaign(tmp_path, graphite_stack, name="loop", modes='["idle"]', duration=4)
+    text = conf.read_text().replace("port = 8080", f"port = {port}")
+    # an agent that needs no root: every lifecycle step succeeds and does nothing
+    for key in ("install", "uninstall", "set_mode", "start", "stop", "health"):
+        start = text.index(f"\n{key} = [") + 1
+        end = text.index("]\n", start) + 1
+        argv = '["echo", "{mode}"]' if key == "set_mode" else '["true"]'
+        text = text[:start] + f"{key} = {argv}" + text[end:]
+    conf.write_text(text)
+    state = tmp_path / "s"
+    res = run_tare("run", str(conf), "--lab", "loopback", "--state-dir", str(state), timeout=300)
+    assert res.code == 0, res.err
+    assert "--lab loopback: a loopback lab, which gives up separate network namespaces" in res.err
+    rows = runs(state)
+    assert [r["status"] for r in rows] == ["done", "done"]
+    assert rows[0]["manifest"]["lab"]["kind"] == "loopback"  # type: ignore[index]
