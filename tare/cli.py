@@ -29,6 +29,7 @@ STAGE_ERRORS: tuple[tuple[str, str, ExitCode], ...] = (
     ("collectors.sender", "SpoolLocked", ExitCode.USAGE),
     ("harness.lab", "LabError", ExitCode.SERVICE_UNAVAILABLE),
     ("harness.load", "LoadToolError", ExitCode.SERVICE_UNAVAILABLE),
+    ("pipeline.fetch", "SeriesMissing", ExitCode.BAD_INPUT),
 )
 
 
@@ -220,6 +221,7 @@ def _register() -> None:
     for command in (
         cli_campaign.plan,
         cli_campaign.run_cmd,
+        cli_campaign.analyze_cmd,
         cli_campaign.capacity_cmd,
         cli_campaign.runs,
         cli_campaign.lab,

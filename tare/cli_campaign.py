@@ -234,3 +234,66 @@ def lab_down(state_dir: Path | None) -> None:
     settings = resolve(state_dir=state_dir)
     done = teardown_all(settings.state_dir / "lab" / "records")
     click.echo("lab: removed " + ", ".join(done) if done else "lab: nothing to remove")
+
+
+@click.command("analyze")
+@click.option("--campaign", "campaign_id", help="A campaign id from 'tare runs list'.")
+@click.option("--latest", is_flag=True, help="The latest campaign with a finished run (default).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write overhead.csv and summary.csv [the campaign's output_dir].",
+)
+@click.option("--no-write-back", is_flag=True, help="Do not write the nightly series to Graphite.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def analyze_cmd(
+    campaign_id: str | None,
+    latest: bool,
+    out_dir: Path | None,
+    no_write_back: bool,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Overhead of every contender cell against its baseline, with 95% CIs."""
+    from harness.ledger import Ledger
+    from tare import analyze as ta
+
+    if campaign_id and latest:
+        raise UsageError("give --campaign ID or --latest, not both")
+    settings = resolve(state_dir=state_dir)
+    log_to_file(settings.state_dir)
+    db = settings.state_dir / "ledger.db"
+    if not db.exists():
+        raise UsageError(f"no ledger in {settings.state_dir}; run a campaign first")
+    ledger = Ledger(db)
+    try:
+        first = None
+        result = ta.analyze(ledger, campaign_id, settings, None)
+        rows = ledger.runs(result.campaign["id"])
+        first = next((r for r in rows if r.status == "done"), None)
+    finally:
+        ledger.close()
+    manifest = first.manifest if first else {}
+    root = out_dir or Path(manifest.get("output_dir") or "var/campaigns")
+    result.output_dir = ta.write_tables(result, root)
+    if not no_write_back and result.overheads:
+        graphite = manifest.get("graphite") or {}
+        carbon = graphite.get("carbon", settings.carbon)
+        host, _, port = carbon.rpartition(":")
+        result.written_points = ta.write_back(
+            result,
+            (host, int(port)),
+            graphite.get("prefix", "tare"),
+            settings.state_dir / "spool" / "analyze",
+        )
+    if as_json:
+        emit(ta.to_json(result))
+    else:
+        for line in ta.table(result):
+            click.echo(line)
+        click.echo(
+            f"tables in {result.output_dir}; {result.written_points} nightly points "
+            "written to Graphite"
+        )

@@ -421,6 +421,12 @@ def run(
                 "night": (ledger.campaign(cid) or {}).get("night"),
                 "platform": campaign.spec.campaign.platform,
                 "host": facts,
+                "graphite": {
+                    "render_url": campaign.spec.graphite.render_url,
+                    "carbon": campaign.spec.graphite.carbon,
+                    "prefix": campaign.spec.graphite.prefix,
+                },
+                "output_dir": campaign.spec.campaign.output_dir,
             }
             planned = {r.seq: r for r in p.runs}
             return run_campaign(

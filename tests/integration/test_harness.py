@@ -328,3 +328,41 @@ def test_loopback_lab_says_what_it_gives_up(graphite_stack: Stack, tmp_path: Pat
     rows = runs(state)
     assert [r["status"] for r in rows] == ["done", "done"]
     assert rows[0]["manifest"]["lab"]["kind"] == "loopback"  # type: ignore[index]
+
+
+def test_analyze_overhead_with_confidence_intervals_written_back(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    conf = campaign(tmp_path, graphite_stack, name="analyzed", repeats=2, duration=6)
+    state = tmp_path / "s"
+    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=400)
+    assert res.code == 0, res.err
+    out = tmp_path / "tables"
+    res = run_tare("analyze", "--latest", "--json", "--out", str(out), "--state-dir", str(state))
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    rows = {r["kpi"]: r for r in data["overheads"]}
+    assert {"cpu_cgroup", "cpu_workload_core", "mem_available", "conn_rate"} <= set(rows)
+    cpu = rows["cpu_cgroup"]
+    assert cpu["mode"] == "enforced" and cpu["rate"] == 1000
+    assert cpu["method"] == "welch" and cpu["n_baseline"] == cpu["n_contender"] == 2
+    assert cpu["ci_low"] <= cpu["absolute"] <= cpu["ci_high"]
+    assert cpu["mde"] > 0
+    assert rows["mem_cgroup"]["absolute"] > 0  # the agent's daemon lives in the workload cgroup
+    assert (out / data["campaign"]["id"] / "overhead.csv").exists()
+    assert data["written_points"] > 0
+    night = data["campaign"]["night"]
+    import calendar
+
+    ts = calendar.timegm(time.strptime(night, "%Y-%m-%d"))
+    client = GraphiteClient(graphite_stack.render_url)
+    target = "tare.nightly.linux.analyzed.enforced.rate_1000.policy_size_1000.cpu_cgroup.overhead"
+
+    def written() -> list[tuple[int, float]] | None:
+        found = client.render([target], ts - 3600, ts + 3600)
+        return found[0].values() if found and found[0].values() else None
+
+    point = wait_for(written, timeout_s=20, what="the nightly overhead point")
+    assert point[0][0] == ts and point[0][1] == pytest.approx(cpu["absolute"])
+    text = run_tare("analyze", "--latest", "--no-write-back", "--state-dir", str(state)).out
+    assert "enforced rate=1000 policy_size=1000" in text and "(welch)" in text

@@ -1,0 +1,53 @@
+"""Graphite's render API to tidy pandas frames, one run at a time, over its steady window.
+
+Missing seconds are counted and reported, never filled; a KPI absent from Graphite is an error
+naming its series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.graphite import GraphiteClient
+from pipeline.kpis import Kpi
+
+
+class SeriesMissing(Exception):
+    """A series the analysis needs is not in Graphite."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    run_id: str
+    host: str
+    prefix: str
+    start: int  # steady window, epoch seconds [start, end)
+    end: int
+    core: str  # the workload core, for cpu_workload_core
+
+
+def series_path(ref: RunRef, kpi: Kpi) -> str:
+    return f"{ref.prefix}.runs.{ref.run_id}.{ref.host}.{kpi.path.format(core=ref.core)}"
+
+
+def fetch_run(
+    client: GraphiteClient, ref: RunRef, kpis: Sequence[Kpi], required: bool = True
+) -> pd.DataFrame:
+    """Columns: run_id, kpi, time, value (value in the KPI's unit; NaN where missing)."""
+    targets = [series_path(ref, k) for k in kpis]
+    found = {s.target: s for s in client.render(targets, ref.start, ref.end - 1)}
+    rows: list[tuple[str, str, int, float]] = []
+    for kpi, target in zip(kpis, targets, strict=True):
+        series = found.get(target)
+        if series is None or not series.values():
+            if required:
+                raise SeriesMissing(f"{target}: no data in Graphite for run {ref.run_id}")
+            continue
+        values = dict(series.points)
+        for t in range(ref.start, ref.end):
+            v = values.get(t)
+            rows.append((ref.run_id, kpi.name, t, float("nan") if v is None else v * kpi.scale))
+    return pd.DataFrame(rows, columns=["run_id", "kpi", "time", "value"])

@@ -1,0 +1,81 @@
+"""Overhead against baseline on synthetic runs with a planted cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.analysis import RunInfo, as_rows, overheads, pair_cells, summaries
+from pipeline.kpis import BY_NAME
+
+BASE = (("mode", "baseline"), ("rate", 5000), ("policy_size", 1000))
+ENF = (("mode", "enforced"), ("rate", 5000), ("policy_size", 1000))
+ENF_BIG = (("mode", "enforced"), ("rate", 5000), ("policy_size", 10000))
+
+
+def frame(run_id: str, cpu: float, mem_avail_mb: float, rate: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in range(30):
+        rows.append((run_id, "cpu_cgroup", 1000 + t, cpu + rng.normal(0, 0.5)))
+        rows.append((run_id, "mem_available", 1000 + t, mem_avail_mb + rng.normal(0, 0.2)))
+        rows.append((run_id, "conn_rate", 1000 + t, rate + rng.normal(0, 5)))
+    return pd.DataFrame(rows, columns=["run_id", "kpi", "time", "value"])
+
+
+def campaign() -> tuple[pd.DataFrame, list[RunInfo]]:
+    frames, runs = [], []
+    for rep in range(3):
+        frames.append(frame(f"b{rep}", 10.0, 20000.0, 5000, rep))
+        frames.append(frame(f"e{rep}", 12.0, 19958.0, 5000, 100 + rep))
+        runs.append(RunInfo(f"b{rep}", BASE, (ENF, ENF_BIG), True))
+        runs.append(RunInfo(f"e{rep}", ENF, (), True))
+    return pd.concat(frames), runs
+
+
+def test_planted_overheads_are_recovered() -> None:
+    data, runs = campaign()
+    kpis = [BY_NAME["cpu_cgroup"], BY_NAME["mem_available"], BY_NAME["conn_rate"]]
+    found, refusals = overheads(data, runs, kpis)
+    assert refusals == []
+    by = {o.kpi: o for o in found}
+    cpu = by["cpu_cgroup"]
+    assert cpu.absolute is not None and cpu.absolute.method == "welch"
+    assert cpu.absolute.ci_low < 2.0 < cpu.absolute.ci_high and cpu.significant
+    assert cpu.relative_pct == pytest.approx(20, abs=3)
+    mem = by["mem_available"]  # 42 MB less available is a cost of +42 MB
+    assert mem.absolute is not None and mem.absolute.ci_low < 42 < mem.absolute.ci_high
+    rate = by["conn_rate"]  # no cost planted: relative only, not significant
+    assert rate.absolute is None and not rate.significant
+    assert rate.relative_ci is not None and rate.relative_ci[0] < 0 < rate.relative_ci[1]
+    rows = as_rows(found)
+    assert {r["kpi"] for r in rows} == {"cpu_cgroup", "mem_available", "conn_rate"}
+    assert all(r["mode"] == "enforced" for r in rows)
+
+
+def test_invalid_runs_are_left_out_and_a_missing_baseline_is_refused() -> None:
+    data, runs = campaign()
+    runs = [RunInfo(r.run_id, r.levels, r.baseline_of, r.mode != "baseline") for r in runs]
+    found, refusals = overheads(data, runs, [BY_NAME["cpu_cgroup"]])
+    assert found == []
+    assert refusals and "no baseline run" in refusals[0].reason
+
+
+def test_mismatch_names_the_differing_factor() -> None:
+    runs = [
+        RunInfo("b", (("mode", "baseline"), ("rate", 1000)), (), True),
+        RunInfo("e", (("mode", "enforced"), ("rate", 5000)), (), True),
+    ]
+    pairs, refusals = pair_cells(runs)
+    assert pairs == {}
+    assert "nearest differs in rate (1000 vs 5000)" in refusals[0].reason
+
+
+def test_summaries_count_missing_seconds_without_filling() -> None:
+    data = frame("r", 10, 1, 1, 0)
+    data.loc[data.index[:6], "value"] = float("nan")  # two seconds of each KPI missing
+    s = summaries(data).set_index(["run_id", "kpi"])
+    assert s.loc[("r", "cpu_cgroup"), "missing"] == 2
+    assert s.loc[("r", "cpu_cgroup"), "n"] == 28
+    assert s.loc[("r", "cpu_cgroup"), "p5"] < s.loc[("r", "cpu_cgroup"), "p95"]
