@@ -222,6 +222,7 @@ def _register() -> None:
         cli_campaign.plan,
         cli_campaign.run_cmd,
         cli_campaign.analyze_cmd,
+        cli_campaign.report_cmd,
         cli_campaign.capacity_cmd,
         cli_campaign.runs,
         cli_campaign.lab,

@@ -297,3 +297,30 @@ def analyze_cmd(
             f"tables in {result.output_dir}; {result.written_points} nightly points "
             "written to Graphite"
         )
+
+
+@click.command("report")
+@click.option("--campaign", "campaign_id", help="A campaign id (default: the latest).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for report.html [the campaign's output_dir/<id>].",
+)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+def report_cmd(campaign_id: str | None, out_dir: Path | None, state_dir: Path | None) -> None:
+    """One self-contained HTML page: overhead plots with CIs, trends, every run's series."""
+    from harness.ledger import Ledger
+    from tare import report as tr
+
+    settings = resolve(state_dir=state_dir)
+    log_to_file(settings.state_dir)
+    db = settings.state_dir / "ledger.db"
+    if not db.exists():
+        raise UsageError(f"no ledger in {settings.state_dir}; run a campaign first")
+    ledger = Ledger(db)
+    try:
+        path, _ = tr.build(ledger, campaign_id, settings, out_dir)
+    finally:
+        ledger.close()
+    click.echo(f"report: {path}")

@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -366,3 +368,73 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     assert point[0][0] == ts and point[0][1] == pytest.approx(cpu["absolute"])
     text = run_tare("analyze", "--latest", "--no-write-back", "--state-dir", str(state)).out
     assert "enforced rate=1000 policy_size=1000" in text and "(welch)" in text
+
+    # the report: one self-contained page whose images are real plots of these numbers
+    res = run_tare("report", "--out", str(tmp_path / "report"), "--state-dir", str(state))
+    assert res.code == 0, res.err
+    page = parse_report(tmp_path / "report" / "report.html")
+    assert {"overhead-cpu_cgroup", "trend-cpu_cgroup"} <= set(page.images)
+    assert len([k for k in page.images if k.startswith("run-")]) == 4
+    for image in page.images.values():
+        assert image.shape[0] > 100 and image.shape[1] > 300
+        assert float(image.std()) > 0.01  # not a blank picture
+    plotted = {(r[0], int(r[1])): float(r[2]) for r in page.tables["overhead-cpu_cgroup"]}
+    assert plotted[("enforced", 1000)] == pytest.approx(cpu["absolute"], rel=1e-3)
+    trend = page.tables["trend-cpu_cgroup"]
+    assert [int(r[1]) for r in trend] == [ts]
+
+
+@dataclass
+class Report:
+    images: dict[str, Any]
+    tables: dict[str, list[list[str]]]
+
+
+def parse_report(path: Path) -> Report:
+    import base64
+    import io
+    from html.parser import HTMLParser
+
+    import matplotlib.image
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.images: dict[str, Any] = {}
+            self.tables: dict[str, list[list[str]]] = {}
+            self.table: str | None = None
+            self.cell: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag == "img":
+                src = a["src"] or ""
+                assert src.startswith("data:image/png;base64,")  # self-contained
+                raw = base64.b64decode(src.split(",", 1)[1])
+                assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+                self.images[a["id"] or ""] = matplotlib.image.imread(io.BytesIO(raw))
+            elif tag == "table":
+                self.table = a.get("data-plot")
+                if self.table:
+                    self.tables[self.table] = []
+            elif tag == "tr" and self.table:
+                self.tables[self.table].append([])
+            elif tag == "td" and self.table:
+                self.cell = ""
+
+        def handle_data(self, data: str) -> None:
+            if self.cell is not None:
+                self.cell += data
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "td" and self.table and self.cell is not None:
+                self.tables[self.table][-1].append(self.cell)
+                self.cell = None
+            elif tag == "table":
+                if self.table:
+                    self.tables[self.table] = [r for r in self.tables[self.table] if r]
+                self.table = None
+
+    parser = Parser()
+    parser.feed(path.read_text())
+    return Report(parser.images, parser.tables)
