@@ -74,6 +74,22 @@ def summaries(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def by_configuration(frame: pd.DataFrame, runs: Sequence[RunInfo]) -> pd.DataFrame:
+    """Per configuration (cell) and KPI, over its valid repeats: the mean of the run means, the
+    standard deviation between runs, and how many runs."""
+    cell_of = {r.run_id: " ".join(f"{k}={v}" for k, v in r.levels) for r in runs if r.valid}
+    sub = frame[frame["run_id"].isin(list(cell_of))]
+    if sub.empty:
+        return pd.DataFrame(columns=["cell", "kpi", "mean", "between_run_stdev", "runs"])
+    run_means = sub.groupby(["run_id", "kpi"])["value"].mean().reset_index()
+    run_means["cell"] = run_means["run_id"].map(cell_of)
+    grouped = run_means.groupby(["cell", "kpi"])["value"]
+    out = pd.DataFrame(
+        {"mean": grouped.mean(), "between_run_stdev": grouped.std(ddof=1), "runs": grouped.count()}
+    )
+    return out.reset_index()
+
+
 def _per_run(frame: pd.DataFrame, kpi: str, run_ids: Sequence[str]) -> list[list[float]]:
     sub = frame[(frame["kpi"] == kpi) & frame["run_id"].isin(run_ids)].dropna(subset=["value"])
     return [list(sub[sub["run_id"] == r]["value"]) for r in run_ids]

@@ -2,8 +2,9 @@
 # The main job on the embedded default: install, start the local Graphite stack (with collectd),
 # then run the quickstart campaign: the reference nftables agent (tare-refagent) absent
 # (baseline) and in each of its modes, at 1K and 5K new connections/s, in a two-namespace lab,
-# with every run's KPIs and load results in Graphite and recorded in the run ledger.
-# As root (namespaces, nftables); takes about 4 minutes.
+# with every run's KPIs and load results in Graphite and recorded in the run ledger; then the
+# overhead of each mode against baseline with its confidence interval, written back to Graphite
+# as nightly series, and an HTML report. As root (namespaces, nftables); about 4 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -12,4 +13,5 @@ $TARE stack up
 $TARE validate examples/quickstart.toml
 $TARE plan examples/quickstart.toml
 $TARE run examples/quickstart.toml
-$TARE runs list
+$TARE analyze --latest
+$TARE report

@@ -15,7 +15,15 @@ import pandas as pd
 from collectors.names import label
 from collectors.sender import CarbonSender
 from harness.ledger import Ledger, RunRow
-from pipeline.analysis import Overhead, Refusal, RunInfo, as_rows, overheads, summaries
+from pipeline.analysis import (
+    Overhead,
+    Refusal,
+    RunInfo,
+    as_rows,
+    by_configuration,
+    overheads,
+    summaries,
+)
 from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
 from pipeline.kpis import KPIS
@@ -39,6 +47,7 @@ class Analysis:
     refusals: list[Refusal]
     invalid: list[RunRow]
     summaries: pd.DataFrame
+    configurations: pd.DataFrame
     absent: dict[str, list[str]]  # run_id -> KPIs with no series
     output_dir: Path | None = None
     written_points: int = 0
@@ -106,7 +115,13 @@ def analyze(
     ]
     found, refusals = overheads(data, infos) if len(data) else ([], [])
     result = Analysis(
-        campaign, found, refusals, invalid, summaries(data) if len(data) else pd.DataFrame(), absent
+        campaign,
+        found,
+        refusals,
+        invalid,
+        summaries(data) if len(data) else pd.DataFrame(),
+        by_configuration(data, infos),
+        absent,
     )
     if output_root is not None:
         result.output_dir = write_tables(result, output_root)
@@ -118,6 +133,7 @@ def write_tables(a: Analysis, root: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(as_rows(a.overheads)).to_csv(out / "overhead.csv", index=False)
     a.summaries.to_csv(out / "summary.csv", index=False)
+    a.configurations.to_csv(out / "configurations.csv", index=False)
     return out
 
 

@@ -79,3 +79,14 @@ def test_summaries_count_missing_seconds_without_filling() -> None:
     assert s.loc[("r", "cpu_cgroup"), "missing"] == 2
     assert s.loc[("r", "cpu_cgroup"), "n"] == 28
     assert s.loc[("r", "cpu_cgroup"), "p5"] < s.loc[("r", "cpu_cgroup"), "p95"]
+
+
+def test_by_configuration_over_repeats() -> None:
+    from pipeline.analysis import by_configuration
+
+    data, runs = campaign()
+    table = by_configuration(data, runs).set_index(["cell", "kpi"])
+    row = table.loc[("mode=enforced rate=5000 policy_size=1000", "cpu_cgroup")]
+    assert row["runs"] == 3
+    assert row["mean"] == pytest.approx(12.0, abs=0.3)
+    assert 0 < row["between_run_stdev"] < 1
