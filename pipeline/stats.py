@@ -65,9 +65,10 @@ def welch(baseline: Sequence[float], contender: Sequence[float]) -> Comparison:
     if se == 0.0:
         p = 1.0 if delta == 0.0 else 0.0
         return Comparison(delta, delta, delta, p, 0.0, len(a), len(b), "welch")
-    df = (va / len(a) + vb / len(b)) ** 2 / (
-        (va / len(a)) ** 2 / (len(a) - 1) + (vb / len(b)) ** 2 / (len(b) - 1)
-    )
+    denom = (va / len(a)) ** 2 / (len(a) - 1) + (vb / len(b)) ** 2 / (len(b) - 1)
+    df = (va / len(a) + vb / len(b)) ** 2 / denom if denom > 0 else 0.0
+    if not math.isfinite(df) or df <= 0:  # variances so small their squares underflow
+        df = float(len(a) + len(b) - 2)
     t_crit = float(stats.t.ppf(1 - ALPHA / 2, df))
     p = float(2 * stats.t.sf(abs(delta) / se, df))
     mde = (t_crit + float(stats.t.ppf(POWER, df))) * se

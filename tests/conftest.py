@@ -100,3 +100,12 @@ def graphite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     finally:
         run_tare("stack", "down", *args)
+
+
+# CI runs the property tests on a fixed set of examples, so that a run is repeatable; locally
+# hypothesis explores afresh each time (and keeps what failed in .hypothesis/).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

@@ -77,3 +77,8 @@ def test_deterministic_and_degenerate_cases() -> None:
 def test_flipped_is_the_cost_of_less_memory() -> None:
     c = welch([100.0, 101.0, 99.0], [90.0, 91.0, 89.0]).flipped()
     assert c.delta == pytest.approx(10.0) and c.ci_low < 10 < c.ci_high
+
+
+def test_tiny_variances_do_not_divide_by_zero() -> None:
+    c = welch([0.0, 1.4680052650254525e-95], [0.0, 1.4680052650254525e-95])
+    assert c.delta == 0.0 and not c.significant
