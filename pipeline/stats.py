@@ -101,20 +101,14 @@ def block_bootstrap(
         raise ValueError("the bootstrap needs at least two values on each side")
     diffs = _block_means(b, _rng(b), block) - _block_means(a, _rng(a), block)
     delta = float(b.mean() - a.mean())
-    lo, hi = np.quantile(diffs, [ALPHA / 2, 1 - ALPHA / 2])
     se = float(diffs.std(ddof=1))
     p = (1.0 if delta == 0.0 else 0.0) if se == 0.0 else float(2 * stats.norm.sf(abs(delta) / se))
-    mde = (float(stats.norm.ppf(1 - ALPHA / 2)) + float(stats.norm.ppf(POWER))) * se
-    # centre the interval on the observed difference (basic percentile interval)
+    z = float(stats.norm.ppf(1 - ALPHA / 2))
+    mde = (z + float(stats.norm.ppf(POWER))) * se
+    # the bootstrap estimates the standard error; the interval and the p-value both use it,
+    # so that "significant" and "the interval excludes zero" always agree
     return Comparison(
-        delta,
-        float(2 * delta - hi),
-        float(2 * delta - lo),
-        p,
-        mde,
-        len(a),
-        len(b),
-        "block-bootstrap",
+        delta, delta - z * se, delta + z * se, p, mde, len(a), len(b), "block-bootstrap"
     )
 
 

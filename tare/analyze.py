@@ -208,8 +208,8 @@ def table(a: Analysis) -> list[str]:
     cells: dict[tuple[tuple[str, Any], ...], dict[str, Overhead]] = {}
     for o in a.overheads:
         cells.setdefault(o.cell, {})[o.kpi] = o
-    units = {k.name: k.unit for k in KPIS}
-    head = ["cell".ljust(34)] + [f"{k} ({units[k]})".ljust(30) for k in TABLE_KPIS] + ["mde cpu"]
+    units = {k.name: k.unit.replace("pp of a core", "pp") for k in KPIS}
+    head = ["cell".ljust(30)] + [f"{k} ({units[k]})".ljust(27) for k in TABLE_KPIS] + ["mde cpu"]
     lines = [
         f"campaign {a.campaign['id']} ({a.campaign['night']}, {a.campaign['platform']}): "
         "overhead vs baseline, 95% CI, * significant (p<0.05)",
@@ -224,10 +224,11 @@ def table(a: Analysis) -> list[str]:
     for cell in sorted(cells, key=key):
         by = cells[cell]
         name = " ".join(f"{v}" if k == "mode" else f"{k}={v}" for k, v in cell)
-        cols = [fmt_cell(by.get(k)).ljust(30) for k in TABLE_KPIS]
+        name = name.replace("policy_size=", "policy=")
+        cols = [fmt_cell(by.get(k)).ljust(27) for k in TABLE_KPIS]
         cpu = by.get("cpu_cgroup")
         mde = f"{cpu.mde:.2f} ({cpu.method})" if cpu else "-"
-        lines.append("  ".join([name.ljust(34), *cols, mde]))
+        lines.append("  ".join([name.ljust(30), *cols, mde]))
     if any(o.method == "block-bootstrap" for o in a.overheads):
         lines.append(
             "block-bootstrap: one run on a side, so the interval covers within-run "

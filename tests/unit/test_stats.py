@@ -82,3 +82,16 @@ def test_flipped_is_the_cost_of_less_memory() -> None:
 def test_tiny_variances_do_not_divide_by_zero() -> None:
     c = welch([0.0, 1.4680052650254525e-95], [0.0, 1.4680052650254525e-95])
     assert c.delta == 0.0 and not c.significant
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(finite, min_size=4, max_size=40), st.lists(finite, min_size=4, max_size=40))
+def test_significant_exactly_when_the_interval_excludes_zero(
+    a: list[float], b: list[float]
+) -> None:
+    for c in (welch(a, b), block_bootstrap(a, b)):
+        if c.ci_low == c.ci_high:
+            continue
+        excludes = c.ci_low > 0 or c.ci_high < 0
+        near_edge = min(abs(c.ci_low), abs(c.ci_high)) < 1e-9 * (1 + abs(c.delta))
+        assert near_edge or excludes == c.significant
