@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,31 +28,16 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.benchstack import local_stack  # noqa: E402
 from collectors.collectd_conf import GraphiteTarget, HostConfig, render_host_config  # noqa: E402
 
 BUDGET_CPU_PCT = 0.5
 BUDGET_RSS_MB = 30.0
 
 
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def default_interface() -> str:
     names = [n for n in psutil.net_if_addrs() if n != "lo"]
     return names[0] if names else "lo"
-
-
-def tare(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tare", *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
 
 
 def measure(
@@ -175,32 +159,15 @@ def main() -> int:
         print("collectd is not installed: scripts/bootstrap.sh installs it", file=sys.stderr)
         return 4
     tmp = Path(tempfile.mkdtemp(prefix="tare-bench-"))
-    carbon, pickle_port, query, web = free_ports(4)
-    stack = [
-        "--state-dir",
-        str(tmp / "stack"),
-        "--carbon-port",
-        str(carbon),
-        "--pickle-port",
-        str(pickle_port),
-        "--cache-query-port",
-        str(query),
-        "--web-port",
-        str(web),
-        "--collectd",
-        "off",
-    ]
-    res = tare("stack", "up", *stack)
-    if res.returncode != 0:
-        print(res.stderr, file=sys.stderr)
-        return res.returncode
     children: list[subprocess.Popen[bytes]] = []
     try:
-        children, procs = start_collectors(tmp, carbon, opts.seconds, collectd_bin)
-        results = measure(procs, warmup=5, seconds=opts.seconds)
+        with local_stack(tmp / "stack") as ports:
+            try:
+                children, procs = start_collectors(tmp, ports.carbon, opts.seconds, collectd_bin)
+                results = measure(procs, warmup=5, seconds=opts.seconds)
+            finally:
+                stop(children)
     finally:
-        stop(children)
-        tare("stack", "down", *stack)
         shutil.rmtree(tmp, ignore_errors=True)
     return report(results, opts.seconds)
 

@@ -11,8 +11,6 @@ then times the analysis end to end and prints where the time goes. Target: under
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.benchstack import Ports, local_stack  # noqa: E402
 from collectors.sender import CarbonSender  # noqa: E402
 from harness.ledger import Ledger  # noqa: E402
 from pipeline.graphite import GraphiteClient  # noqa: E402
@@ -36,22 +35,6 @@ REPEATS = 3
 SECONDS = 300
 PLANTED_CPU = {"baseline": 0.0, "idle": 0.3, "visibility": 1.0, "enforced": 2.0}
 EXTRA_SERIES = 30 - len(KPIS)
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def tare(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tare", *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
 
 
 def load(state: Path, carbon_port: int, render_url: str) -> tuple[Ledger, float, int]:
@@ -149,93 +132,78 @@ def wait_readable(render_url: str) -> None:
 
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tare-pipebench-"))
-    carbon, pickle_port, query, web = free_ports(4)
-    stack = [
-        "--state-dir",
-        str(tmp / "stack"),
-        "--carbon-port",
-        str(carbon),
-        "--pickle-port",
-        str(pickle_port),
-        "--cache-query-port",
-        str(query),
-        "--web-port",
-        str(web),
-        "--collectd",
-        "off",
-    ]
-    res = tare("stack", "up", *stack)
-    if res.returncode != 0:
-        print(res.stderr, file=sys.stderr)
-        return res.returncode
     try:
-        render_url = f"http://127.0.0.1:{web}"
-        ledger, load_s, points = load(tmp, carbon, render_url)
-        wait_readable(render_url)
-        time.sleep(5)  # let carbon flush its cache to disk: measure reads from whisper
-        settings = resolve(
-            state_dir=tmp,
-            web_port=web,
-            carbon_port=carbon,
-            pickle_port=pickle_port,
-            cache_query_port=query,
-        )
-        timings: dict[str, float] = {}
-        orig_fetch, orig_over = ta.fetch_run, ta.overheads
-
-        def timed_fetch(*a, **k):  # type: ignore[no-untyped-def]
-            t = time.perf_counter()
-            try:
-                return orig_fetch(*a, **k)
-            finally:
-                timings["fetch (render API -> frames)"] = (
-                    timings.get("fetch (render API -> frames)", 0) + time.perf_counter() - t
-                )
-
-        def timed_over(*a, **k):  # type: ignore[no-untyped-def]
-            t = time.perf_counter()
-            try:
-                return orig_over(*a, **k)
-            finally:
-                timings["overhead statistics"] = time.perf_counter() - t
-
-        ta.fetch_run, ta.overheads = timed_fetch, timed_over  # type: ignore[assignment]
-        t0 = time.perf_counter()
-        result = ta.analyze(ledger, "bench", settings, tmp / "out")
-        t1 = time.perf_counter()
-        written = ta.write_back(result, ("127.0.0.1", carbon), "tare", tmp / "spool-wb")
-        t2 = time.perf_counter()
-        ta.fetch_run, ta.overheads = orig_fetch, orig_over  # type: ignore[assignment]
-        total = t2 - t0
-        timings["summaries, CSV"] = (t1 - t0) - sum(timings.values())
-        timings["write-back to carbon"] = t2 - t1
-        enforced = [
-            o
-            for o in result.overheads
-            if o.kpi == "cpu_cgroup" and dict(o.cell)["mode"] == "enforced"
-        ]
-        print(
-            f"synthetic nightly campaign: {len(ledger.runs('bench'))} runs, {points:,} points "
-            f"loaded in {load_s:.1f} s"
-        )
-        print(
-            f"tare analyze end to end: {total:.2f} s (target < 10 s): "
-            f"{len(result.overheads)} overheads, {written} nightly points"
-        )
-        for name, secs in timings.items():
-            print(f"  {name:32} {secs:6.2f} s  {secs / total:5.0%}")
-        recovered = ", ".join(
-            f"{dict(o.cell)['rate']}/s {o.absolute.delta:+.2f} "
-            f"[{o.absolute.ci_low:+.2f},{o.absolute.ci_high:+.2f}]"
-            for o in enforced
-            if o.absolute
-        )
-        print(f"planted +2.00 pp cpu_cgroup for enforced, recovered: {recovered}")
-        ledger.close()
-        return 0 if total < 10 else 1
+        with local_stack(tmp / "stack") as ports:
+            return measure(tmp, ports)
     finally:
-        tare("stack", "down", *stack)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure(tmp: Path, ports: Ports) -> int:
+    carbon, web = ports.carbon, ports.web
+    pickle_port, query = ports.pickle, ports.cache_query
+    render_url = f"http://127.0.0.1:{web}"
+    ledger, load_s, points = load(tmp, carbon, render_url)
+    wait_readable(render_url)
+    time.sleep(5)  # let carbon flush its cache to disk: measure reads from whisper
+    settings = resolve(
+        state_dir=tmp,
+        web_port=web,
+        carbon_port=carbon,
+        pickle_port=pickle_port,
+        cache_query_port=query,
+    )
+    timings: dict[str, float] = {}
+    orig_fetch, orig_over = ta.fetch_run, ta.overheads
+
+    def timed_fetch(*a, **k):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return orig_fetch(*a, **k)
+        finally:
+            timings["fetch (render API -> frames)"] = (
+                timings.get("fetch (render API -> frames)", 0) + time.perf_counter() - t
+            )
+
+    def timed_over(*a, **k):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return orig_over(*a, **k)
+        finally:
+            timings["overhead statistics"] = time.perf_counter() - t
+
+    ta.fetch_run, ta.overheads = timed_fetch, timed_over  # type: ignore[assignment]
+    t0 = time.perf_counter()
+    result = ta.analyze(ledger, "bench", settings, tmp / "out")
+    t1 = time.perf_counter()
+    written = ta.write_back(result, ("127.0.0.1", carbon), "tare", tmp / "spool-wb")
+    t2 = time.perf_counter()
+    ta.fetch_run, ta.overheads = orig_fetch, orig_over  # type: ignore[assignment]
+    total = t2 - t0
+    timings["summaries, CSV"] = (t1 - t0) - sum(timings.values())
+    timings["write-back to carbon"] = t2 - t1
+    enforced = [
+        o for o in result.overheads if o.kpi == "cpu_cgroup" and dict(o.cell)["mode"] == "enforced"
+    ]
+    print(
+        f"synthetic nightly campaign: {len(ledger.runs('bench'))} runs, {points:,} points "
+        f"loaded in {load_s:.1f} s"
+    )
+    print(
+        f"tare analyze end to end: {total:.2f} s (target < 10 s): "
+        f"{len(result.overheads)} overheads, {written} nightly points"
+    )
+    for name, secs in timings.items():
+        print(f"  {name:32} {secs:6.2f} s  {secs / total:5.0%}")
+    recovered = ", ".join(
+        f"{dict(o.cell)['rate']}/s {o.absolute.delta:+.2f} "
+        f"[{o.absolute.ci_low:+.2f},{o.absolute.ci_high:+.2f}]"
+        for o in enforced
+        if o.absolute
+    )
+    print(f"planted +2.00 pp cpu_cgroup for enforced, recovered: {recovered}")
+    ledger.close()
+    return 0 if total < 10 else 1
 
 
 if __name__ == "__main__":

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tare.cli_common import emit, fmt_s, log_to_file
 from tare.errors import UsageError
-from tare.stack.settings import resolve
+from tare.stack.settings import StackSettings, resolve
+
+if TYPE_CHECKING:
+    from harness.ledger import Ledger
 
 
 @click.command()
@@ -236,6 +239,16 @@ def lab_down(state_dir: Path | None) -> None:
     click.echo("lab: removed " + ", ".join(done) if done else "lab: nothing to remove")
 
 
+def _open_ledger(settings: StackSettings) -> Ledger:
+    from harness.ledger import Ledger
+
+    log_to_file(settings.state_dir)
+    db = settings.state_dir / "ledger.db"
+    if not db.exists():
+        raise UsageError(f"no ledger in {settings.state_dir}; run a campaign first")
+    return Ledger(db)
+
+
 @click.command("analyze")
 @click.option("--campaign", "campaign_id", help="A campaign id from 'tare runs list'.")
 @click.option("--latest", is_flag=True, help="The latest campaign with a finished run (default).")
@@ -257,19 +270,13 @@ def analyze_cmd(
     as_json: bool,
 ) -> None:
     """Overhead of every contender cell against its baseline, with 95% CIs."""
-    from harness.ledger import Ledger
     from tare import analyze as ta
 
     if campaign_id and latest:
         raise UsageError("give --campaign ID or --latest, not both")
     settings = resolve(state_dir=state_dir)
-    log_to_file(settings.state_dir)
-    db = settings.state_dir / "ledger.db"
-    if not db.exists():
-        raise UsageError(f"no ledger in {settings.state_dir}; run a campaign first")
-    ledger = Ledger(db)
+    ledger = _open_ledger(settings)
     try:
-        first = None
         result = ta.analyze(ledger, campaign_id, settings, None)
         rows = ledger.runs(result.campaign["id"])
         first = next((r for r in rows if r.status == "done"), None)
@@ -310,15 +317,10 @@ def analyze_cmd(
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 def report_cmd(campaign_id: str | None, out_dir: Path | None, state_dir: Path | None) -> None:
     """One self-contained HTML page: overhead plots with CIs, trends, every run's series."""
-    from harness.ledger import Ledger
     from tare import report as tr
 
     settings = resolve(state_dir=state_dir)
-    log_to_file(settings.state_dir)
-    db = settings.state_dir / "ledger.db"
-    if not db.exists():
-        raise UsageError(f"no ledger in {settings.state_dir}; run a campaign first")
-    ledger = Ledger(db)
+    ledger = _open_ledger(settings)
     try:
         path, _ = tr.build(ledger, campaign_id, settings, out_dir)
     finally:
