@@ -133,14 +133,6 @@ class Ledger:
                     ),
                 )
 
-    def unfinished_campaign(self, name: str, config_hash: str) -> str | None:
-        row = self.db.execute(
-            "SELECT id FROM campaigns WHERE name=? AND config_hash=? AND status!='finished' "
-            "ORDER BY started DESC LIMIT 1",
-            (name, config_hash),
-        ).fetchone()
-        return None if row is None else str(row[0])
-
     def latest_unfinished(self, name: str) -> tuple[str, str] | None:
         row = self.db.execute(
             "SELECT id, config_hash FROM campaigns WHERE name=? AND status!='finished' "

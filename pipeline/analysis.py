@@ -10,7 +10,7 @@ detectable effect of the cell (``pipeline.stats``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,7 +211,3 @@ def as_rows(items: Sequence[Overhead]) -> list[dict[str, Any]]:
             )
         rows.append(row)
     return rows
-
-
-def levels_of(mapping: Mapping[str, Any]) -> Levels:
-    return tuple(mapping.items())

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,9 +152,3 @@ def tail(path: Path, lines: int = 5) -> str:
     except OSError:
         return ""
     return " | ".join(line.strip() for line in text[-lines:])
-
-
-def wait_all_exit(pids: Sequence[int], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    for pid in pids:
-        _wait_gone(pid, max(0.0, deadline - time.monotonic()))
