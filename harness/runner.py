@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -112,9 +114,6 @@ def probe(load: Host, address: str, port: int, timeout_s: float) -> bool:
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
-    import os
-    import signal
-
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -232,7 +232,8 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _placeholders(argv: Iterable[str]) -> Iterator[str]:
+def placeholders(argv: Iterable[str]) -> Iterator[str]:
+    """The ``{name}`` fields of an argv list (``{`` alone for an unbalanced brace)."""
     for arg in argv:
         try:
             for _, field, _, _ in string.Formatter().parse(arg):
@@ -297,7 +298,7 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
         if argv is not None:
             commands.append((f"agent.{field}", argv))
     for where, argv in commands:
-        for name in _placeholders(argv):
+        for name in placeholders(argv):
             if name not in known:
                 problems.append(
                     Problem(

@@ -11,7 +11,6 @@ import os
 import platform
 import shutil
 import socket
-import string
 import subprocess
 import sys
 import threading
@@ -34,7 +33,7 @@ from harness.matrix import Design, PlannedRun
 from harness.progress import Progress
 from harness.runner import RunnerConfig, RunOutcome
 from tare import __version__
-from tare.config import Campaign
+from tare.config import Campaign, placeholders
 from tare.errors import ServiceUnavailable, UsageError
 
 log = logging.getLogger(__name__)
@@ -45,12 +44,7 @@ AGENT_SETUP_S = 3.0  # install, mode, start, health, stop, uninstall
 
 def design(campaign: Campaign) -> Design:
     spec = campaign.spec
-    workload_uses = {
-        field
-        for arg in spec.workload.command
-        for _, field, _, _ in string.Formatter().parse(arg)
-        if field
-    }
+    workload_uses = set(placeholders(spec.workload.command))
     baseline_factors = frozenset({"rate"} | (set(spec.factors) & workload_uses))
     return Design(
         factors=campaign.factor_levels(),
@@ -252,6 +246,13 @@ class Hooks:
             log.warning("run %s: event not posted: %s", run_id, exc)
 
 
+def _agents_on_path() -> None:
+    """Agents installed with tare (tare-refagent) sit next to it: put them on the PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
 def preflight(campaign: Campaign) -> None:
     spec = campaign.spec
     tool = spec.load.tool
@@ -384,10 +385,7 @@ def run(
     live: bool | None = None,
     lab_kind: str = "auto",
 ) -> CampaignSummary:
-    # agents installed with tare (tare-refagent) sit next to it: put them on the PATH
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    _agents_on_path()
     preflight(campaign)
     p = make_plan(campaign)
     if lab_kind == "namespaces" and os.geteuid() != 0:
@@ -449,9 +447,7 @@ def capacity(
     """Sweep each mode's closed-loop capacity in a fresh lab; results also go to Graphite."""
     from harness.capacity import sweep
 
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    _agents_on_path()
     preflight(campaign)
     if os.geteuid() != 0:
         raise UsageError("tare capacity needs root (the namespaces lab)")

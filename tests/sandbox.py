@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+from harness.lab import cgroup_dirs
 
 # Inside the namespace: a TCP server and a client opening ~50 connections per second to it.
 TRAFFIC = r"""
@@ -44,20 +44,13 @@ class Sandbox:
     pid_file: Path
 
 
-def _cgroup_dirs(name: str) -> list[Path]:
-    v1 = [CGROUP_ROOT / "cpuacct" / name, CGROUP_ROOT / "memory" / name]
-    if all(p.parent.is_dir() and (p.parent / "cgroup.procs").exists() for p in v1):
-        return v1
-    return [CGROUP_ROOT / name]
-
-
 @contextmanager
 def sandbox(tmp_path: Path, seconds: float) -> Iterator[Sandbox]:
     uid = uuid.uuid4().hex[:6]
     netns = f"tare-t{uid}"
     cgroup = f"tare-test-{uid}"
     subprocess.run(["ip", "netns", "add", netns], check=True)
-    dirs = _cgroup_dirs(cgroup)
+    dirs = cgroup_dirs(cgroup)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
