@@ -1,4 +1,4 @@
-"""Change points and outliers in one nightly series. Pure and deterministic: values in, findings out.
+"""Change points and outliers in one nightly series (pure, deterministic: values in, findings out).
 
 The method, in the order it runs:
 

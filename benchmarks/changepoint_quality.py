@@ -59,10 +59,8 @@ def _positions(rng: np.random.Generator, n: int, want: int) -> list[int]:
 def make_case(rng: np.random.Generator, quiet: bool, noise: str) -> Case:
     n = int(rng.integers(60, 401))
     sd = 0.25
-    if noise == "gaussian":
-        e = rng.normal(0.0, 1.0, n)
-    else:
-        e = rng.standard_t(3, n) / math.sqrt(3.0)
+    gaussian = noise == "gaussian"
+    e = rng.normal(0.0, 1.0, n) if gaussian else rng.standard_t(3, n) / math.sqrt(3.0)
     level = np.full(n, 2.0)
     steps: list[tuple[int, float]] = []
     if not quiet:

@@ -82,6 +82,13 @@ class GraphiteClient:
             raise GraphiteBadResponse("/metrics/find did not return a list")
         return [Node(path=str(n["id"]), leaf=bool(n["leaf"])) for n in data]
 
+    def index(self) -> list[str]:
+        """Every metric path graphite-web knows (``/metrics/index.json``)."""
+        data = self._get("metrics/index.json", {})
+        if not isinstance(data, list):
+            raise GraphiteBadResponse("/metrics/index.json did not return a list")
+        return [str(p) for p in data]
+
     def post_event(self, what: str, tags: list[str], when: int, data: str) -> None:
         """An annotation (graphite-web's events API), e.g. one per run for Grafana."""
         url = f"{self.render_url.rstrip('/')}/events/"

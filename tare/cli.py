@@ -14,6 +14,7 @@ import click
 from tare import __version__
 from tare.cli_common import emit, log_to_file
 from tare.errors import ConfigError, ExitCode, TareError
+from tare.secrets import RedactingFilter, redact
 from tare.stack.settings import StackSettings, resolve
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ STAGE_ERRORS: tuple[tuple[str, str, ExitCode], ...] = (
     ("harness.lab", "LabError", ExitCode.SERVICE_UNAVAILABLE),
     ("harness.load", "LoadToolError", ExitCode.SERVICE_UNAVAILABLE),
     ("pipeline.fetch", "SeriesMissing", ExitCode.BAD_INPUT),
+    ("alerting.store", "UnknownAlert", ExitCode.USAGE),
 )
 
 
@@ -45,6 +47,7 @@ def _configure_logging(verbose: int, debug: bool) -> None:
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("tare: %(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG)
@@ -215,9 +218,12 @@ def stack_status(settings: StackSettings, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from tare import cli_campaign, cli_collect
+    from tare import cli_alert, cli_campaign, cli_collect
 
     cli.add_command(cli_collect.collect_cmd)
+    cli.add_command(cli_alert.alert_cmd)
+    cli.add_command(cli_alert.alerts_group)
+    cli.add_command(cli_alert.changepoints_cmd)
     for command in (
         cli_campaign.plan,
         cli_campaign.run_cmd,
@@ -253,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
     except TareError as exc:
         log.debug("error", exc_info=True)
-        for line in exc.lines():
+        for raw in exc.lines():
+            line = redact(raw)
             click.echo(line if isinstance(exc, ConfigError) else f"tare: {line}", err=True)
         if debug:
             raise
@@ -262,12 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         code = _stage_exit_code(exc)
         if code is not None:
             log.debug("error", exc_info=True)
-            click.echo(f"tare: {exc}", err=True)
+            click.echo(redact(f"tare: {exc}"), err=True)
             if debug:
                 raise
             return int(code)
         log.debug("internal error", exc_info=True)
-        click.echo(f"tare: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(redact(f"tare: internal error: {type(exc).__name__}: {exc}"), err=True)
         if debug:
             raise
         return 1

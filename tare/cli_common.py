@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from tare.secrets import RedactingFilter
+
 
 def log_to_file(state_dir: Path) -> None:
     """Keep a full log (tracebacks included) under the state directory."""
@@ -17,6 +19,7 @@ def log_to_file(state_dir: Path) -> None:
     handler = logging.FileHandler(log_dir / "tare.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.DEBUG)
+    handler.addFilter(RedactingFilter())
     logging.getLogger().addHandler(handler)
 
 

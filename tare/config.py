@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from tare.alerts_config import AlertsSection
 from tare.errors import ConfigError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -139,6 +140,7 @@ class CampaignFile(_Model):
     factors: dict[str, Annotated[list[Level], Field(min_length=1), AfterValidator(_unique)]] = (
         Field(default_factory=dict)
     )
+    alerts: AlertsSection = AlertsSection()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,348 @@
+"""Verbs ``alert``, ``alerts list|ack|resolve|invalid`` and ``changepoints``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tare.cli_common import emit, log_to_file
+from tare.errors import ConfigError, RegressionFound, ServiceUnavailable, UsageError
+from tare.stack.settings import resolve
+
+NOTIFY = click.Choice(["auto", "slack", "console", "none"])
+
+
+def _item_json(i: Any) -> dict[str, Any]:
+    return {
+        "series": i.series,
+        "kpi": i.kpi,
+        "stat": i.stat,
+        "before": i.before,
+        "after": i.after,
+        "change_pct": i.change_pct,
+        "pvalue": i.pvalue,
+        "ci": list(i.ci) if i.ci else None,
+        "rule": i.rule,
+    }
+
+
+def _alert_json(aid: str, a: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": aid,
+        "kind": a.kind,
+        "platform": a.platform,
+        "campaign": a.campaign,
+        "cell": a.cell,
+        "night": a.night,
+        "items": [_item_json(i) for i in a.items],
+        **extra,
+    }
+
+
+def _delivery_problem(result: Any) -> None:
+    if result is not None and result.error:
+        raise ServiceUnavailable(
+            f"{result.error}; {result.kept} message(s) kept in the outbox, "
+            "sent by the next `tare alert`"
+        )
+
+
+@click.command("alert")
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@click.option("--rules", type=click.Path(path_type=Path), help="An alerts file ([alerts] table).")
+@click.option("--campaign", "campaign_name", help="Only this campaign's series [CONFIG's; all].")
+@click.option("--prefix", help="Graphite prefix of the nightly series [CONFIG's; tare].")
+@click.option("--render-url", help="graphite-web [CONFIG's; the local stack].")
+@click.option(
+    "--notify",
+    type=NOTIFY,
+    default="auto",
+    show_default=True,
+    help="auto: Slack when configured, else the console.",
+)
+@click.option(
+    "--slack-secrets",
+    type=click.Path(path_type=Path),
+    help="NAME=value file, mode 600 [env TARE_SLACK_SECRETS].",
+)
+@click.option("--dry-run", is_flag=True, help="Evaluate and print; record and send nothing.")
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a new regression is found.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def alert_cmd(
+    config: Path | None,
+    rules: Path | None,
+    campaign_name: str | None,
+    prefix: str | None,
+    render_url: str | None,
+    notify: str,
+    slack_secrets: Path | None,
+    dry_run: bool,
+    fail_on_regression: bool,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Check the nightly overhead series: change points, thresholds; notify what is new."""
+    from alerting.store import AlertStore
+    from pipeline.graphite import GraphiteClient
+    from tare import alert as ta
+    from tare import secrets
+    from tare.alerts_config import AlertsSection, load_alerts_file
+
+    settings = resolve(state_dir=state_dir)
+    log_to_file(settings.state_dir)
+    section = AlertsSection()
+    if config is not None:
+        from tare.config import load_campaign
+
+        spec = load_campaign(config).spec
+        section = spec.alerts
+        campaign_name = campaign_name or spec.campaign.name
+        prefix = prefix or spec.graphite.prefix
+        render_url = render_url or spec.graphite.render_url
+    if rules is not None:
+        section = load_alerts_file(rules)
+    client = GraphiteClient(render_url or settings.render_url, timeout_s=30)
+    frame = ta.fetch_nightly(client, prefix or "tare", campaign_name, section.history_nights)
+    versions = ta.agent_versions(settings.state_dir / "ledger.db")
+    notifier = None
+    if not dry_run:
+        notifier = ta.notifier_for(
+            notify, secrets.from_environment(slack_secrets, section.slack_channel)
+        )
+    if dry_run:
+        outcome = ta.run_alert(frame, section, None, None, versions)
+    else:
+        with AlertStore(settings.state_dir / "alerts.db") as store:
+            outcome = ta.run_alert(frame, section, store, notifier, versions)
+    ev = outcome.evaluation
+    gate = ta.regressions(outcome.new)
+    if as_json:
+        emit(
+            {
+                "latest_night": ev.latest_night,
+                "series": ev.series,
+                "dry_run": dry_run,
+                "alerts": [_alert_json(i, a, new=True) for i, a in outcome.new]
+                + [_alert_json(i, a, new=False) for i, a in outcome.known],
+                "pending": [_obs(o) for o in ev.pending],
+                "outliers": [_obs(o) for o in ev.outliers],
+                "regressions": [i for i, _ in gate],
+                "delivery": None
+                if outcome.delivery is None
+                else {"sent": outcome.delivery.sent, "kept": outcome.delivery.kept},
+            }
+        )
+    else:
+        _print_outcome(outcome, dry_run)
+    _delivery_problem(outcome.delivery)
+    if fail_on_regression and gate:
+        raise RegressionFound(
+            f"{len(gate)} new regression(s): "
+            + ", ".join(f"{i} ({a.cell}, {a.night})" for i, a in gate)
+        )
+
+
+def _obs(o: Any) -> dict[str, Any]:
+    return {
+        "series": o.series,
+        "stat": o.stat,
+        "night": o.night,
+        "value": o.value,
+        "level": o.level,
+    }
+
+
+def _print_outcome(outcome: Any, dry_run: bool) -> None:
+    from alerting.messages import describe_cell, item_line
+
+    ev = outcome.evaluation
+    if ev.latest_night is None:
+        click.echo("alert: no nightly series found (run `tare analyze` after a campaign)")
+        return
+    verb = "would alert" if dry_run else "new"
+    click.echo(
+        f"alert: {ev.series} series checked through night {ev.latest_night}: "
+        f"{len(outcome.new)} {verb}, {len(outcome.known)} already known, "
+        f"{len(ev.pending)} pending, {len(ev.outliers)} outlier night(s)"
+    )
+    for aid, a in outcome.new:
+        click.echo(f"  {aid}  {a.kind:<11} {describe_cell(a)}, night {a.night}")
+        for item in a.items:
+            click.echo(f"      {item_line(item)}")
+    for o in ev.pending:
+        click.echo(
+            f"  pending      {o.series}.{o.stat}: {o.value:.3g} on {o.night} vs {o.level:.3g}"
+        )
+    if outcome.delivery is not None and outcome.delivery.sent:
+        click.echo(f"alert: {outcome.delivery.sent} message(s) delivered")
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """The alerts recorded so far, and their state."""
+
+
+def _store(state_dir: Path | None) -> Any:
+    from alerting.store import AlertStore
+
+    settings = resolve(state_dir=state_dir)
+    log_to_file(settings.state_dir)
+    path = settings.state_dir / "alerts.db"
+    if not path.exists():
+        raise UsageError(f"no alerts yet in {settings.state_dir} (run `tare alert`)")
+    return AlertStore(path)
+
+
+@alerts_group.command("list")
+@click.option("--state", type=click.Choice(["new", "acknowledged", "resolved", "invalid"]))
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def alerts_list(state: str | None, state_dir: Path | None, as_json: bool) -> None:
+    """Every alert (or those in one state), oldest night first."""
+    from alerting.messages import describe_cell
+
+    with _store(state_dir) as store:
+        rows = store.alerts(state)
+        pending = len(store.outbox())
+    if as_json:
+        emit(
+            {
+                "alerts": [_alert_json(r.id, r.alert, state=r.state, note=r.note) for r in rows],
+                "outbox": pending,
+            }
+        )
+        return
+    for r in rows:
+        note = f"  ({r.note})" if r.note else ""
+        where = describe_cell(r.alert)
+        click.echo(f"{r.id}  {r.state:<12} {r.alert.kind:<11} {r.alert.night}  {where}{note}")
+    if not rows:
+        click.echo("no alerts")
+    if pending:
+        click.echo(f"{pending} message(s) waiting in the outbox")
+
+
+def _state_command(state: str, help_text: str) -> click.Command:
+    @click.command(state if state != "acknowledged" else "ack", help=help_text)
+    @click.argument("alert_id")
+    @click.option("--note", help="Why (shown in the thread reply).")
+    @click.option("--notify", type=NOTIFY, default="auto", show_default=True)
+    @click.option("--slack-secrets", type=click.Path(path_type=Path))
+    @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+    def command(
+        alert_id: str,
+        note: str | None,
+        notify: str,
+        slack_secrets: Path | None,
+        state_dir: Path | None,
+    ) -> None:
+        from alerting.store import UnknownAlert
+        from tare import alert as ta
+        from tare import secrets
+
+        with _store(state_dir) as store:
+            try:
+                aid = store.resolve_id(alert_id)
+            except UnknownAlert as exc:
+                raise UsageError(str(exc)) from None
+            channel = (store.get(aid).delivery or {}).get("channel")
+            notifier = ta.notifier_for(notify, secrets.from_environment(slack_secrets, channel))
+            updated, result = ta.change_state(store, aid, state, note, notifier)
+        click.echo(f"alert {updated.id}: {updated.state}")
+        _delivery_problem(result)
+
+    return command
+
+
+for _state, _help in (
+    ("acknowledged", "Acknowledge an alert: someone is on it."),
+    ("resolved", "Mark an alert resolved: the change is understood or fixed."),
+    ("invalid", "Mark an alert invalid: not a real change (noise, a broken night)."),
+):
+    alerts_group.add_command(_state_command(_state, _help))
+
+
+@click.command("changepoints")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--column", "columns", multiple=True, help="Only these columns (repeatable).")
+@click.option("--confirm-nights", type=click.IntRange(1, 30), default=2, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def changepoints_cmd(
+    files: tuple[Path, ...], columns: tuple[str, ...], confirm_nights: int, as_json: bool
+) -> None:
+    """Change points and outliers in any CSV history (time column, then numeric columns)."""
+    from alerting import changepoints as cp
+    from alerting.csvinput import CsvError, parse
+
+    settings = cp.Settings(confirm_nights=confirm_nights)
+    out: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+        try:
+            history = parse(text)
+        except CsvError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        unknown = [c for c in columns if c not in history.columns]
+        if unknown:
+            raise ConfigError(
+                f"{path}: no column {unknown[0]!r} (columns: {', '.join(history.columns)})"
+            )
+        for name, values in history.columns.items():
+            if columns and name not in columns:
+                continue
+            found = cp.detect(list(values), settings)
+            label = name if len(files) == 1 else f"{path.name}:{name}"
+            out.append(_series_json(label, history.times, found))
+    if as_json:
+        click.echo(json.dumps({"series": out}, indent=2))
+        return
+    for s in out:
+        click.echo(
+            f"{s['name']}: {len(s['change_points'])} change point(s), "
+            f"{len(s['outliers'])} outlier(s), {len(s['pending'])} pending"
+        )
+        for c in s["change_points"]:
+            pct = "" if c["change_pct"] is None else f" ({c['change_pct']:+.1f} %)"
+            click.echo(
+                f"  change   row {c['index']:>4}  {c['time']}  {c['before']:.4g} -> "
+                f"{c['after']:.4g}{pct}  p={c['pvalue']:.2g}"
+            )
+        for c in s["pending"]:
+            click.echo(
+                f"  pending  row {c['index']:>4}  {c['time']}  {c['before']:.4g} -> "
+                f"{c['after']:.4g} ({c['nights_after']} night(s), not yet confirmed)"
+            )
+        for o in s["outliers"]:
+            click.echo(f"  outlier  row {o['index']:>4}  {o['time']}  {o['value']:.4g}")
+
+
+def _series_json(name: str, times: tuple[str, ...], found: Any) -> dict[str, Any]:
+    def change(c: Any) -> dict[str, Any]:
+        return {
+            "index": c.index,
+            "time": times[c.index],
+            "before": c.before,
+            "after": c.after,
+            "change_pct": c.change_pct,
+            "pvalue": c.pvalue,
+            "nights_after": c.nights_after,
+        }
+
+    return {
+        "name": name,
+        "change_points": [change(c) for c in found.changes],
+        "outliers": [
+            {"index": o.index, "time": times[o.index], "value": o.value} for o in found.outliers
+        ],
+        "pending": [change(c) for c in found.pending],
+        "missing": len(found.missing),
+    }
