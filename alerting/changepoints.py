@@ -201,24 +201,40 @@ def _ranktest(a: FloatArray, b: FloatArray) -> float:
 def _pvalue(a: FloatArray, b: FloatArray) -> float:
     """Two tests, the larger p-value kept: a t-test with a pooled variance (the noise is one
     process on both sides, so a change backed by a few new nights is judged against the long
-    history) and Mann-Whitney's rank test (so one extreme night cannot carry a change alone)."""
+    history) and Mann-Whitney's rank test (so one extreme night cannot carry a change alone).
+    Below 3 nights a side the rank test cannot reach small p-values; ``_consistent`` stands in."""
     if len(a) + len(b) < 3 or min(len(a), len(b)) < 1:
         return 1.0
-    p = max(_ttest(a, b), _ranktest(a, b))
+    p = _ttest(a, b)
+    if min(len(a), len(b)) >= 3:
+        p = max(p, _ranktest(a, b))
     return 1.0 if math.isnan(p) else p
 
 
-def _significant_cuts(z: FloatArray, cuts: list[int], max_pvalue: float) -> list[tuple[int, float]]:
-    """Drop the weakest change until every remaining one passes the test; p-values against the
+def _consistent(a: FloatArray, b: FloatArray, scale: float, z: float) -> bool:
+    """Every night of the shorter side lies beyond ``z`` noise units of the longer side's mean,
+    on the same side."""
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    dev = (short - float(np.mean(long_))) / scale
+    return bool(np.all(dev > z) or np.all(dev < -z))
+
+
+def _significant_cuts(
+    z: FloatArray, cuts: list[int], scale: float, s: Settings
+) -> list[tuple[int, float]]:
+    """Drop the weakest change until every remaining one passes; p-values against the
     neighbouring segments as they finally are."""
     cuts = list(cuts)
     while True:
         bounds = [0, *cuts, len(z)]
-        ps = [
-            _pvalue(z[bounds[i] : bounds[i + 1]], z[bounds[i + 1] : bounds[i + 2]])
-            for i in range(len(cuts))
-        ]
-        if not ps or max(ps) <= max_pvalue:
+        ps = []
+        for i in range(len(cuts)):
+            a, b = z[bounds[i] : bounds[i + 1]], z[bounds[i + 1] : bounds[i + 2]]
+            p = _pvalue(a, b)
+            if min(len(a), len(b)) < 3 and not _consistent(a, b, scale, s.pending_z):
+                p = 1.0
+            ps.append(p)
+        if not ps or max(ps) <= s.max_pvalue:
             return list(zip(cuts, ps, strict=True))
         del cuts[int(np.argmax(ps))]
 
@@ -246,7 +262,7 @@ def detect(values: list[float | None] | FloatArray, settings: Settings | None = 
     min_size = s.confirm_nights + 1
     penalty = s.penalty_per_log_n * math.log(max(len(z), 3)) * scale * scale
     cuts = optimal_partition(z, penalty, min_size)
-    kept = _significant_cuts(z, cuts, s.max_pvalue)
+    kept = _significant_cuts(z, cuts, scale, s)
     bounds = [0, *(c for c, _ in kept), len(z)]
     changes = tuple(
         Change(
@@ -269,8 +285,7 @@ def _pending(
     for j in range(min(s.confirm_nights, len(z) - last_start - 2), 0, -1):
         level = z[last_start : len(z) - j]
         tail = z[len(z) - j :]
-        dev = (tail - float(np.mean(level))) / scale
-        if np.all(dev > s.pending_z) or np.all(dev < -s.pending_z):
+        if len(tail) < len(level) and _consistent(level, tail, scale, s.pending_z):
             return (
                 Change(
                     index=int(zpos[len(z) - j]),

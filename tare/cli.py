@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -239,6 +240,11 @@ def _register() -> None:
 _register()
 
 
+def _print_traceback() -> None:
+    """``--debug``: the traceback on stderr (secrets redacted), and still the exit code."""
+    click.echo(redact(traceback.format_exc()).rstrip(), err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, map every error to its exit code and one line."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -263,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             line = redact(raw)
             click.echo(line if isinstance(exc, ConfigError) else f"tare: {line}", err=True)
         if debug:
-            raise
+            _print_traceback()
         return int(exc.exit_code)
     except Exception as exc:
         code = _stage_exit_code(exc)
@@ -271,12 +277,12 @@ def main(argv: list[str] | None = None) -> int:
             log.debug("error", exc_info=True)
             click.echo(redact(f"tare: {exc}"), err=True)
             if debug:
-                raise
+                _print_traceback()
             return int(code)
         log.debug("internal error", exc_info=True)
         click.echo(redact(f"tare: internal error: {type(exc).__name__}: {exc}"), err=True)
         if debug:
-            raise
+            _print_traceback()
         return 1
     return 0
 

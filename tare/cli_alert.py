@@ -138,12 +138,14 @@ def alert_cmd(
         )
     else:
         _print_outcome(outcome, dry_run)
-    _delivery_problem(outcome.delivery)
     if fail_on_regression and gate:
+        if outcome.delivery is not None and outcome.delivery.error:
+            click.echo(f"tare: {outcome.delivery.error} (kept in the outbox)", err=True)
         raise RegressionFound(
             f"{len(gate)} new regression(s): "
             + ", ".join(f"{i} ({a.cell}, {a.night})" for i, a in gate)
         )
+    _delivery_problem(outcome.delivery)
 
 
 def _obs(o: Any) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def test_missing_file_exits_3_without_traceback() -> None:
 
 def test_debug_shows_the_traceback() -> None:
     res = run_tare("--debug", "validate", "/nonexistent/c.toml")
-    assert res.code != 0
+    assert res.code == 3
     assert "Traceback" in res.err
 
 
