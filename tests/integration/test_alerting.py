@@ -155,7 +155,7 @@ def test_one_regression_one_slack_message_through_an_outage_and_never_again(
 def test_gating_exits_1_on_a_new_regression_and_the_console_shows_it(
     graphite_stack: Stack, nightly: tuple[str, list[str]], tmp_path: Path
 ) -> None:
-    prefix, nights = nightly
+    prefix, _ = nightly
     res = run_tare(
         *alert_args(
             graphite_stack, prefix, tmp_path / "s", "--notify", "console", "--fail-on-regression"
