@@ -59,7 +59,7 @@ class FakeSlack:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode()
                 try:
