@@ -41,10 +41,13 @@ class GraphiteClient:
     render_url: str
     timeout_s: float = 10.0
 
-    def _get(self, endpoint: str, params: dict[str, str | list[str]]) -> Any:
+    def _get(self, endpoint: str, params: dict[str, str | list[str]], post: bool = False) -> Any:
         url = f"{self.render_url.rstrip('/')}/{endpoint}"
         try:
-            resp = requests.get(url, params=params, timeout=self.timeout_s)
+            if post:  # a form body has no URL length limit (gunicorn refuses lines over 4 KB)
+                resp = requests.post(url, data=params, timeout=self.timeout_s)
+            else:
+                resp = requests.get(url, params=params, timeout=self.timeout_s)
         except requests.RequestException as exc:
             raise GraphiteUnavailable(f"graphite-web at {self.render_url}: {exc}") from exc
         if resp.status_code != 200:
@@ -61,6 +64,7 @@ class GraphiteClient:
         data = self._get(
             "render",
             {"target": targets, "from": str(start), "until": str(end), "format": "json"},
+            post=True,
         )
         if not isinstance(data, list):
             raise GraphiteBadResponse("/render did not return a list")

@@ -4,7 +4,8 @@
 # (baseline) and in each of its modes, at 1K and 5K new connections/s, in a two-namespace lab,
 # with every run's KPIs and load results in Graphite and recorded in the run ledger; then the
 # overhead of each mode against baseline with its confidence interval, written back to Graphite
-# as nightly series, and an HTML report. As root (namespaces, nftables); about 4 minutes.
+# as nightly series, an HTML report, and the alert check on the nightly trends.
+# As root (namespaces, nftables); about 4 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -15,3 +16,4 @@ $TARE plan examples/quickstart.toml
 $TARE run examples/quickstart.toml
 $TARE analyze --latest
 $TARE report
+$TARE alert --notify console
