@@ -155,9 +155,12 @@ LOAD_SYSCTLS = {
 }
 
 
-def namespace_lab(lab_id: str, record_dir: Path, port: int) -> Lab:
+def namespace_lab(
+    lab_id: str, record_dir: Path, port: int, *, pin: bool = True, rps: bool = True
+) -> Lab:
     """Build the two-namespace lab; the record written first lets ``tare lab down`` clean up
-    after a crash."""
+    after a crash. ``pin`` and ``rps`` (both on by default) can be switched off to measure what
+    they do for the noise (``tare calibrate``, ``benchmarks/noise_floor.py``)."""
     w_ns, l_ns = f"tare-w-{lab_id}", f"tare-l-{lab_id}"
     w_if, l_if = f"tw-{lab_id}", f"tl-{lab_id}"
     w_cpus, l_cpus = split_cpus(os.cpu_count() or 1)
@@ -167,9 +170,14 @@ def namespace_lab(lab_id: str, record_dir: Path, port: int) -> Lab:
         lab_id,
         record_dir,
         workload=Host(
-            "workload", f"{SUBNET}.1", w_ns, w_cpus, tuple(d / "cgroup.procs" for d in dirs), LAB_IF
+            "workload",
+            f"{SUBNET}.1",
+            w_ns,
+            w_cpus if pin else None,
+            tuple(d / "cgroup.procs" for d in dirs),
+            LAB_IF,
         ),
-        load=Host("load", f"{SUBNET}.2", l_ns, l_cpus, (), LAB_IF),
+        load=Host("load", f"{SUBNET}.2", l_ns, l_cpus if pin else None, (), LAB_IF),
         kind="namespaces",
         cgroup=rel,
     )
@@ -201,12 +209,15 @@ def namespace_lab(lab_id: str, record_dir: Path, port: int) -> Lab:
                     if got.returncode == 0 and res.returncode == 0
                     else "unavailable"
                 )
-        for host in (lab.workload, lab.load):
-            assert host.interface is not None and host.cpus is not None
+        for host, cpus in ((lab.workload, w_cpus), (lab.load, l_cpus)):
+            if not rps:
+                lab.sysctls[f"{host.name}:rps_cpus"] = "off"
+                continue
+            assert host.interface is not None
             path = f"/sys/class/net/{host.interface}/queues/rx-0/rps_cpus"
-            res = host.run(["sh", "-c", f"echo {_mask(host.cpus)} > {path}"], 10, in_cgroup=False)
+            res = host.run(["sh", "-c", f"echo {_mask(cpus)} > {path}"], 10, in_cgroup=False)
             lab.sysctls[f"{host.name}:rps_cpus"] = (
-                _mask(host.cpus) if res.returncode == 0 else "unavailable"
+                _mask(cpus) if res.returncode == 0 else "unavailable"
             )
     except BaseException:
         teardown_record(lab.record)

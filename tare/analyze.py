@@ -209,10 +209,12 @@ def table(a: Analysis) -> list[str]:
     for o in a.overheads:
         cells.setdefault(o.cell, {})[o.kpi] = o
     units = {k.name: k.unit.replace("pp of a core", "pp") for k in KPIS}
-    head = ["cell".ljust(30)] + [f"{k} ({units[k]})".ljust(27) for k in TABLE_KPIS] + ["mde cpu"]
+    head = ["cell".ljust(30)] + [f"{k} ({units[k]})".ljust(27) for k in TABLE_KPIS]
+    head += ["mde cpu (pp)".ljust(24), "mde mem (MB)"]
     lines = [
         f"campaign {a.campaign['id']} ({a.campaign['night']}, {a.campaign['platform']}): "
-        "overhead vs baseline, 95% CI, * significant (p<0.05)",
+        "overhead vs baseline, 95% CI, * significant (p<0.05); "
+        "mde: the smallest overhead this cell could detect (80% power)",
         "  ".join(head),
     ]
     order = {m: i for i, m in enumerate(("baseline", "idle", "visibility", "enforced"))}
@@ -226,9 +228,10 @@ def table(a: Analysis) -> list[str]:
         name = " ".join(f"{v}" if k == "mode" else f"{k}={v}" for k, v in cell)
         name = name.replace("policy_size=", "policy=")
         cols = [fmt_cell(by.get(k)).ljust(27) for k in TABLE_KPIS]
-        cpu = by.get("cpu_cgroup")
-        mde = f"{cpu.mde:.2f} ({cpu.method})" if cpu else "-"
-        lines.append("  ".join([name.ljust(30), *cols, mde]))
+        cpu, mem = by.get("cpu_cgroup"), by.get("mem_cgroup")
+        mde_cpu = f"{cpu.mde:.2f} ({cpu.method})" if cpu else "-"
+        mde_mem = f"{mem.mde:.2f}" if mem else "-"
+        lines.append("  ".join([name.ljust(30), *cols, mde_cpu.ljust(24), mde_mem]))
     if any(o.method == "block-bootstrap" for o in a.overheads):
         lines.append(
             "block-bootstrap: one run on a side, so the interval covers within-run "

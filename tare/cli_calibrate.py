@@ -1,0 +1,170 @@
+"""Verb ``calibrate``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tare.cli_common import emit, log_to_file
+from tare.errors import RunInvalid
+from tare.stack.settings import resolve
+
+
+@click.command("calibrate")
+@click.option(
+    "--cpu-percent",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="The ballast's CPU, in % of one core.",
+)
+@click.option(
+    "--memory-mb",
+    type=float,
+    default=64.0,
+    show_default=True,
+    help="The ballast's anonymous resident memory.",
+)
+@click.option("--rate", type=int, default=5000, show_default=True, help="New connections/s.")
+@click.option(
+    "--budget-s",
+    type=int,
+    default=600,
+    show_default=True,
+    help="Seconds of load per pair (ballast/baseline, and A/A).",
+)
+@click.option("--run-s", type=int, default=30, show_default=True, help="Length of one run.")
+@click.option(
+    "--max-cpu-ci",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Widest acceptable CPU CI, +- points of one core.",
+)
+@click.option(
+    "--max-mem-ci",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Widest acceptable memory CI, +- MB.",
+)
+@click.option(
+    "--exact-cpu/--no-exact-cpu",
+    default=True,
+    show_default=True,
+    help="Wall minus idle per core and the cgroup (off: /proc/stat busy ticks).",
+)
+@click.option(
+    "--pinning/--no-pinning",
+    default=True,
+    show_default=True,
+    help="Generator and workload on separate cores.",
+)
+@click.option(
+    "--rps/--no-rps",
+    default=True,
+    show_default=True,
+    help="Packet processing steered to each side's cores.",
+)
+@click.option(
+    "--short-runs/--no-short-runs",
+    default=True,
+    show_default=True,
+    help="Many short interleaved runs (off: one long run per side).",
+)
+@click.option(
+    "--trimming/--no-trimming",
+    default=True,
+    show_default=True,
+    help="Leave warm-up and cool-down out.",
+)
+@click.option(
+    "--covariate/--no-covariate",
+    default=True,
+    show_default=True,
+    help="Adjust with the load core's busy time.",
+)
+@click.option(
+    "--sequential/--no-sequential",
+    default=True,
+    show_default=True,
+    help="Stop once every CI is narrow enough (off: spend the budget).",
+)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def calibrate_cmd(
+    cpu_percent: float,
+    memory_mb: float,
+    rate: int,
+    budget_s: int,
+    run_s: int,
+    max_cpu_ci: float,
+    max_mem_ci: float,
+    exact_cpu: bool,
+    pinning: bool,
+    rps: bool,
+    short_runs: bool,
+    trimming: bool,
+    covariate: bool,
+    sequential: bool,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """A/A test and a known ballast against baseline: the noise floor, and whether the lab
+    recovers what was injected. Exit 5 naming the KPI when it does not."""
+    from tare import calibrate as tc
+
+    settings = resolve(state_dir=state_dir)
+    log_to_file(settings.state_dir)
+    opts = tc.Options(
+        cpu_percent=cpu_percent,
+        memory_mb=memory_mb,
+        rate=rate,
+        budget_s=budget_s,
+        run_s=run_s,
+        max_cpu_half_width=max_cpu_ci,
+        max_mem_half_width=max_mem_ci,
+        techniques=tc.Techniques(
+            exact_cpu, pinning, rps, short_runs, trimming, covariate, sequential
+        ),
+    )
+    result = tc.calibrate(opts, settings, sys.stderr)
+    if as_json:
+        emit(tc.to_json(result))
+    else:
+        _print(result)
+    if result.problems:
+        raise RunInvalid(result.problems[0], details=result.problems)
+
+
+def _print(r: object) -> None:
+    from tare.calibrate import Result
+
+    assert isinstance(r, Result)
+    o = r.options
+    click.echo(
+        f"calibrate: {o.rate} conn/s, ballast {o.cpu_percent:g} % of one core and "
+        f"{o.memory_mb:g} MB; {r.rounds} round(s) of {o.run_s} s runs ({r.stopped})"
+    )
+    click.echo("A/A, baseline against baseline (the noise floor):")
+    click.echo(f"  {'KPI':<26}{'difference [95 % CI]':>28}{'p':>8}{'MDE':>8}{'sd/run':>8}")
+    for v in r.aa:
+        c = v.recovered
+        sd = r.sd_between_runs.get(v.kpi)
+        click.echo(
+            f"  {v.kpi:<26}{f'{c.delta:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]':>28}"
+            f"{c.pvalue:>8.2g}{c.mde:>8.2f}{'-' if sd is None else f'{sd:.2f}':>8}"
+            + ("  SIGNIFICANT" if v.problems else "")
+        )
+    click.echo("Ballast against baseline:")
+    click.echo(f"  {'KPI':<26}{'injected':>9}{'recovered [95 % CI]':>28}{'MDE':>8}  verdict")
+    for t, v in r.ballast:
+        c = v.recovered
+        verdict = ("ok" if v.ok else "; ".join(v.problems)) if t.judged else "(reported)"
+        click.echo(
+            f"  {v.kpi:<26}{v.injected:>9g}"
+            f"{f'{c.delta:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]':>28}{c.mde:>8.2f}  {verdict}"
+        )
+    click.echo("  (CPU in points of one core; memory in MB)")
