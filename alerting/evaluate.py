@@ -120,6 +120,7 @@ class Evaluation:
     outliers: tuple[Observation, ...]
     series: int
     latest_night: str | None
+    nights: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # per campaign
 
 
 def _nights(frame: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
@@ -140,6 +141,20 @@ def _value(
 ) -> float | None:
     v = frame_by.get((series, stat, night))
     return None if v is None or not math.isfinite(v) else v
+
+
+CI_STATS = {"overhead": ("ci_low", "ci_high"), "overhead_pct": ("ci_low_pct", "ci_high_pct")}
+
+
+def _ci(
+    lookup: dict[tuple[str, str, str], float], series: str, stat: str, night: str
+) -> tuple[float, float] | None:
+    """The 95 % CI ``tare analyze`` wrote for that night's overhead (absolute or in %)."""
+    names = CI_STATS.get(stat)
+    if names is None:
+        return None
+    lo, hi = (_value(lookup, series, n, night) for n in names)
+    return (lo, hi) if lo is not None and hi is not None else None
 
 
 def _overhead_stat(stats: set[str]) -> str | None:
@@ -191,9 +206,7 @@ def evaluate(
                     if c.after > c.before
                     else "improvement"
                 )
-                lo = _value(lookup, str(series), "ci_low", nights[-1])
-                hi = _value(lookup, str(series), "ci_high", nights[-1])
-                ci = (lo, hi) if lo is not None and hi is not None and not environment else None
+                ci = None if environment else _ci(lookup, str(series), stat, nights[-1])
                 items.append(
                     (
                         kind,
@@ -219,13 +232,25 @@ def evaluate(
                     outliers.append(
                         Observation(str(series), stat, nights[o.index], o.value, o.level)
                     )
-        items += _thresholds(str(series), key, g, nights, rules)
+        items += _thresholds(str(series), key, g, nights, rules, lookup)
     latest = max(max(n) for n in nights_of.values())
-    return Evaluation(tuple(_group(items)), tuple(pending), tuple(outliers), n_series, latest)
+    return Evaluation(
+        tuple(_group(items)),
+        tuple(pending),
+        tuple(outliers),
+        n_series,
+        latest,
+        {k: tuple(v) for k, v in nights_of.items()},
+    )
 
 
 def _thresholds(
-    series: str, key: SeriesKey, g: pd.DataFrame, nights: list[str], rules: Sequence[ThresholdRule]
+    series: str,
+    key: SeriesKey,
+    g: pd.DataFrame,
+    nights: list[str],
+    rules: Sequence[ThresholdRule],
+    lookup: dict[tuple[str, str, str], float],
 ) -> list[tuple[Kind, SeriesKey, str, Item]]:
     out: list[tuple[Kind, SeriesKey, str, Item]] = []
     for rule in rules:
@@ -242,13 +267,7 @@ def _thresholds(
         before = observed[start - 1][1] if start > 0 else None
         after = observed[-1][1]
         pct = (after - before) / abs(before) * 100 if before else None
-        lo_hi = g[(g["night"] == nights[-1]) & g["stat"].isin(["ci_low", "ci_high"])]
-        ci_map = dict(zip(lo_hi["stat"], lo_hi["value"], strict=True))
-        ci = (
-            (float(ci_map["ci_low"]), float(ci_map["ci_high"]))
-            if not rule.relative and {"ci_low", "ci_high"} <= set(ci_map)
-            else None
-        )
+        ci = _ci(lookup, series, rule.stat, nights[-1])
         item = Item(
             series, key.kpi, rule.stat, before, after, pct, None, ci, rule.describe(), key.cell
         )

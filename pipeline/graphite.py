@@ -41,7 +41,9 @@ class GraphiteClient:
     render_url: str
     timeout_s: float = 10.0
 
-    def _get(self, endpoint: str, params: dict[str, str | list[str]], post: bool = False) -> Any:
+    def _request(
+        self, endpoint: str, params: dict[str, str | list[str]], post: bool = False
+    ) -> Any:
         url = f"{self.render_url.rstrip('/')}/{endpoint}"
         try:
             if post:  # a form body has no URL length limit (gunicorn refuses lines over 4 KB)
@@ -61,7 +63,7 @@ class GraphiteClient:
 
     def render(self, targets: list[str], start: str | int, end: str | int = "now") -> list[Series]:
         """Fetch series; ``start``/``end`` are epoch seconds or Graphite time expressions."""
-        data = self._get(
+        data = self._request(
             "render",
             {"target": targets, "from": str(start), "until": str(end), "format": "json"},
             post=True,
@@ -81,14 +83,14 @@ class GraphiteClient:
         return out
 
     def find(self, query: str) -> list[Node]:
-        data = self._get("metrics/find", {"query": query})
+        data = self._request("metrics/find", {"query": query})
         if not isinstance(data, list):
             raise GraphiteBadResponse("/metrics/find did not return a list")
         return [Node(path=str(n["id"]), leaf=bool(n["leaf"])) for n in data]
 
     def index(self) -> list[str]:
         """Every metric path graphite-web knows (``/metrics/index.json``)."""
-        data = self._get("metrics/index.json", {})
+        data = self._request("metrics/index.json", {})
         if not isinstance(data, list):
             raise GraphiteBadResponse("/metrics/index.json did not return a list")
         return [str(p) for p in data]
@@ -107,7 +109,7 @@ class GraphiteClient:
             )
 
     def events(self, tags: list[str], start: int, end: int) -> list[dict[str, Any]]:
-        data = self._get(
+        data = self._request(
             "events/get_data", {"tags": " ".join(tags), "from": str(start), "until": str(end)}
         )
         if not isinstance(data, list):
@@ -116,7 +118,7 @@ class GraphiteClient:
 
     def ping(self) -> bool:
         try:
-            self._get("metrics/find", {"query": "*"})
+            self._request("metrics/find", {"query": "*"})
         except (GraphiteUnavailable, GraphiteBadResponse):
             return False
         return True

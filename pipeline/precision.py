@@ -74,6 +74,7 @@ class Verdict:
     inside: bool | None
     narrow: bool | None
     problems: tuple[str, ...]
+    resolution: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -85,21 +86,33 @@ class Verdict:
 
 
 def judge(
-    kpi: str, injected: float, recovered: Comparison, max_half_width: float | None, unit: str
+    kpi: str,
+    injected: float,
+    recovered: Comparison,
+    max_half_width: float | None,
+    unit: str,
+    resolution: float = 0.0,
 ) -> Verdict:
+    """``resolution``: how far outside the CI the injected value may lie and still count as
+    recovered, for a KPI whose accounting is coarser than its noise (cgroup memory: see
+    docs/precision.md). ``inside`` itself is always strict."""
     inside = recovered.ci_low <= injected <= recovered.ci_high
+    within = recovered.ci_low - resolution <= injected <= recovered.ci_high + resolution
     half = (recovered.ci_high - recovered.ci_low) / 2
     narrow = None if max_half_width is None else half <= max_half_width
     problems = []
     if narrow is False:
         problems.append(f"too noisy: CI +-{half:.2f} {unit} is wider than +-{max_half_width:g}")
-    if not inside:
+    if not within:
         side = "below" if injected < recovered.ci_low else "above"
+        slack = f" by more than its resolution {resolution:g} {unit}" if resolution else ""
         problems.append(
             f"biased: injected {injected:g} {unit} is {side} the CI "
-            f"[{recovered.ci_low:.2f}, {recovered.ci_high:.2f}]"
+            f"[{recovered.ci_low:.2f}, {recovered.ci_high:.2f}]{slack}"
         )
-    return Verdict(kpi, injected, recovered, max_half_width, inside, narrow, tuple(problems))
+    return Verdict(
+        kpi, injected, recovered, max_half_width, inside, narrow, tuple(problems), resolution
+    )
 
 
 def judge_aa(kpis: Sequence[str], comparisons: Sequence[Comparison]) -> list[Verdict]:

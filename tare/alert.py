@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from alerting import changepoints
-from alerting.evaluate import Alert, Evaluation, Settings, ThresholdRule, evaluate, gating
+from alerting.evaluate import GATING, Alert, Evaluation, Settings, ThresholdRule, evaluate
 from alerting.messages import Context, build, state_change
 from alerting.nightly import to_frame
 from alerting.notify import ConsoleNotifier, FlushResult, Notifier, flush
@@ -108,10 +108,6 @@ def context_for(
     return Context(alert_id(a.key), "new", before, after, dashboard_url)
 
 
-def _context_dict(ctx: Context) -> dict[str, Any]:
-    return dataclasses.asdict(ctx)
-
-
 def _context(d: dict[str, Any], state: str) -> Context:
     return Context(
         d["alert_id"],
@@ -150,24 +146,16 @@ def run_alert(
     """Evaluate; record what is new and queue its message (unless ``store`` is None: dry run);
     deliver the outbox."""
     ev = evaluate(frame, rules_of(section), settings_of(section))
-    nights_of = (
-        {
-            (str(p), str(c)): sorted(g["night"].unique())
-            for (p, c), g in frame.groupby(["platform", "campaign"])
-        }
-        if not frame.empty
-        else {}
-    )
     new: list[tuple[str, Alert]] = []
     known: list[tuple[str, Alert]] = []
     for a in ev.alerts:
         ctx = context_for(
-            a, versions, nights_of.get((a.platform, a.campaign), []), section.dashboard_url
+            a, versions, ev.nights.get((a.platform, a.campaign), ()), section.dashboard_url
         )
         if store is None:
             new.append((ctx.alert_id, a))
             continue
-        aid = store.record(a, _context_dict(ctx), build(a, ctx).payload())
+        aid = store.record(a, dataclasses.asdict(ctx), build(a, ctx).payload())
         if aid is None:
             known.append((store.known(a) or ctx.alert_id, a))
         else:
@@ -191,5 +179,4 @@ def change_state(
 
 
 def regressions(new: Iterable[tuple[str, Alert]]) -> list[tuple[str, Alert]]:
-    gate = {id(a) for a in gating(a for _, a in new)}
-    return [(i, a) for i, a in new if id(a) in gate]
+    return [(i, a) for i, a in new if a.kind in GATING]

@@ -31,7 +31,7 @@ from pipeline.kpis import BY_NAME, Kpi
 from pipeline.precision import Verdict, compare_runs, judge, judge_aa
 from pipeline.stats import Comparison
 from tare.config import Campaign, parse_campaign
-from tare.errors import UsageError
+from tare.errors import ServiceUnavailable, UsageError
 from tare.run import Hooks, LabLock, _agents_on_path, preflight, runner_config
 from tare.stack.settings import StackSettings
 
@@ -62,6 +62,10 @@ class Options:
     cooldown_s: int = 2
     max_cpu_half_width: float = 2.0  # points of one core
     max_mem_half_width: float = 5.0  # MB
+    # Beyond its own pages a process costs the cgroup kernel memory (stack, slab, page-table
+    # pages: 0.56 MB measured for the 64 MB ballast), and the charge is batched per CPU (64
+    # pages each): cgroup memory is judged to 1 MB.
+    mem_resolution_mb: float = 1.0
     min_rounds: int = 3
     techniques: Techniques = field(default_factory=Techniques)
     aa_only: bool = False  # the noise floor alone (benchmarks/noise_floor.py)
@@ -228,7 +232,8 @@ def evaluate(
             injected = opts.cpu_percent if t.injected == "cpu" else opts.memory_mb
             limit = opts.max_cpu_half_width if t.injected == "cpu" else opts.max_mem_half_width
             unit = "pp" if t.injected == "cpu" else "MB"
-            ballast.append((t, judge(t.kpi.name, injected, comp, limit, unit)))
+            res = 0.0 if t.injected == "cpu" else opts.mem_resolution_mb
+            ballast.append((t, judge(t.kpi.name, injected, comp, limit, unit, res)))
         aa = _compare(runs, "A", "A2", t, tech.covariate)
         if aa is not None and t.judged:
             aa_kpis.append(t.kpi.name)
@@ -269,6 +274,10 @@ def calibrate(
     host = label(socket.gethostname())
     hooks = Hooks(campaign, "calibrate", stack.state_dir, host)
     client = GraphiteClient(stack.render_url, timeout_s=30)
+    if not client.ping():
+        raise ServiceUnavailable(
+            f"graphite-web at {stack.render_url} does not answer; start it with `tare stack up`"
+        )
     w_core, l_cores = split_cpus(os.cpu_count() or 1)
     load_core = l_cores.split("-")[0].split(",")[0]
     record_dir = stack.state_dir / "lab" / "records"
@@ -385,6 +394,7 @@ def to_json(r: Result) -> dict[str, Any]:
                 "injected_maps_to": t.maps,
                 "recovered": comp(v.recovered),
                 "injected_inside_ci": v.inside,
+                "resolution": v.resolution,
                 "half_width": v.half_width,
                 "max_half_width": v.max_half_width,
                 "judged": t.judged,

@@ -105,14 +105,14 @@ def alert_cmd(
         render_url = render_url or spec.graphite.render_url
     if rules is not None:
         section = load_alerts_file(rules)
-    client = GraphiteClient(render_url or settings.render_url, timeout_s=30)
-    frame = ta.fetch_nightly(client, prefix or "tare", campaign_name, section.history_nights)
-    versions = ta.agent_versions(settings.state_dir / "ledger.db")
     notifier = None
-    if not dry_run:
+    if not dry_run:  # secrets first: a bad secrets file fails before any work
         notifier = ta.notifier_for(
             notify, secrets.from_environment(slack_secrets, section.slack_channel)
         )
+    client = GraphiteClient(render_url or settings.render_url, timeout_s=30)
+    frame = ta.fetch_nightly(client, prefix or "tare", campaign_name, section.history_nights)
+    versions = ta.agent_versions(settings.state_dir / "ledger.db")
     if dry_run:
         outcome = ta.run_alert(frame, section, None, None, versions)
     else:

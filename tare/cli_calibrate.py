@@ -51,6 +51,13 @@ from tare.stack.settings import resolve
     help="Widest acceptable memory CI, +- MB.",
 )
 @click.option(
+    "--mem-resolution",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="MB the cgroup's memory accounting may add (kernel memory, per-CPU charge batches).",
+)
+@click.option(
     "--exact-cpu/--no-exact-cpu",
     default=True,
     show_default=True,
@@ -102,6 +109,7 @@ def calibrate_cmd(
     run_s: int,
     max_cpu_ci: float,
     max_mem_ci: float,
+    mem_resolution: float,
     exact_cpu: bool,
     pinning: bool,
     rps: bool,
@@ -126,6 +134,7 @@ def calibrate_cmd(
         run_s=run_s,
         max_cpu_half_width=max_cpu_ci,
         max_mem_half_width=max_mem_ci,
+        mem_resolution_mb=mem_resolution,
         techniques=tc.Techniques(
             exact_cpu, pinning, rps, short_runs, trimming, covariate, sequential
         ),
@@ -162,7 +171,11 @@ def _print(r: object) -> None:
     click.echo(f"  {'KPI':<26}{'injected':>9}{'recovered [95 % CI]':>28}{'MDE':>8}  verdict")
     for t, v in r.ballast:
         c = v.recovered
-        verdict = ("ok" if v.ok else "; ".join(v.problems)) if t.judged else "(reported)"
+        verdict = "ok" if v.ok else "; ".join(v.problems)
+        if v.ok and v.inside is False:
+            verdict = f"ok (outside the CI by less than the {v.resolution:g} resolution)"
+        if not t.judged:
+            verdict = "(reported)"
         click.echo(
             f"  {v.kpi:<26}{v.injected:>9g}"
             f"{f'{c.delta:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]':>28}{c.mde:>8.2f}  {verdict}"

@@ -57,3 +57,13 @@ def test_verdicts_name_the_kpi_and_why() -> None:
         ["a", "b"], [welch([1, 2, 3], [1.1, 2.1, 2.9]), welch([1, 1.1, 0.9], [5, 5.1, 4.9])]
     )
     assert aa[0].ok and not aa[1].ok and "A/A difference significant" in aa[1].problems[0]
+
+
+def test_a_resolution_allows_a_known_accounting_slack_and_says_so() -> None:
+    comp = welch([100.0, 100.2, 99.8, 100.1], [164.5, 164.7, 164.3, 164.6])
+    strict = judge("mem_cgroup", 64.0, comp, 5.0, "MB")
+    assert not strict.ok and not strict.inside
+    slack = judge("mem_cgroup", 64.0, comp, 5.0, "MB", resolution=1.0)
+    assert slack.ok and slack.inside is False  # reported as outside, judged within resolution
+    far = judge("mem_cgroup", 62.0, comp, 5.0, "MB", resolution=1.0)
+    assert far.problems[0].endswith("by more than its resolution 1 MB")
