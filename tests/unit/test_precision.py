@@ -26,6 +26,19 @@ def test_the_covariate_removes_shared_noise_and_keeps_the_effect() -> None:
     runs_b = [[v] * 5 for v in y[8:]]
     via = compare_runs(runs_a, runs_b, (list(x[:8]), list(x[8:])))
     assert via.delta == pytest.approx(adj.delta)
+    assert via.method == "welch+covariate"
+
+
+def test_a_covariate_the_contender_moves_is_not_used() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(30.0, 1.0, 16)
+    x[8:] += 5.0  # the contender itself changes the covariate
+    y = 20.0 + 0.8 * (x - 30.0) + rng.normal(0, 0.2, 16)
+    runs_a = [[v] * 5 for v in y[:8]]
+    runs_b = [[v] * 5 for v in y[8:]]
+    comp = compare_runs(runs_a, runs_b, (list(x[:8]), list(x[8:])))
+    assert comp.method == "welch (covariate unbalanced)"
+    assert comp.delta == pytest.approx(float(np.mean(y[8:]) - np.mean(y[:8])))
 
 
 def test_no_covariate_variance_means_no_adjustment() -> None:
