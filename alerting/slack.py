@@ -173,17 +173,18 @@ class SlackNotifier:
             data=dict(resp.data) if isinstance(resp.data, dict) else {},
         )
 
+    def _api(self, method: str, **kwargs: Any) -> Outcome:
+        """A Web API method, with the retry policy."""
+        return self._call(method, lambda: self._web_call(method, **kwargs))
+
     def post(self, message: Message) -> dict[str, Any] | None:
         """Send a new message; for a bot, where it landed (channel, ts) so it can be edited."""
         if self._web is not None:
-            out = self._call(
+            out = self._api(
                 "chat.postMessage",
-                lambda: self._web_call(
-                    "chat.postMessage",
-                    channel=self.channel,
-                    text=message.text,
-                    blocks=list(message.blocks),
-                ),
+                channel=self.channel,
+                text=message.text,
+                blocks=list(message.blocks),
             )
             data = out.data or {}
             return {
@@ -198,26 +199,10 @@ class SlackNotifier:
         it posts the reply as a new message."""
         if self._web is not None and delivery and delivery.get("ts"):
             channel, ts = str(delivery["channel"]), str(delivery["ts"])
-            self._call(
-                "chat.update",
-                lambda: self._web_call(
-                    "chat.update",
-                    channel=channel,
-                    ts=ts,
-                    text=edited.text,
-                    blocks=list(edited.blocks),
-                ),
-            )
-            self._call(
-                "chat.postMessage (thread)",
-                lambda: self._web_call(
-                    "chat.postMessage",
-                    channel=channel,
-                    thread_ts=ts,
-                    text=reply.text,
-                    blocks=list(reply.blocks),
-                ),
-            )
+            text, blocks = edited.text, list(edited.blocks)
+            self._api("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+            text, blocks = reply.text, list(reply.blocks)
+            self._api("chat.postMessage", channel=channel, thread_ts=ts, text=text, blocks=blocks)
             return
         if self._web is not None:
             self.post(reply)

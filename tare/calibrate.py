@@ -16,7 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
 
 import numpy as np
@@ -289,7 +289,7 @@ def calibrate(
     lab_for = make_lab or default_lab
     run_s = opts.run_s if tech.short_runs else opts.budget_s // 2
     if not tech.short_runs:
-        cfg = _with_duration(cfg, run_s)
+        cfg = replace(cfg, duration_s=run_s, run_timeout_s=run_s * 2 + 60)
     rounds_max = opts.max_rounds or max(1, opts.budget_s // (2 * run_s))
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     levels = {"rate": opts.rate, "cpu_percent": opts.cpu_percent, "memory_mb": opts.memory_mb}
@@ -324,12 +324,6 @@ def calibrate(
                     break
     aa, ballast = evaluate(opts, runs)
     return Result(opts, runs, aa, ballast, sd_between(runs, opts), rounds, stopped)
-
-
-def _with_duration(cfg: Any, run_s: int) -> Any:
-    from dataclasses import replace
-
-    return replace(cfg, duration_s=run_s, run_timeout_s=run_s * 2 + 60)
 
 
 def _data(

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from tare.cli_common import emit, log_to_file
+from tare.cli_common import emit, log_to_file, state_path
 from tare.errors import ConfigError, RegressionFound, ServiceUnavailable, UsageError
 from tare.stack.settings import resolve
 
 NOTIFY = click.Choice(["auto", "slack", "console", "none"])
-
-
-def _item_json(i: Any) -> dict[str, Any]:
-    return {
-        "series": i.series,
-        "kpi": i.kpi,
-        "stat": i.stat,
-        "before": i.before,
-        "after": i.after,
-        "change_pct": i.change_pct,
-        "pvalue": i.pvalue,
-        "ci": list(i.ci) if i.ci else None,
-        "rule": i.rule,
-    }
 
 
 def _alert_json(aid: str, a: Any, **extra: Any) -> dict[str, Any]:
@@ -37,7 +24,7 @@ def _alert_json(aid: str, a: Any, **extra: Any) -> dict[str, Any]:
         "campaign": a.campaign,
         "cell": a.cell,
         "night": a.night,
-        "items": [_item_json(i) for i in a.items],
+        "items": [dataclasses.asdict(i) for i in a.items],
         **extra,
     }
 
@@ -128,8 +115,8 @@ def alert_cmd(
                 "dry_run": dry_run,
                 "alerts": [_alert_json(i, a, new=True) for i, a in outcome.new]
                 + [_alert_json(i, a, new=False) for i, a in outcome.known],
-                "pending": [_obs(o) for o in ev.pending],
-                "outliers": [_obs(o) for o in ev.outliers],
+                "pending": [dataclasses.asdict(o) for o in ev.pending],
+                "outliers": [dataclasses.asdict(o) for o in ev.outliers],
                 "regressions": [i for i, _ in gate],
                 "delivery": None
                 if outcome.delivery is None
@@ -146,16 +133,6 @@ def alert_cmd(
             + ", ".join(f"{i} ({a.cell}, {a.night})" for i, a in gate)
         )
     _delivery_problem(outcome.delivery)
-
-
-def _obs(o: Any) -> dict[str, Any]:
-    return {
-        "series": o.series,
-        "stat": o.stat,
-        "night": o.night,
-        "value": o.value,
-        "level": o.level,
-    }
 
 
 def _print_outcome(outcome: Any, dry_run: bool) -> None:
@@ -192,11 +169,9 @@ def _store(state_dir: Path | None) -> Any:
     from alerting.store import AlertStore
 
     settings = resolve(state_dir=state_dir)
-    log_to_file(settings.state_dir)
-    path = settings.state_dir / "alerts.db"
-    if not path.exists():
-        raise UsageError(f"no alerts yet in {settings.state_dir} (run `tare alert`)")
-    return AlertStore(path)
+    return AlertStore(
+        state_path(settings.state_dir, "alerts.db", "no alerts yet in {dir} (run `tare alert`)")
+    )
 
 
 @alerts_group.command("list")

@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from tare.cli_common import emit, log_to_file
 from tare.errors import RunInvalid
 from tare.stack.settings import resolve
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# The noise-reduction techniques (``tare.calibrate.Techniques``), each on by default.
+SWITCHES = (
+    ("exact-cpu", "Wall minus idle per core and the cgroup (off: /proc/stat busy ticks)."),
+    ("pinning", "Generator and workload on separate cores."),
+    ("rps", "Packet processing steered to each side's cores."),
+    ("short-runs", "Many short interleaved runs (off: one long run per side)."),
+    ("trimming", "Leave warm-up and cool-down out."),
+    ("covariate", "Adjust with the load core's busy time (when it is balanced)."),
+    ("sequential", "Stop once every CI is narrow enough (off: spend the budget)."),
+)
+
+
+def technique_switches(func: F) -> F:
+    for name, help_text in reversed(SWITCHES):
+        func = click.option(
+            f"--{name}/--no-{name}", default=True, show_default=True, help=help_text
+        )(func)
+    return func
 
 
 @click.command("calibrate")
@@ -57,48 +81,7 @@ from tare.stack.settings import resolve
     show_default=True,
     help="MB the cgroup's memory accounting may add (kernel memory, per-CPU charge batches).",
 )
-@click.option(
-    "--exact-cpu/--no-exact-cpu",
-    default=True,
-    show_default=True,
-    help="Wall minus idle per core and the cgroup (off: /proc/stat busy ticks).",
-)
-@click.option(
-    "--pinning/--no-pinning",
-    default=True,
-    show_default=True,
-    help="Generator and workload on separate cores.",
-)
-@click.option(
-    "--rps/--no-rps",
-    default=True,
-    show_default=True,
-    help="Packet processing steered to each side's cores.",
-)
-@click.option(
-    "--short-runs/--no-short-runs",
-    default=True,
-    show_default=True,
-    help="Many short interleaved runs (off: one long run per side).",
-)
-@click.option(
-    "--trimming/--no-trimming",
-    default=True,
-    show_default=True,
-    help="Leave warm-up and cool-down out.",
-)
-@click.option(
-    "--covariate/--no-covariate",
-    default=True,
-    show_default=True,
-    help="Adjust with the load core's busy time.",
-)
-@click.option(
-    "--sequential/--no-sequential",
-    default=True,
-    show_default=True,
-    help="Stop once every CI is narrow enough (off: spend the budget).",
-)
+@technique_switches
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 def calibrate_cmd(
@@ -110,15 +93,9 @@ def calibrate_cmd(
     max_cpu_ci: float,
     max_mem_ci: float,
     mem_resolution: float,
-    exact_cpu: bool,
-    pinning: bool,
-    rps: bool,
-    short_runs: bool,
-    trimming: bool,
-    covariate: bool,
-    sequential: bool,
     state_dir: Path | None,
     as_json: bool,
+    **techniques: bool,
 ) -> None:
     """A/A test and a known ballast against baseline: the noise floor, and whether the lab
     recovers what was injected. Exit 5 naming the KPI when it does not."""
@@ -135,9 +112,7 @@ def calibrate_cmd(
         max_cpu_half_width=max_cpu_ci,
         max_mem_half_width=max_mem_ci,
         mem_resolution_mb=mem_resolution,
-        techniques=tc.Techniques(
-            exact_cpu, pinning, rps, short_runs, trimming, covariate, sequential
-        ),
+        techniques=tc.Techniques(**techniques),
     )
     result = tc.calibrate(opts, settings, sys.stderr)
     if as_json:

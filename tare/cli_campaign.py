@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tare.cli_common import emit, fmt_s, log_to_file
+from tare.cli_common import emit, fmt_s, log_to_file, state_path
 from tare.errors import UsageError
 from tare.stack.settings import StackSettings, resolve
 
@@ -242,11 +242,9 @@ def lab_down(state_dir: Path | None) -> None:
 def _open_ledger(settings: StackSettings) -> Ledger:
     from harness.ledger import Ledger
 
-    log_to_file(settings.state_dir)
-    db = settings.state_dir / "ledger.db"
-    if not db.exists():
-        raise UsageError(f"no ledger in {settings.state_dir}; run a campaign first")
-    return Ledger(db)
+    return Ledger(
+        state_path(settings.state_dir, "ledger.db", "no ledger in {dir}; run a campaign first")
+    )
 
 
 @click.command("analyze")

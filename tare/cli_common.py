@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from tare.errors import UsageError
 from tare.secrets import RedactingFilter
 
 
@@ -21,6 +22,16 @@ def log_to_file(state_dir: Path) -> None:
     handler.setLevel(logging.DEBUG)
     handler.addFilter(RedactingFilter())
     logging.getLogger().addHandler(handler)
+
+
+def state_path(state_dir: Path, name: str, missing: str) -> Path:
+    """A file under the state directory that must exist already (``missing`` says what to do,
+    with ``{dir}`` for the directory); logs go to the state directory from here on."""
+    log_to_file(state_dir)
+    path = state_dir / name
+    if not path.exists():
+        raise UsageError(missing.format(dir=state_dir))
+    return path
 
 
 def emit(data: Any) -> None:
