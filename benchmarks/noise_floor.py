@@ -25,7 +25,15 @@ from scipy import stats as sps
 
 from pipeline.graphite import GraphiteClient
 from pipeline.precision import adjusted
-from tare.calibrate import LOAD_CORE, Options, RunData, Techniques, calibrate, fetch_values
+from tare.calibrate import (
+    LOAD_CORE,
+    Options,
+    RunData,
+    Techniques,
+    calibrate,
+    cores,
+    fetch_values,
+)
 from tare.stack.settings import resolve
 
 PAIR_BUDGET_S = 600
@@ -80,7 +88,7 @@ def untrimmed(client: GraphiteClient, runs: Sequence[RunData], opts: Options) ->
             out.append(r)
             continue
         ref = replace(r.ref, start=r.ref.start - opts.warmup_s, end=r.ref.end + opts.cooldown_s)
-        out.append(replace(r, values=fetch_values(client, ref, "0")))
+        out.append(replace(r, values=fetch_values(client, ref, cores()[1])))
     return out
 
 

@@ -94,7 +94,7 @@ class Target:
 
 def targets(t: Techniques) -> list[Target]:
     cpu = "P % of one core = P points of one core"
-    out = [
+    return [
         Target(BY_NAME["cpu_cgroup"], "cpu", t.exact_cpu, f"{cpu}: the ballast runs in the cgroup"),
         Target(
             BY_NAME["cpu_workload_core"],
@@ -107,12 +107,17 @@ def targets(t: Techniques) -> list[Target]:
         Target(BY_NAME["mem_cgroup"], "mem", True, "M MB of anonymous resident memory"),
         Target(BY_NAME["mem_available"], "mem", False, "M MB less available (system-wide)"),
     ]
-    return out
 
 
 TICK_FIELDS = ("user_pct", "system_pct", "softirq_pct", "irq_pct", "steal_pct")
 TICKS = Kpi("cpu_workload_core_ticks", "tare.cpu_{core}.ticks", "pp of a core")
 LOAD_CORE = "load_core_busy"
+
+
+def cores() -> tuple[str, str]:
+    """(the workload core, the first load core): the lab's split, for the KPI paths."""
+    w_core, l_cores = split_cpus(os.cpu_count() or 1)
+    return w_core, l_cores.split("-")[0].split(",")[0]
 
 
 def campaign_for(opts: Options, stack: StackSettings) -> Campaign:
@@ -278,8 +283,7 @@ def calibrate(
         raise ServiceUnavailable(
             f"graphite-web at {stack.render_url} does not answer; start it with `tare stack up`"
         )
-    w_core, l_cores = split_cpus(os.cpu_count() or 1)
-    load_core = l_cores.split("-")[0].split(",")[0]
+    w_core, load_core = cores()
     record_dir = stack.state_dir / "lab" / "records"
     tech = opts.techniques
 
