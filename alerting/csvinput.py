@@ -12,9 +12,14 @@ import io
 import math
 from dataclasses import dataclass
 
+from alerting.errors import AlertingError
+from contracts.errors import ErrorKind
 
-class CsvError(Exception):
+
+class CsvError(AlertingError):
     """Malformed input; ``line`` is the 1-based line of the file."""
+
+    kind = ErrorKind.BAD_INPUT
 
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}")

@@ -18,15 +18,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pandas as pd
 
 from alerting import changepoints
-from alerting.nightly import SeriesKey, key_of
+from contracts.frames import key_of
+from contracts.paths import NightlyKey, NightlyStat
+from contracts.states import AlertKind
 
-Kind = Literal["regression", "improvement", "environment", "threshold"]
-GATING: frozenset[str] = frozenset({"regression", "threshold"})
+Kind = AlertKind
+GATING: frozenset[AlertKind] = frozenset(k for k in AlertKind if k.gating)
+OVERHEAD = NightlyStat.OVERHEAD.value
+OVERHEAD_PCT = NightlyStat.OVERHEAD_PCT.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +44,13 @@ class ThresholdRule:
 
     @property
     def stat(self) -> str:
-        return "overhead_pct" if self.relative else "overhead"
+        return OVERHEAD_PCT if self.relative else OVERHEAD
 
     def describe(self) -> str:
         unit = " %" if self.relative else ""
         return f"{self.kpi} overhead {'>' if self.upper else '<'} {self.limit:g}{unit}"
 
-    def matches(self, key: SeriesKey) -> bool:
+    def matches(self, key: NightlyKey) -> bool:
         return (
             key.kpi == self.kpi
             and (self.mode is None or key.mode == self.mode)
@@ -143,7 +146,10 @@ def _value(
     return None if v is None or not math.isfinite(v) else v
 
 
-CI_STATS = {"overhead": ("ci_low", "ci_high"), "overhead_pct": ("ci_low_pct", "ci_high_pct")}
+CI_STATS = {
+    OVERHEAD: (NightlyStat.CI_LOW.value, NightlyStat.CI_HIGH.value),
+    OVERHEAD_PCT: (NightlyStat.CI_LOW_PCT.value, NightlyStat.CI_HIGH_PCT.value),
+}
 
 
 def _ci(
@@ -158,9 +164,7 @@ def _ci(
 
 
 def _overhead_stat(stats: set[str]) -> str | None:
-    return (
-        "overhead" if "overhead" in stats else "overhead_pct" if "overhead_pct" in stats else None
-    )
+    return OVERHEAD if OVERHEAD in stats else OVERHEAD_PCT if OVERHEAD_PCT in stats else None
 
 
 def evaluate(
@@ -176,19 +180,19 @@ def evaluate(
             frame["series"], frame["stat"], frame["night"], frame["value"], strict=True
         )
     }
-    items: list[tuple[Kind, SeriesKey, str, Item]] = []
+    items: list[tuple[Kind, NightlyKey, str, Item]] = []
     pending: list[Observation] = []
     outliers: list[Observation] = []
     n_series = 0
     for series, g in frame.groupby("series", sort=True):
         first = g.iloc[0]
-        key = key_of(first)
+        key = key_of(first.to_dict())
         nights = nights_of[(key.platform, key.campaign)]
         recent = set(nights[-s.recent_nights :])
         stats = set(g["stat"])
         wanted = [(_overhead_stat(stats), False)]
-        if "baseline" in stats:
-            wanted.append(("baseline", True))
+        if NightlyStat.BASELINE in stats:
+            wanted.append((NightlyStat.BASELINE.value, True))
         for stat, environment in wanted:
             if stat is None:
                 continue
@@ -200,11 +204,11 @@ def evaluate(
                 if night not in recent:
                     continue
                 kind: Kind = (
-                    "environment"
+                    AlertKind.ENVIRONMENT
                     if environment
-                    else "regression"
+                    else AlertKind.REGRESSION
                     if c.after > c.before
-                    else "improvement"
+                    else AlertKind.IMPROVEMENT
                 )
                 ci = None if environment else _ci(lookup, str(series), stat, nights[-1])
                 items.append(
@@ -246,13 +250,13 @@ def evaluate(
 
 def _thresholds(
     series: str,
-    key: SeriesKey,
+    key: NightlyKey,
     g: pd.DataFrame,
     nights: list[str],
     rules: Sequence[ThresholdRule],
     lookup: dict[tuple[str, str, str], float],
-) -> list[tuple[Kind, SeriesKey, str, Item]]:
-    out: list[tuple[Kind, SeriesKey, str, Item]] = []
+) -> list[tuple[Kind, NightlyKey, str, Item]]:
+    out: list[tuple[Kind, NightlyKey, str, Item]] = []
     for rule in rules:
         if not rule.matches(key):
             continue
@@ -271,21 +275,21 @@ def _thresholds(
         item = Item(
             series, key.kpi, rule.stat, before, after, pct, None, ci, rule.describe(), key.cell
         )
-        out.append(("threshold", key, observed[start][0], item))
+        out.append((AlertKind.THRESHOLD, key, observed[start][0], item))
     return out
 
 
-def _group(items: Iterable[tuple[Kind, SeriesKey, str, Item]]) -> list[Alert]:
+def _group(items: Iterable[tuple[Kind, NightlyKey, str, Item]]) -> list[Alert]:
     groups: dict[tuple[Kind, str, str, str, str], list[Item]] = {}
     for kind, key, night, item in items:
         cell = key.cell
-        if kind == "environment":
+        if kind is AlertKind.ENVIRONMENT:
             # The baseline is the same series in every contender's path: one alert per night.
             cell = "*"
         groups.setdefault((kind, key.platform, key.campaign, cell, night), []).append(item)
     alerts = []
     for (kind, platform, campaign, cell, night), group in sorted(groups.items()):
-        kept = _dedupe_baseline(group) if kind == "environment" else group
+        kept = _dedupe_baseline(group) if kind is AlertKind.ENVIRONMENT else group
         alerts.append(Alert(kind, platform, campaign, cell, night, tuple(kept)))
     return alerts
 

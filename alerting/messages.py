@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerting.evaluate import Alert, Item
+from contracts.paths import RATE_LEVEL
+from contracts.states import AlertKind, AlertState
 
 TITLES = {
-    "regression": "Overhead regression",
-    "improvement": "Overhead improvement",
-    "environment": "Environment change (baseline moved; overheads unaffected)",
-    "threshold": "Overhead threshold crossed",
+    AlertKind.REGRESSION: "Overhead regression",
+    AlertKind.IMPROVEMENT: "Overhead improvement",
+    AlertKind.ENVIRONMENT: "Environment change (baseline moved; overheads unaffected)",
+    AlertKind.THRESHOLD: "Overhead threshold crossed",
 }
 UNITS = {
     "cpu_cgroup": "pp",
@@ -32,7 +34,7 @@ class Context:
     """What the message needs beyond the alert itself."""
 
     alert_id: str
-    state: str = "new"
+    state: str = AlertState.NEW.value
     versions_before: tuple[str, ...] = ()
     versions_after: tuple[str, ...] = ()
     dashboard_url: str | None = None
@@ -62,7 +64,7 @@ def describe_cell(alert: Alert) -> str:
         return f"{alert.platform} / {alert.campaign} / baseline"
     parts = alert.cell.split(".")
     mode = parts[0]
-    rate = parts[1].removeprefix("rate_") if len(parts) > 1 else "?"
+    rate = parts[1].removeprefix(RATE_LEVEL) if len(parts) > 1 else "?"
     extra = ", ".join(parts[2:])
     text = f"{alert.platform} / {alert.campaign} / mode {mode} / {rate} conn/s"
     return f"{text} / {extra}" if extra else text
@@ -95,7 +97,7 @@ def _versions(ctx: Context) -> str | None:
 
 def build(alert: Alert, ctx: Context) -> Message:
     title = TITLES[alert.kind]
-    state = "" if ctx.state == "new" else f" [{ctx.state}]"
+    state = "" if ctx.state == AlertState.NEW else f" [{ctx.state}]"
     head = f"{title}{state}: {describe_cell(alert)}, night {alert.night} (alert {ctx.alert_id})"
     lines = [item_line(i) for i in alert.items]
     versions = _versions(ctx)

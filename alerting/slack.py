@@ -22,7 +22,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from alerting.errors import AlertingError
 from alerting.messages import Message
+from contracts.errors import ErrorKind
 
 log = logging.getLogger(__name__)
 _quiet = logging.getLogger("tare.slack_sdk")
@@ -31,12 +33,16 @@ _quiet.propagate = False
 _quiet.addHandler(logging.NullHandler())
 
 
-class DeliveryDeferred(Exception):
+class DeliveryDeferred(AlertingError):
     """Slack could not take the message now (outage, rate limit); it stays in the outbox."""
 
+    kind = ErrorKind.SERVICE_UNAVAILABLE
 
-class DeliveryRejected(Exception):
+
+class DeliveryRejected(AlertingError):
     """Slack refused the message; it stays in the outbox until the configuration is fixed."""
+
+    kind = ErrorKind.SERVICE_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,15 +14,17 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from alerting.errors import AlertingError
 from alerting.evaluate import Alert, Item
+from contracts.errors import ErrorKind
+from contracts.sqlite import connect, transaction
+from contracts.states import AlertKind, AlertState
 
-STATES = ("new", "acknowledged", "resolved", "invalid")
+STATES = tuple(s.value for s in AlertState)
 SAME_CHANGE_NIGHTS = 2
 
 SCHEMA = """
@@ -55,8 +57,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
-class UnknownAlert(Exception):
+class UnknownAlert(AlertingError):
     """No alert (or more than one) has that id."""
+
+    kind = ErrorKind.USAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,7 @@ def alert_from_json(text: str) -> Alert:
     items = tuple(
         Item(**{**i, "ci": tuple(i["ci"]) if i["ci"] is not None else None}) for i in d["items"]
     )
-    return Alert(d["kind"], d["platform"], d["campaign"], d["cell"], d["night"], items)
+    return Alert(AlertKind(d["kind"]), d["platform"], d["campaign"], d["cell"], d["night"], items)
 
 
 def _night(n: str) -> dt.date:
@@ -102,11 +106,9 @@ def _night(n: str) -> dt.date:
 
 class AlertStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self._db = connect(path)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -118,15 +120,8 @@ class AlertStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _tx(self) -> Any:
+        return transaction(self._db)
 
     def known(self, a: Alert) -> str | None:
         """The id of the alert this one repeats: same key, or the same kind and configuration
@@ -165,7 +160,7 @@ class AlertStore:
                     a.campaign,
                     a.cell,
                     a.night,
-                    "new",
+                    AlertState.NEW.value,
                     now,
                     now,
                     alert_to_json(a),

@@ -23,17 +23,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats as sps
 
+from contracts.calibration import Techniques
+from contracts.states import RunState
+from harness.calibration import Design
+from pipeline.calibration import LOAD_CORE, Criteria, RunData, fetch_values
 from pipeline.graphite import GraphiteClient
 from pipeline.precision import adjusted
-from tare.calibrate import (
-    LOAD_CORE,
-    Options,
-    RunData,
-    Techniques,
-    calibrate,
-    cores,
-    fetch_values,
-)
+from tare.calibrate import calibrate, cores
 from tare.stack.settings import resolve
 
 PAIR_BUDGET_S = 600
@@ -60,7 +56,7 @@ def mde(sd: float, run_s: int) -> float:
 def run_means(runs: Sequence[RunData], kpi: str) -> tuple[list[float], list[float]]:
     ys, xs = [], []
     for r in runs:
-        if r.status == "done" and r.values.get(kpi) and r.values.get(LOAD_CORE):
+        if r.status is RunState.DONE and r.values.get(kpi) and r.values.get(LOAD_CORE):
             ys.append(float(np.mean(r.values[kpi])))
             xs.append(float(np.mean(r.values[LOAD_CORE])))
     return ys, xs
@@ -80,7 +76,7 @@ def spread(runs: Sequence[RunData], kpi: str, covariate: bool) -> tuple[int, flo
     return len(ys), float(np.sqrt(np.sum((resid - resid.mean()) ** 2) / (len(ys) - 2)))
 
 
-def untrimmed(client: GraphiteClient, runs: Sequence[RunData], opts: Options) -> list[RunData]:
+def untrimmed(client: GraphiteClient, runs: Sequence[RunData], opts: Design) -> list[RunData]:
     """The same runs over their whole load window (warm-up and cool-down included)."""
     out = []
     for r in runs:
@@ -95,7 +91,7 @@ def untrimmed(client: GraphiteClient, runs: Sequence[RunData], opts: Options) ->
 def measure(rate: int, runs: int, run_s: int, out: list[Row]) -> None:
     stack = resolve()
     client = GraphiteClient(stack.render_url, timeout_s=30)
-    base = Options(
+    base = Design(
         rate=rate,
         run_s=run_s,
         budget_s=runs * run_s,
@@ -113,7 +109,8 @@ def measure(rate: int, runs: int, run_s: int, out: list[Row]) -> None:
             print(f"  {technique:<28} {rate:>6} {kpi:<26} n={n:<3} sd={sd:6.2f}", file=sys.stderr)
 
     print(f"noise floor at {rate}/s: all techniques on", file=sys.stderr)
-    ref = calibrate(base, stack, sys.stderr).runs
+    criteria = Criteria()
+    ref = calibrate(base, criteria, stack, sys.stderr).runs
     record("all on", ref, True, CPU_KPIS[:2], run_s)
     record("exact CPU accounting off", ref, True, CPU_KPIS[2:], run_s)
     record("covariate off", ref, False, CPU_KPIS[:2], run_s)
@@ -123,14 +120,16 @@ def measure(rate: int, runs: int, run_s: int, out: list[Row]) -> None:
         ("RPS steering off", Techniques(sequential=False, rps=False)),
     ):
         print(f"noise floor at {rate}/s: {name}", file=sys.stderr)
-        data = calibrate(replace(base, techniques=tech), stack, sys.stderr).runs
+        data = calibrate(
+            replace(base, techniques=tech), Criteria(techniques=tech), stack, sys.stderr
+        ).runs
         record(name, data, True, CPU_KPIS[:2], run_s)
     long_s = run_s * 4
     print(f"noise floor at {rate}/s: long runs ({long_s} s)", file=sys.stderr)
     long_opts = replace(
         base, run_s=long_s, budget_s=runs // 2 * long_s, max_rounds=max(2, runs // 4)
     )
-    data = calibrate(long_opts, stack, sys.stderr).runs
+    data = calibrate(long_opts, criteria, stack, sys.stderr).runs
     record(f"short runs off ({long_s} s runs)", data, True, CPU_KPIS[:2], long_s)
 
 

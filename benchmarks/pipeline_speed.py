@@ -14,7 +14,9 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,11 +25,16 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.benchstack import Ports, local_stack  # noqa: E402
 from collectors.sender import CarbonSender  # noqa: E402
+from contracts.addresses import CarbonAddress  # noqa: E402
+from contracts.kpis import KPIS  # noqa: E402
+from contracts.manifest import levels_of  # noqa: E402
+from contracts.paths import RunSeries, Source  # noqa: E402
+from contracts.states import CampaignState, RunState  # noqa: E402
 from harness.ledger import Ledger  # noqa: E402
+from pipeline import campaign as pc  # noqa: E402
+from pipeline import nightly  # noqa: E402
 from pipeline.graphite import GraphiteClient  # noqa: E402
-from pipeline.kpis import KPIS  # noqa: E402
-from tare import analyze as ta  # noqa: E402
-from tare.stack.settings import resolve  # noqa: E402
+from tests.records import FACTS, manifest, planned  # noqa: E402
 
 MODES = ("baseline", "idle", "visibility", "enforced")
 RATES = (1000, 5000, 10000, 15000)
@@ -43,7 +50,7 @@ def load(state: Path, carbon_port: int, render_url: str) -> tuple[Ledger, float,
     start0 = int(time.time()) - 2 * 86400
     runs = []
     points = 0
-    sender = CarbonSender("127.0.0.1", carbon_port, state / "spool")
+    sender = CarbonSender(CarbonAddress("127.0.0.1", carbon_port), state / "spool")
     t0 = time.perf_counter()
     seq = 0
     for rep in range(1, REPEATS + 1):
@@ -52,11 +59,12 @@ def load(state: Path, carbon_port: int, render_url: str) -> tuple[Ledger, float,
                 seq += 1
                 run_id = f"bench-{seq:03d}-{mode}-{rate}-r{rep}"
                 begin = start0 + seq * (SECONDS + 10)
-                base = f"tare.runs.{run_id}.benchhost"
                 batch = []
                 cpu = 10 + rate / 1000 + PLANTED_CPU[mode]
                 for k in KPIS:
-                    path = f"{base}.{k.path.format(core='1')}"
+                    series = k.series("tare", run_id, "benchhost", "1", "tare0")
+                    assert series is not None
+                    path = series.format()
                     level = {
                         "cpu_cgroup": cpu,
                         "cpu_workload_core": cpu * 1.5,
@@ -68,54 +76,31 @@ def load(state: Path, carbon_port: int, render_url: str) -> tuple[Ledger, float,
                     batch += [(path, float(level + n), begin + i) for i, n in enumerate(noise)]
                 for x in range(EXTRA_SERIES):
                     vals = rng.normal(50, 1, SECONDS)
-                    batch += [
-                        (f"{base}.tare.extra.s{x}", float(v), begin + i) for i, v in enumerate(vals)
-                    ]
+                    extra = RunSeries.of("tare", run_id, "benchhost", Source.TARE, "extra", f"s{x}")
+                    batch += [(extra.format(), float(v), begin + i) for i, v in enumerate(vals)]
                 sender.add(batch)
                 sender.flush()
                 points += len(batch)
-                levels = {"mode": mode, "rate": rate, "policy_size": 1000}
-                baseline_of = (
-                    [{"mode": m, "rate": rate, "policy_size": 1000} for m in MODES[1:]]
-                    if mode == "baseline"
-                    else []
+                levels = levels_of({"mode": mode, "rate": rate, "policy_size": 1000})
+                serves = tuple(
+                    levels_of({"mode": m, "rate": rate, "policy_size": 1000}) for m in MODES[1:]
                 )
-                runs.append(
-                    {
-                        "run_id": run_id,
-                        "seq": seq,
-                        "mode": mode,
-                        "rate": rate,
-                        "repeat": rep,
-                        "levels": levels,
-                        "manifest": {"baseline_of": baseline_of, "begin": begin},
-                    }
-                )
+                runs.append((run_id, seq, levels, rep, serves if mode == "baseline" else (), begin))
     sender.close()
     load_s = time.perf_counter() - t0
-    ledger.create_campaign("bench", "bench", "2026-11-25", "linux", "bench.toml", "h", {}, runs)
-    for r in runs:
-        begin = r["manifest"]["begin"]
-        manifest = {
-            "baseline_of": r["manifest"]["baseline_of"],
-            "graphite": {
-                "render_url": render_url,
-                "prefix": "tare",
-                "carbon": f"127.0.0.1:{carbon_port}",
-            },
-            "host": {"host": "benchhost"},
-            "lab": {"workload_cpus": "1"},
-        }
-        ledger.start_run(r["run_id"], manifest)
-        ledger.finish_run(
-            r["run_id"],
-            "done",
-            None,
-            manifest,
-            (begin + 20.0, begin + SECONDS - 10.0),
-            float(r["rate"]),
+    rows = [planned(run_id, seq, levels, rep) for run_id, seq, levels, rep, _, _ in runs]
+    ledger.create_campaign("bench", "bench", "2026-11-25", "linux", "bench.toml", "h", FACTS, rows)
+    carbon = f"127.0.0.1:{carbon_port}"
+    for run_id, _seq, levels, _rep, serves, begin in runs:
+        m = manifest(
+            run_id, levels, cid="bench", render_url=render_url, carbon=carbon, host="benchhost"
         )
-    ledger.finish_campaign("bench", "finished")
+        m = replace(m, baseline_of=serves)
+        ledger.start_run(run_id, m)
+        achieved = float(dict(levels)["rate"])
+        steady = (begin + 20.0, begin + SECONDS - 10.0)
+        ledger.finish_run(run_id, RunState.DONE, None, m, steady, achieved)
+    ledger.finish_campaign("bench", CampaignState.FINISHED)
     return ledger, load_s, points
 
 
@@ -141,22 +126,14 @@ def main() -> int:
 
 def measure(tmp: Path, ports: Ports) -> int:
     carbon, web = ports.carbon, ports.web
-    pickle_port, query = ports.pickle, ports.cache_query
     render_url = f"http://127.0.0.1:{web}"
     ledger, load_s, points = load(tmp, carbon, render_url)
     wait_readable(render_url)
     time.sleep(5)  # let carbon flush its cache to disk: measure reads from whisper
-    settings = resolve(
-        state_dir=tmp,
-        web_port=web,
-        carbon_port=carbon,
-        pickle_port=pickle_port,
-        cache_query_port=query,
-    )
     timings: dict[str, float] = {}
-    orig_fetch, orig_over = ta.fetch_run, ta.overheads
+    orig_fetch, orig_over = getattr(pc, "fetch_run"), getattr(pc, "overheads")  # noqa: B009
 
-    def timed_fetch(*a, **k):  # type: ignore[no-untyped-def]
+    def timed_fetch(*a: Any, **k: Any) -> Any:
         t = time.perf_counter()
         try:
             return orig_fetch(*a, **k)
@@ -165,20 +142,29 @@ def measure(tmp: Path, ports: Ports) -> int:
                 timings.get("fetch (render API -> frames)", 0) + time.perf_counter() - t
             )
 
-    def timed_over(*a, **k):  # type: ignore[no-untyped-def]
+    def timed_over(*a: Any, **k: Any) -> Any:
         t = time.perf_counter()
         try:
             return orig_over(*a, **k)
         finally:
             timings["overhead statistics"] = time.perf_counter() - t
 
-    ta.fetch_run, ta.overheads = timed_fetch, timed_over  # type: ignore[assignment]
+    setattr(pc, "fetch_run", timed_fetch)  # noqa: B010 - timing the real functions in place
+    setattr(pc, "overheads", timed_over)  # noqa: B010
     t0 = time.perf_counter()
-    result = ta.analyze(ledger, "bench", settings, tmp / "out")
+    record = ledger.campaign("bench")
+    assert record is not None
+    result = pc.analyze(record, ledger.runs("bench"), GraphiteClient(render_url, timeout_s=30))
+    pc.write_tables(result, tmp / "out")
     t1 = time.perf_counter()
-    written = ta.write_back(result, ("127.0.0.1", carbon), "tare", tmp / "spool-wb")
+    points_back = nightly.points("tare", record, result.overheads)
+    sender = CarbonSender(CarbonAddress("127.0.0.1", carbon), tmp / "spool-wb")
+    sender.add(points_back)
+    sender.close()
+    written = len(points_back)
     t2 = time.perf_counter()
-    ta.fetch_run, ta.overheads = orig_fetch, orig_over  # type: ignore[assignment]
+    setattr(pc, "fetch_run", orig_fetch)  # noqa: B010
+    setattr(pc, "overheads", orig_over)  # noqa: B010
     total = t2 - t0
     timings["summaries, CSV"] = (t1 - t0) - sum(timings.values())
     timings["write-back to carbon"] = t2 - t1

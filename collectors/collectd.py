@@ -1,16 +1,30 @@
-"""Find collectd and check a config with it (the only module that runs the collectd binary)."""
+"""Find collectd, check a config with it and supervise the daemon (the only module that runs
+the collectd binary)."""
 
 from __future__ import annotations
 
+import logging
+import re
 import shutil
+import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+from collectors.errors import CollectorError
+from contracts.errors import ErrorKind
+from contracts.processes import stop
+
 SEARCH_PATH = "/usr/sbin:/usr/local/sbin:/sbin"
+log = logging.getLogger(__name__)
+_ERROR_WORDS = re.compile(r"error|failed", re.IGNORECASE)
 
 
-class CollectdUnavailable(Exception):
+class CollectdUnavailable(CollectorError):
     """collectd is missing, or rejected a config."""
+
+    kind = ErrorKind.SERVICE_UNAVAILABLE
 
 
 def binary() -> Path | None:
@@ -37,7 +51,49 @@ def preflight(exe: Path, conf: Path, timeout_s: float = 60.0) -> None:
         check=False,
     )
     text = (proc.stderr + proc.stdout).strip().splitlines()
-    errors = [line for line in text if "error" in line.lower() or "failed" in line.lower()]
+    errors = [line for line in text if _ERROR_WORDS.search(line)]
     if proc.returncode != 0:
         detail = (errors or text or ["no output"])[-1]
         raise CollectdUnavailable(f"collectd rejected {conf}: {detail}")
+
+
+def daemon_argv(exe: Path, conf: Path) -> tuple[str, ...]:
+    """collectd in the foreground with ``conf`` (the stack starts this as its own process)."""
+    return (str(exe), "-f", "-C", str(conf))
+
+
+def supervise(
+    exe: Path, conf: Path, duration_s: float | None, should_stop: Callable[[], bool]
+) -> None:
+    """Run ``collectd -f`` until the duration is over or ``should_stop``; a daemon that exits
+    on its own raises with its last words; stopped with SIGTERM, then SIGKILL."""
+    proc = subprocess.Popen(
+        daemon_argv(exe, conf),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads run here)
+    )
+    log.info("collectd pid %d with %s", proc.pid, conf)
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    try:
+        while not should_stop():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise CollectdUnavailable(f"collectd exited with {proc.returncode}: {err.strip()}")
+            time.sleep(0.2)
+    finally:
+        stop(proc, group=False, timeout_s=15)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when tare dies, so collectd is never orphaned."""
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from collectors.names import label
+from contracts.labels import label
 
 
 def quote(value: str) -> str:

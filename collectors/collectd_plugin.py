@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from collectors.errors import CollectorError
 from collectors.sampler import ProcMatch, Sampler, Targets
+from contracts.errors import ErrorKind
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,10 @@ class ConfigNode(Protocol):
     children: Sequence[ConfigNode]
 
 
-class PluginConfigError(ValueError):
+class PluginConfigError(CollectorError, ValueError):
     """A key of the <Module> block is wrong; the message names it."""
+
+    kind = ErrorKind.BAD_INPUT
 
 
 def targets_from_config(node: ConfigNode) -> Targets:

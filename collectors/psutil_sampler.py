@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import psutil
 
-from collectors.names import label
 from collectors.sampler import ProcMatch, Value
+from contracts.labels import label
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collectors import procfs
-from collectors.names import label
+from contracts.labels import label
 
 log = logging.getLogger(__name__)
 

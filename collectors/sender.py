@@ -12,7 +12,6 @@ are dropped with one log line saying how many points and which seconds.
 from __future__ import annotations
 
 import collections
-import fcntl
 import logging
 import os
 import pickle
@@ -24,7 +23,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
-from collectors.names import plaintext_line
+from collectors.carbon import plaintext_line
+from collectors.errors import CollectorError
+from collectors.filelock import try_lock
+from contracts.addresses import CarbonAddress
+from contracts.errors import ErrorKind
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +35,16 @@ Protocol = Literal["plaintext", "pickle"]
 Point = tuple[str, float, int]
 
 
-class SpoolLocked(Exception):
+class SpoolLocked(CollectorError):
     """Another sender already owns this spool directory."""
+
+    kind = ErrorKind.USAGE
 
 
 class CarbonSender:
     def __init__(
         self,
-        host: str,
-        port: int,
+        address: CarbonAddress,
         spool_dir: Path,
         *,
         protocol: Protocol = "plaintext",
@@ -50,7 +54,8 @@ class CarbonSender:
         max_backoff_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.host, self.port = host, port
+        self.address = address
+        self.host, self.port = address.host, address.port
         self.protocol = protocol
         self.max_spool_bytes = max_spool_bytes
         self.resend_window_s = resend_window_s
@@ -60,9 +65,7 @@ class CarbonSender:
         self.spool_dir = spool_dir
         spool_dir.mkdir(parents=True, exist_ok=True)
         self._lock = (spool_dir / ".lock").open("w")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not try_lock(self._lock):
             self._lock.close()
             raise SpoolLocked(f"spool {spool_dir} is in use by another sender") from None
         self._pending: dict[tuple[str, int], str] = {}

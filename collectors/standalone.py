@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from collectors.names import join, label
 from collectors.sampler import Value
 
 log = logging.getLogger(__name__)
@@ -29,11 +28,6 @@ class SinkLike(Protocol):
     def add(self, points: list[tuple[str, float, int]]) -> None: ...
 
     def flush(self) -> bool: ...
-
-
-def run_base_path(prefix: str, run_id: str, host: str) -> str:
-    """``<prefix>.runs.<run_id>.<host>.tare``: where the tare collectors' series live."""
-    return join(prefix, "runs", label(run_id), label(host), "tare")
 
 
 @dataclass

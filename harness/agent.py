@@ -12,13 +12,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from contracts.errors import ErrorKind
+from harness.errors import HarnessError
 from harness.lab import Host, LabError
 
 STEP_TIMEOUT_S = 120.0
 
 
-class AgentFailed(Exception):
+class AgentFailed(HarnessError):
     """An agent step failed or hung; the message says which and why."""
+
+    kind = ErrorKind.RUN_INVALID
 
 
 def fill(argv: Sequence[str], values: Mapping[str, object]) -> list[str]:

@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from contracts.processes import alive, stop
+
 VERSION = "1.0.0"
 PERIOD_S = 0.010
 READY_TIMEOUT_S = 15.0
@@ -51,20 +53,6 @@ def _anon_bytes() -> int:
     them first). Measured here: a 96 MB ballast that counted RssAnon alone was recovered as
     96.32 MB, the 0.25 MB of page tables included."""
     return _status_kb("RssAnon") + _status_kb("VmPTE")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _write(path: Path, data: dict[str, object]) -> None:
@@ -135,7 +123,7 @@ def _pid(state: Path) -> int | None:
         pid = int((state / "ballast.pid").read_text())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if alive(pid) else None
 
 
 def cmd_install(state: Path, cpu_percent: float, memory_mb: float) -> int:
@@ -184,12 +172,7 @@ def cmd_start(state: Path) -> int:
 def cmd_stop(state: Path) -> int:
     pid = _pid(state)
     if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        stop(pid, group=False, timeout_s=10)
     (state / "ballast.pid").unlink(missing_ok=True)
     return 0
 

@@ -1,21 +1,32 @@
 """A campaign: every planned run not yet finished, in order, each recorded in the ledger before
-and after it runs. Interrupted (Ctrl-C) the current run is marked ``interrupted`` and the lab
-torn down; ``--resume`` then re-runs exactly the runs that are not finished."""
+and after it runs. Interrupted (Ctrl-C) the current run is marked interrupted and the lab torn
+down; ``--resume`` then re-runs exactly the runs that are not finished."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from contracts.errors import ErrorKind
+from contracts.labels import label
+from contracts.manifest import BASELINE, CampaignInfo, HostFacts, RunManifest, levels_of
+from contracts.states import CampaignState, RunState
+from harness.errors import HarnessError
 from harness.lab import Lab
-from harness.ledger import FINISHED, Ledger
-from harness.matrix import BASELINE, PlannedRun
+from harness.ledger import Ledger, PlannedRow
+from harness.matrix import PlannedRun
 from harness.progress import Progress
-from harness.runner import Hooks, RunnerConfig, RunOutcome, execute_run
+from harness.runner import Hooks, NotReady, RunnerConfig, RunOutcome, execute_run
 
 log = logging.getLogger(__name__)
+
+
+class ResumeRefused(HarnessError):
+    kind = ErrorKind.USAGE
 
 
 @dataclass
@@ -28,58 +39,110 @@ class CampaignSummary:
 
     @property
     def bad(self) -> dict[str, RunOutcome]:
-        return {k: v for k, v in self.outcomes.items() if v.status != "done"}
+        return {k: v for k, v in self.outcomes.items() if v.status is not RunState.DONE}
+
+
+def run_id_for(cid: str, run: PlannedRun) -> str:
+    return label(f"{cid}-{run.seq:03d}-{run.cell.mode}-{run.cell.rate}-r{run.repeat}")
+
+
+def start_or_resume(
+    ledger: Ledger,
+    name: str,
+    platform: str,
+    config_path: str,
+    config_hash: str,
+    runs: Sequence[PlannedRun],
+    resume: bool,
+    facts: HostFacts,
+) -> str:
+    """A new campaign id with every planned run in the ledger; or, with ``resume``, the latest
+    unfinished campaign of this name (refused when its config changed)."""
+    if resume:
+        found = ledger.latest_unfinished(name)
+        if found is None:
+            raise ResumeRefused(f"no interrupted campaign {name!r} to resume")
+        cid, old_hash = found
+        if old_hash != config_hash:
+            raise ResumeRefused(
+                f"{config_path} changed since campaign {cid} was interrupted; "
+                "run without --resume to start anew"
+            )
+        return cid
+    now = time.gmtime()
+    cid = label(f"{name}-{time.strftime('%Y%m%dT%H%M%S', now)}-{uuid.uuid4().hex[:4]}")
+    ledger.create_campaign(
+        cid,
+        name,
+        time.strftime("%Y-%m-%d", now),
+        platform,
+        config_path,
+        config_hash,
+        facts,
+        [
+            PlannedRow(
+                run_id_for(cid, r),
+                r.seq,
+                r.cell.mode,
+                r.cell.rate,
+                r.repeat,
+                levels_of(dict(r.cell.levels)),
+            )
+            for r in runs
+        ],
+    )
+    return cid
+
+
+def _with_outcome(manifest: RunManifest, outcome: RunOutcome) -> RunManifest:
+    f = outcome.facts
+    return dataclasses.replace(
+        manifest,
+        lab=f.lab,
+        agent_version=f.agent_version,
+        teardown_problems=f.teardown_problems,
+        load_elapsed_s=f.load_elapsed_s,
+        load=outcome.summary(),
+    )
 
 
 def run_campaign(
     ledger: Ledger,
-    cid: str,
+    info: CampaignInfo,
     planned: dict[int, PlannedRun],
     cfg: RunnerConfig,
     make_lab: Callable[[str], Lab],
     hooks: Hooks,
     progress: Progress,
-    base_manifest: dict[str, Any],
 ) -> CampaignSummary:
+    cid = info.campaign_id
     rows = ledger.runs(cid)
-    summary = CampaignSummary(cid, skipped=sum(1 for r in rows if r.status in FINISHED))
-    todo = [r for r in rows if r.status not in FINISHED]
-    workload_seen_ready = any(r.status == "done" for r in rows)
+    summary = CampaignSummary(cid, skipped=sum(1 for r in rows if r.status.finished))
+    todo = [r for r in rows if not r.status.finished]
+    workload_seen_ready = any(r.status is RunState.DONE for r in rows)
     for row in todo:
         run = planned[row.seq]
-        manifest = {
-            **base_manifest,
-            "run_id": row.run_id,
-            "seq": row.seq,
-            "levels": dict(run.cell.levels),
-            "repeat": run.repeat,
-            "baseline_of": [dict(c.levels) for c in run.baseline_of],
-        }
+        manifest = RunManifest(
+            info,
+            row.run_id,
+            row.seq,
+            levels_of(dict(run.cell.levels)),
+            run.repeat,
+            tuple(levels_of(dict(c.levels)) for c in run.baseline_of),
+        )
         ledger.start_run(row.run_id, manifest)
         progress.start(row.seq, f"{run.cell.mode} {run.cell.rate}/s r{run.repeat}")
         try:
             outcome = execute_run(row.run_id, run, cfg, make_lab, hooks)
         except KeyboardInterrupt:
             ledger.interrupt_run(row.run_id)
-            progress.finish("interrupted")
+            progress.finish(RunState.INTERRUPTED.value)
             raise
-        manifest.update(outcome.facts)
-        if outcome.load is not None:
-            manifest["load"] = {
-                "tool": outcome.load.tool,
-                "target_rate": outcome.load.target_rate,
-                "achieved_rate": round(outcome.load.achieved_rate, 2),
-                "errors": outcome.load.errors,
-                "p50_ms": outcome.load.p50_ms,
-                "p90_ms": outcome.load.p90_ms,
-                "p99_ms": outcome.load.p99_ms,
-                "server_accept_rate": outcome.server_accept_rate,
-            }
         ledger.finish_run(
             row.run_id,
             outcome.status,
             outcome.reason,
-            manifest,
+            _with_outcome(manifest, outcome),
             outcome.steady,
             outcome.load.achieved_rate if outcome.load else None,
         )
@@ -93,16 +156,18 @@ def run_campaign(
             )
         else:
             progress.finish(f"{outcome.status}: {outcome.reason}")
-        if outcome.status == "done":
+        if outcome.status is RunState.DONE:
             workload_seen_ready = True
         elif (
             not workload_seen_ready
             and run.cell.mode == BASELINE
             and outcome.reason
-            and outcome.reason.startswith("workload not ready")
+            and outcome.reason.startswith(NotReady.PREFIX)
         ):
             # the workload never came up, even without an agent: every run would fail alike
             summary.aborted = outcome.reason
             break
-    ledger.finish_campaign(cid, "aborted" if summary.aborted else "finished")
+    ledger.finish_campaign(
+        cid, CampaignState.ABORTED if summary.aborted else CampaignState.FINISHED
+    )
     return summary

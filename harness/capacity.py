@@ -18,7 +18,7 @@ from typing import Any
 from harness.agent import AgentFailed
 from harness.lab import Lab, LabError
 from harness.load import LoadToolError
-from harness.runner import NotReady, RunnerConfig, session
+from harness.runner import NotReady, RunFacts, RunnerConfig, session
 
 DEFAULT_CLIENTS = (1, 2, 4, 8, 16, 32, 64, 128)
 _FINISHED = re.compile(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s")
@@ -44,7 +44,7 @@ class Capacity:
     mode: str
     steps: list[Step] = field(default_factory=list)
     error: str | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: RunFacts = field(default_factory=RunFacts)
 
     def knee(self, within: float = 0.95) -> Step | None:
         return knee(self.steps, within)

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from contracts.errors import ErrorKind
+from harness.errors import HarnessError
+
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -32,8 +35,10 @@ SUBNET = "169.254.213"  # link-local /30 between the two namespaces: nothing rou
 LAB_IF = "tare0"  # the veth end's name inside each namespace
 
 
-class LabError(Exception):
+class LabError(HarnessError):
     """The lab could not be built or a command could not run on it."""
+
+    kind = ErrorKind.SERVICE_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,20 +1,25 @@
 """The run ledger: every campaign and run manifest, in SQLite under the state directory.
 
-A run's row is written before it starts (``running``) and after it ends (``done``, ``invalid``
-or ``failed``, with the reason), each in its own transaction, so an interruption leaves either
-the old or the new state, never half of one; ``--resume`` re-runs what is not finished.
+A run's row is written before it starts (running) and after it ends (done, invalid or
+failed, with the reason; ``contracts.states.RunState``), each in its own transaction, so an
+interruption leaves either the old or the new state, never half of one; ``--resume`` re-runs
+what is not finished.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from contracts.errors import ErrorKind
+from contracts.manifest import CampaignRecord, HostFacts, Levels, RunManifest, RunRecord
+from contracts.sqlite import connect, transaction
+from contracts.states import CampaignState, RunState
+from harness.errors import HarnessError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -49,47 +54,36 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-FINISHED = ("done", "invalid", "failed")
+
+class LedgerError(HarnessError):
+    """The ledger file cannot be read as a run ledger."""
+
+    kind = ErrorKind.BAD_INPUT
 
 
 @dataclass(frozen=True, slots=True)
-class RunRow:
+class PlannedRow:
+    """A run as planned, before it runs."""
+
     run_id: str
-    campaign_id: str
     seq: int
     mode: str
     rate: int
     repeat: int
-    levels: dict[str, Any]
-    status: str
-    reason: str | None
-    started: float | None
-    ended: float | None
-    steady_start: float | None
-    steady_end: float | None
-    achieved_rate: float | None
-    manifest: dict[str, Any]
+    levels: Levels
 
 
 class Ledger:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.path = path
+        self.db = connect(path)
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _tx(self) -> Any:
+        return transaction(self.db)
 
     def create_campaign(
         self,
@@ -99,13 +93,13 @@ class Ledger:
         platform: str,
         config_path: str,
         config_hash: str,
-        facts: dict[str, Any],
-        runs: list[dict[str, Any]],
+        facts: HostFacts,
+        runs: Sequence[PlannedRow],
     ) -> None:
         """The campaign and all its planned runs, in one transaction."""
         with self._tx() as db:
             db.execute(
-                "INSERT INTO campaigns VALUES (?,?,?,?,?,?,?,NULL,'running',?)",
+                "INSERT INTO campaigns VALUES (?,?,?,?,?,?,?,NULL,?,?)",
                 (
                     cid,
                     name,
@@ -114,47 +108,63 @@ class Ledger:
                     config_path,
                     config_hash,
                     time.time(),
-                    json.dumps(facts),
+                    CampaignState.RUNNING.value,
+                    json.dumps(facts.to_json()),
                 ),
             )
             for r in runs:
                 db.execute(
                     "INSERT INTO runs (run_id, campaign_id, seq, mode, rate, repeat, levels, "
-                    "status, manifest) VALUES (?,?,?,?,?,?,?,'planned',?)",
+                    "status, manifest) VALUES (?,?,?,?,?,?,?,?,'{}')",
                     (
-                        r["run_id"],
+                        r.run_id,
                         cid,
-                        r["seq"],
-                        r["mode"],
-                        r["rate"],
-                        r["repeat"],
-                        json.dumps(r["levels"]),
-                        json.dumps(r.get("manifest", {})),
+                        r.seq,
+                        r.mode,
+                        r.rate,
+                        r.repeat,
+                        json.dumps(dict(r.levels)),
+                        RunState.PLANNED.value,
                     ),
                 )
 
     def latest_unfinished(self, name: str) -> tuple[str, str] | None:
         row = self.db.execute(
-            "SELECT id, config_hash FROM campaigns WHERE name=? AND status!='finished' "
+            "SELECT id, config_hash FROM campaigns WHERE name=? AND status!=? "
             "ORDER BY started DESC LIMIT 1",
-            (name,),
+            (name, CampaignState.FINISHED.value),
         ).fetchone()
         return None if row is None else (str(row[0]), str(row[1]))
 
-    def campaign(self, cid: str) -> dict[str, Any] | None:
+    def campaign(self, cid: str) -> CampaignRecord | None:
         cur = self.db.execute("SELECT * FROM campaigns WHERE id=?", (cid,))
         row = cur.fetchone()
         if row is None:
             return None
-        out = dict(zip([c[0] for c in cur.description], row, strict=True))
-        out["facts"] = json.loads(out["facts"])
-        return out
+        d = dict(zip([c[0] for c in cur.description], row, strict=True))
+        try:
+            facts = json.loads(d["facts"])
+            host = HostFacts.from_json(facts) if facts else None
+            return CampaignRecord(
+                d["id"],
+                d["name"],
+                d["night"],
+                d["platform"],
+                d["config_path"],
+                d["config_hash"],
+                d["started"],
+                d["finished"],
+                CampaignState(d["status"]),
+                host,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LedgerError(f"{self.path}: campaign {cid}: unreadable ({exc})") from None
 
-    def campaigns(self) -> list[dict[str, Any]]:
+    def campaigns(self) -> list[CampaignRecord]:
         cur = self.db.execute("SELECT id FROM campaigns ORDER BY started")
         return [c for (cid,) in cur.fetchall() if (c := self.campaign(cid)) is not None]
 
-    def runs(self, cid: str | None = None) -> list[RunRow]:
+    def runs(self, cid: str | None = None) -> list[RunRecord]:
         query = (
             "SELECT * FROM runs"
             + (" WHERE campaign_id=?" if cid else "")
@@ -165,42 +175,49 @@ class Ledger:
         out = []
         for row in cur.fetchall():
             d = dict(zip(names, row, strict=True))
-            d["levels"] = json.loads(d["levels"])
-            d["manifest"] = json.loads(d["manifest"])
-            out.append(RunRow(**d))
+            try:
+                raw = json.loads(d.pop("manifest"))
+                d["levels"] = tuple(json.loads(d["levels"]).items())
+                d["status"] = RunState(d["status"])
+                d["manifest"] = RunManifest.from_json(raw) if raw else None
+            except ValueError as exc:
+                raise LedgerError(
+                    f"{self.path}: run {d['run_id']}: {exc}; move the ledger away to start anew"
+                ) from None
+            out.append(RunRecord(**d))
         return out
 
-    def start_run(self, run_id: str, manifest: dict[str, Any]) -> None:
+    def start_run(self, run_id: str, manifest: RunManifest) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET status='running', reason=NULL, started=?, ended=NULL, "
+                "UPDATE runs SET status=?, reason=NULL, started=?, ended=NULL, "
                 "manifest=? WHERE run_id=?",
-                (time.time(), json.dumps(manifest), run_id),
+                (RunState.RUNNING.value, time.time(), json.dumps(manifest.to_json()), run_id),
             )
 
     def finish_run(
         self,
         run_id: str,
-        status: str,
+        status: RunState,
         reason: str | None,
-        manifest: dict[str, Any],
+        manifest: RunManifest,
         steady: tuple[float, float] | None,
         achieved_rate: float | None,
     ) -> None:
-        if status not in FINISHED:
+        if not status.finished:
             raise ValueError(status)
         with self._tx() as db:
             db.execute(
                 "UPDATE runs SET status=?, reason=?, ended=?, steady_start=?, steady_end=?, "
                 "achieved_rate=?, manifest=? WHERE run_id=?",
                 (
-                    status,
+                    status.value,
                     reason,
                     time.time(),
                     steady[0] if steady else None,
                     steady[1] if steady else None,
                     achieved_rate,
-                    json.dumps(manifest),
+                    json.dumps(manifest.to_json()),
                     run_id,
                 ),
             )
@@ -208,12 +225,13 @@ class Ledger:
     def interrupt_run(self, run_id: str) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET status='interrupted', ended=? WHERE run_id=?",
-                (time.time(), run_id),
+                "UPDATE runs SET status=?, ended=? WHERE run_id=?",
+                (RunState.INTERRUPTED.value, time.time(), run_id),
             )
 
-    def finish_campaign(self, cid: str, status: str) -> None:
+    def finish_campaign(self, cid: str, status: CampaignState) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE campaigns SET status=?, finished=? WHERE id=?", (status, time.time(), cid)
+                "UPDATE campaigns SET status=?, finished=? WHERE id=?",
+                (status.value, time.time(), cid),
             )

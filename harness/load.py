@@ -15,11 +15,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from contracts.errors import ErrorKind
+from harness.errors import HarnessError
+
 RATE_PERIOD_MS = 10
 
 
-class LoadToolError(Exception):
+class LoadToolError(HarnessError):
     """The load tool is missing or printed something this module cannot read."""
+
+    kind = ErrorKind.SERVICE_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

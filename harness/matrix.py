@@ -18,8 +18,9 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from contracts.manifest import BASELINE
+
 Level = int | float | str
-BASELINE = "baseline"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,7 @@ import threading
 import time
 from typing import TextIO
 
-
-def _fmt(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+from contracts.durations import fmt_duration
 
 
 class Progress:
@@ -33,8 +28,8 @@ class Progress:
         elapsed = time.monotonic() - self._started
         left = (self.total - self._index) * self.est_run_s + max(0.0, self.est_run_s - elapsed)
         return (
-            f"[{self._index}/{self.total}] {self._label}  {_fmt(elapsed)} of "
-            f"~{_fmt(self.est_run_s)}  campaign left ~{_fmt(left)}"
+            f"[{self._index}/{self.total}] {self._label}  {fmt_duration(elapsed)} of "
+            f"~{fmt_duration(self.est_run_s)}  campaign left ~{fmt_duration(left)}"
         )
 
     def _tick(self) -> None:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,11 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from contracts.errors import ErrorKind
+from contracts.manifest import BASELINE, LabFacts, LoadSummary
+from contracts.processes import stop
+from contracts.states import RunState
 from harness import load as loadmod
 from harness import nginx
 from harness.agent import Agent, AgentCommands, AgentFailed, fill
+from harness.errors import HarnessError
 from harness.lab import Host, Lab, LabError, teardown
-from harness.matrix import BASELINE, PlannedRun
+from harness.matrix import PlannedRun
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +65,40 @@ class RunnerConfig:
 
 
 @dataclass
+class RunFacts:
+    """What a run learnt of its lab and agent on the way (for the manifest)."""
+
+    lab: LabFacts | None = None
+    agent_version: str | None = None
+    teardown_problems: tuple[str, ...] = ()
+    load_elapsed_s: float | None = None
+
+
+@dataclass
 class RunOutcome:
-    status: str  # done | invalid | failed
+    status: RunState  # done | invalid | failed
     reason: str | None
     steady: tuple[float, float] | None = None
     load: loadmod.LoadResult | None = None
     server_accept_rate: float | None = None
     per_second: dict[int, int] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: RunFacts = field(default_factory=RunFacts)
+
+    def summary(self) -> LoadSummary | None:
+        """The load as the manifest records it."""
+        if self.load is None:
+            return None
+        r = self.load
+        return LoadSummary(
+            r.tool,
+            float(r.target_rate),
+            round(r.achieved_rate, 2),
+            r.errors,
+            r.p50_ms,
+            r.p90_ms,
+            r.p99_ms,
+            self.server_accept_rate,
+        )
 
 
 class Collection(Protocol):
@@ -111,27 +140,13 @@ def probe(load: Host, address: str, port: int, timeout_s: float) -> bool:
     return proc.returncode == 0
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def _load_and_judge(
     lab: Lab,
     server: subprocess.Popen[bytes],
     cfg: RunnerConfig,
     planned: PlannedRun,
     lab_dir: Path,
-    facts: dict[str, Any],
+    facts: RunFacts,
 ) -> RunOutcome:
     """Drive the load, read the tool's results and the server's counters, judge the run."""
     spec = loadmod.LoadSpec(
@@ -146,13 +161,13 @@ def _load_and_judge(
         )
     except subprocess.TimeoutExpired:
         return RunOutcome(
-            "failed", f"load did not finish within {cfg.run_timeout_s} s", facts=facts
+            RunState.FAILED, f"load did not finish within {cfg.run_timeout_s} s", facts=facts
         )
     t1 = time.time()
     opens_after = passive_opens(server.pid)
     if proc.returncode != 0 and cfg.tool == "h2load" and not proc.stdout:
         return RunOutcome(
-            "failed",
+            RunState.FAILED,
             f"{cfg.tool} exited {proc.returncode}: {proc.stderr.strip()[-300:]}",
             facts=facts,
         )
@@ -167,10 +182,10 @@ def _load_and_judge(
     accept = None
     if opens_before is not None and opens_after is not None:
         accept = (opens_after - opens_before) / max(cfg.duration_s, t1 - t0)
-    facts["load_elapsed_s"] = round(t1 - t0, 3)
+    facts.load_elapsed_s = round(t1 - t0, 3)
     verdict = loadmod.judge(result, cfg.min_ratio, accept)
     return RunOutcome(
-        "done" if verdict.valid else "invalid",
+        RunState.DONE if verdict.valid else RunState.INVALID,
         None if verdict.valid else "; ".join(verdict.reasons),
         steady,
         result,
@@ -180,8 +195,11 @@ def _load_and_judge(
     )
 
 
-class NotReady(Exception):
-    """The workload did not accept connections in time."""
+class NotReady(HarnessError):
+    """The workload did not accept connections in time (the run fails; caught here)."""
+
+    kind = ErrorKind.RUN_INVALID
+    PREFIX = "workload not ready"
 
 
 @dataclass
@@ -200,7 +218,7 @@ def session(
     levels: dict[str, Any],
     cfg: RunnerConfig,
     make_lab: Callable[[str], Lab],
-    facts: dict[str, Any],
+    facts: RunFacts,
 ) -> Iterator[Session]:
     """Build a fresh lab, start and probe the workload, bring the agent up (unless the mode is
     baseline); tear it all down on the way out, whatever happened."""
@@ -212,14 +230,15 @@ def session(
     agent: Agent | None = None
     try:
         lab = make_lab(run_id)
-        facts["lab"] = {
-            "id": lab.lab_id,
-            "kind": lab.kind,
-            "sysctls": dict(lab.sysctls),
-            "workload_cpus": lab.workload.cpus,
-            "load_cpus": lab.load.cpus,
-            "gives_up": list(lab.gives_up),
-        }
+        facts.lab = LabFacts(
+            lab.lab_id,
+            lab.kind,
+            tuple(lab.sysctls.items()),
+            lab.workload.cpus,
+            lab.load.cpus,
+            lab.workload.interface,
+            tuple(lab.gives_up),
+        )
         values: dict[str, Any] = {
             **levels,
             "run_id": run_id,
@@ -235,21 +254,21 @@ def session(
         if not probe(lab.load, lab.workload.address, cfg.port, cfg.ready_timeout_s):
             detail = _tail(lab_dir / "workload.log") or _tail(lab_dir / "nginx" / "error.log")
             raise NotReady(
-                f"workload not ready on {lab.workload.address}:{cfg.port} "
+                f"{NotReady.PREFIX} on {lab.workload.address}:{cfg.port} "
                 f"within {cfg.ready_timeout_s:.0f} s" + (f": {detail}" if detail else "")
             )
         if levels["mode"] != BASELINE:
             agent = Agent(lab.workload, cfg.agent, values)
-            facts["agent_version"] = agent.version()
+            facts.agent_version = agent.version()
             agent.bring_up(str(levels["mode"]))
         yield Session(lab, lab_dir, server, agent)
     finally:
         if agent is not None:
             problems = agent.tear_down()
             if problems:
-                facts["teardown_problems"] = problems
+                facts.teardown_problems = tuple(problems)
         if server is not None:
-            _stop(server)
+            stop(server)
         if lab is not None:
             teardown(lab)
 
@@ -262,7 +281,7 @@ def execute_run(
     hooks: Hooks,
 ) -> RunOutcome:
     """One run; never raises for a run-level failure (only for KeyboardInterrupt)."""
-    facts: dict[str, Any] = {}
+    facts = RunFacts()
     try:
         with session(run_id, dict(planned.cell.levels), cfg, make_lab, facts) as s:
             collection = hooks.start_collection(run_id, s.lab, s.agent is not None)
@@ -270,11 +289,11 @@ def execute_run(
                 outcome = _load_and_judge(s.lab, s.server, cfg, planned, s.lab_dir, facts)
             finally:
                 collection.stop()
-            if s.agent is not None and outcome.status != "failed":
+            if s.agent is not None and outcome.status is not RunState.FAILED:
                 ok, words = s.agent.healthy()
                 if not ok:
-                    outcome.status = "failed"
+                    outcome.status = RunState.FAILED
                     outcome.reason = f"agent unhealthy after the load: {words}"
             return outcome
     except (NotReady, AgentFailed, LabError, loadmod.LoadToolError, OSError) as exc:
-        return RunOutcome("failed", str(exc), facts=facts)
+        return RunOutcome(RunState.FAILED, str(exc), facts=facts)

@@ -10,13 +10,15 @@ detectable effect of the cell (``pipeline.stats``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from pipeline.kpis import BY_NAME, Kpi
+from contracts.kpis import BY_NAME, Kpi
+from contracts.states import Verdict
 from pipeline.stats import Comparison, compare
 
 Levels = tuple[tuple[str, Any], ...]
@@ -49,6 +51,16 @@ class Overhead:
     significant: bool
     mde: float  # in the unit of ``absolute`` (or % for relative-only KPIs)
     method: str
+
+    @property
+    def verdict(self) -> Verdict:
+        """Cost or gain when significant (a positive overhead is a cost), else no change."""
+        delta = self.absolute.delta if self.absolute is not None else self.relative_pct
+        if delta is None or math.isnan(self.pvalue):
+            return Verdict.NO_INFERENCE
+        if not self.significant:
+            return Verdict.NO_CHANGE
+        return Verdict.COST if delta > 0 else Verdict.GAIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +208,7 @@ def as_rows(items: Sequence[Overhead]) -> list[dict[str, Any]]:
             "relative_ci_high": o.relative_ci[1] if o.relative_ci else None,
             "pvalue": o.pvalue,
             "significant": o.significant,
+            "verdict": o.verdict.value,
             "mde": o.mde,
             "method": o.method,
         }

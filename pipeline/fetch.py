@@ -11,12 +11,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from contracts.errors import ErrorKind
+from contracts.kpis import Kpi
+from pipeline.errors import PipelineError
 from pipeline.graphite import GraphiteClient
-from pipeline.kpis import Kpi
 
 
-class SeriesMissing(Exception):
+class SeriesMissing(PipelineError):
     """A series the analysis needs is not in Graphite."""
+
+    kind = ErrorKind.BAD_INPUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +31,12 @@ class RunRef:
     start: int  # steady window, epoch seconds [start, end)
     end: int
     core: str  # the workload core, for cpu_workload_core
+    interface: str | None = None  # the workload's interface, for throughput
 
 
-def series_path(ref: RunRef, kpi: Kpi) -> str:
-    return f"{ref.prefix}.runs.{ref.run_id}.{ref.host}.{kpi.path.format(core=ref.core)}"
+def series_path(ref: RunRef, kpi: Kpi) -> str | None:
+    series = kpi.series(ref.prefix, ref.run_id, ref.host, ref.core, ref.interface)
+    return series.format() if series is not None else None
 
 
 def fetch_run(
@@ -38,13 +44,15 @@ def fetch_run(
 ) -> pd.DataFrame:
     """Columns: run_id, kpi, time, value (value in the KPI's unit; NaN where missing)."""
     targets = [series_path(ref, k) for k in kpis]
-    found = {s.target: s for s in client.render(targets, ref.start, ref.end - 1)}
+    wanted = [t for t in targets if t is not None]
+    found = {s.target: s for s in client.render(wanted, ref.start, ref.end - 1)} if wanted else {}
     rows: list[tuple[str, str, int, float]] = []
     for kpi, target in zip(kpis, targets, strict=True):
-        series = found.get(target)
+        series = found.get(target) if target is not None else None
         if series is None or not series.values():
             if required:
-                raise SeriesMissing(f"{target}: no data in Graphite for run {ref.run_id}")
+                where = target or f"{kpi.name} (the run's manifest lacks what its path needs)"
+                raise SeriesMissing(f"{where}: no data in Graphite for run {ref.run_id}")
             continue
         values = dict(series.points)
         for t in range(ref.start, ref.end):

@@ -10,13 +10,20 @@ from typing import Any
 
 import requests
 
+from contracts.errors import ErrorKind
+from pipeline.errors import PipelineError
 
-class GraphiteUnavailable(Exception):
+
+class GraphiteUnavailable(PipelineError):
     """graphite-web did not answer, or answered with an error."""
 
+    kind = ErrorKind.SERVICE_UNAVAILABLE
 
-class GraphiteBadResponse(Exception):
+
+class GraphiteBadResponse(PipelineError):
     """graphite-web answered with something that is not the documented JSON."""
+
+    kind = ErrorKind.SERVICE_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

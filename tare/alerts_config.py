@@ -2,19 +2,20 @@
 
 It lives in a campaign file or in an alerts file of its own (same ``[alerts]`` table), so one set
 of rules can serve several campaigns. Secrets (Slack token, webhook URL) are never here: they
-come from the environment or a file only the user can read (``tare.secrets``).
+come from the environment or a file only the user can read (``alerting.secrets``).
 """
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipeline.kpis import BY_NAME
-from tare.errors import ConfigError
+from alerting import changepoints
+from alerting.evaluate import Settings, ThresholdRule
+from contracts.kpis import BY_NAME
+from tare.configfile import parse_model, read_text
 
 
 class _Model(BaseModel):
@@ -54,19 +55,31 @@ class AlertsFile(_Model):
 
 
 def load_alerts_file(path: Path) -> AlertsSection:
-    from tare.config import _message, _read_text, format_loc
-
     label = str(path)
-    text = _read_text(path, label)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{label}: not valid TOML: {exc}") from None
-    try:
-        return AlertsFile.model_validate(raw).alerts
-    except ValidationError as exc:
-        lines = [
-            f"{label}: {format_loc(err['loc']) or '(top level)'}: {_message(err)}"
-            for err in exc.errors()
-        ]
-        raise ConfigError(lines[0], details=lines) from None
+    return parse_model(read_text(path, label, "alerts file"), label, AlertsFile).alerts
+
+
+def rules_of(section: AlertsSection) -> list[ThresholdRule]:
+    return [
+        ThresholdRule(
+            kpi=t.kpi,
+            limit=float(t.limit),
+            relative=t.relative,
+            upper=t.direction == "upper",
+            mode=t.mode,
+            rate=str(t.rate) if t.rate is not None else None,
+            factors=tuple(f"{k}_{v}" for k, v in t.factors.items()),
+        )
+        for t in section.thresholds
+    ]
+
+
+def settings_of(section: AlertsSection) -> Settings:
+    return Settings(
+        detector=changepoints.Settings(
+            confirm_nights=section.confirm_nights,
+            outlier_z=section.outlier_z,
+            max_pvalue=section.max_pvalue,
+        ),
+        recent_nights=section.recent_nights,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -12,47 +13,55 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from alerting.secrets import RedactingFilter, redact
+from contracts.errors import ExitCode, TareError, exit_code_for
 from tare import __version__
-from tare.cli_common import emit, log_to_file
-from tare.errors import ConfigError, ExitCode, TareError
-from tare.secrets import RedactingFilter, redact
-from tare.stack.settings import StackSettings, resolve
+from tare.cli_common import emit
+from tare.configfile import ConfigError
+from tare.stack.settings import StackSettings, default_state_dir, resolve
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Errors raised by stage packages (which never import tare) and the exit code each maps to.
-# Named, not imported: each verb imports only what it needs (``tare collect`` stays small), and
-# an exception can only come from a module that is loaded.
-STAGE_ERRORS: tuple[tuple[str, str, ExitCode], ...] = (
-    ("pipeline.graphite", "GraphiteUnavailable", ExitCode.SERVICE_UNAVAILABLE),
-    ("pipeline.graphite", "GraphiteBadResponse", ExitCode.SERVICE_UNAVAILABLE),
-    ("collectors.collectd", "CollectdUnavailable", ExitCode.SERVICE_UNAVAILABLE),
-    ("collectors.sender", "SpoolLocked", ExitCode.USAGE),
-    ("harness.lab", "LabError", ExitCode.SERVICE_UNAVAILABLE),
-    ("harness.load", "LoadToolError", ExitCode.SERVICE_UNAVAILABLE),
-    ("pipeline.fetch", "SeriesMissing", ExitCode.BAD_INPUT),
-    ("alerting.store", "UnknownAlert", ExitCode.USAGE),
-)
+LOG_FILE = Path("log") / "tare.log"
+_log_path = [Path("var") / LOG_FILE]  # where this command logs (set once, in main)
 
 
-def _stage_exit_code(exc: BaseException) -> ExitCode | None:
-    for module, name, code in STAGE_ERRORS:
-        loaded = sys.modules.get(module)
-        if loaded is not None and isinstance(exc, getattr(loaded, name)):
-            return code
-    return None
+def _state_dir_of(argv: list[str]) -> Path:
+    """The state directory a command line uses (``--state-dir``, else TARE_STATE_DIR, else
+    ./var): where its log file goes, whatever the verb."""
+    for i, arg in enumerate(argv):
+        if arg == "--state-dir" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("--state-dir="):
+            return Path(arg.split("=", 1)[1])
+    return default_state_dir(os.environ)
 
 
-def _configure_logging(verbose: int, debug: bool) -> None:
+def _configure_logging(argv: list[str]) -> None:
+    """Once per command: stderr at the level the flags ask for, and the full log (tracebacks
+    included) in the state directory's log/tare.log, for every verb."""
+    debug = "--debug" in argv
+    verbose = any(a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv)
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("tare: %(levelname)s: %(message)s"))
     handler.addFilter(RedactingFilter())
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG)
-    handler.setLevel(level)
+    path = _state_dir_of(argv) / LOG_FILE
+    _log_path[0] = path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(path)
+    except OSError as exc:
+        log.warning("no log file %s: %s", path, exc.strerror or exc)
+        return
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.setLevel(logging.DEBUG)
+    file_handler.addFilter(RedactingFilter())
+    root.addHandler(file_handler)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,7 +73,6 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     """tare measures what a host agent costs the server it protects, every night."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    _configure_logging(verbose, debug)
 
 
 @cli.command()
@@ -139,7 +147,6 @@ def stack_options(func: F) -> F:
             cache_query_port=kwargs.pop("cache_query_port"),
             web_port=kwargs.pop("web_port"),
         )
-        log_to_file(settings.state_dir)
         return func(settings=settings, **kwargs)
 
     return cast(F, wrapper)
@@ -246,45 +253,44 @@ def _print_traceback() -> None:
     click.echo(redact(traceback.format_exc()).rstrip(), err=True)
 
 
+def _fail(exc: BaseException, debug: bool) -> int:
+    """The one catch point: one line on stderr, the traceback in the log, the exit code."""
+    code = exit_code_for(exc)
+    if isinstance(exc, TareError):
+        log.debug("error", exc_info=exc)
+        for raw in exc.lines():
+            line = redact(raw)
+            click.echo(line if exc.names_its_file else f"tare: {line}", err=True)
+    else:
+        log.debug("internal error", exc_info=exc)  # the log file only; stderr gets one line
+        click.echo(
+            redact(f"tare: internal error, see {_log_path[0]}: {type(exc).__name__}: {exc}"),
+            err=True,
+        )
+    if debug:
+        _print_traceback()
+    return int(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, map every error to its exit code and one line."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    _configure_logging(args)
+    debug = "--debug" in args
     try:
-        code = cli.main(args=argv, prog_name="tare", standalone_mode=False)
+        code = cli.main(args=args, prog_name="tare", standalone_mode=False)
         if isinstance(code, int) and code:  # ctx.exit(N) returns N in this mode
             return code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("tare: interrupted", err=True)
         return int(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         return int(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("tare: interrupted", err=True)
-        return int(ExitCode.INTERRUPTED)
-    except TareError as exc:
-        log.debug("error", exc_info=True)
-        for raw in exc.lines():
-            line = redact(raw)
-            click.echo(line if isinstance(exc, ConfigError) else f"tare: {line}", err=True)
-        if debug:
-            _print_traceback()
-        return int(exc.exit_code)
     except Exception as exc:
-        code = _stage_exit_code(exc)
-        if code is not None:
-            log.debug("error", exc_info=True)
-            click.echo(redact(f"tare: {exc}"), err=True)
-            if debug:
-                _print_traceback()
-            return int(code)
-        log.debug("internal error", exc_info=True)
-        click.echo(redact(f"tare: internal error: {type(exc).__name__}: {exc}"), err=True)
-        if debug:
-            _print_traceback()
-        return 1
+        return _fail(exc, debug)
     return 0
 
 

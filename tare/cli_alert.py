@@ -9,24 +9,15 @@ from typing import Any
 
 import click
 
-from tare.cli_common import emit, log_to_file, state_path
-from tare.errors import ConfigError, RegressionFound, ServiceUnavailable, UsageError
+from alerting import summary
+from contracts.errors import RegressionFound, ServiceUnavailable, UsageError
+from contracts.paths import DEFAULT_PREFIX
+from contracts.states import AlertState
+from tare.cli_common import emit, state_path
+from tare.configfile import ConfigError
 from tare.stack.settings import resolve
 
 NOTIFY = click.Choice(["auto", "slack", "console", "none"])
-
-
-def _alert_json(aid: str, a: Any, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": aid,
-        "kind": a.kind,
-        "platform": a.platform,
-        "campaign": a.campaign,
-        "cell": a.cell,
-        "night": a.night,
-        "items": [dataclasses.asdict(i) for i in a.items],
-        **extra,
-    }
 
 
 def _delivery_problem(result: Any) -> None:
@@ -73,14 +64,13 @@ def alert_cmd(
     as_json: bool,
 ) -> None:
     """Check the nightly overhead series: change points, thresholds; notify what is new."""
+    from alerting import cycle, secrets
     from alerting.store import AlertStore
+    from pipeline import nightly
     from pipeline.graphite import GraphiteClient
-    from tare import alert as ta
-    from tare import secrets
-    from tare.alerts_config import AlertsSection, load_alerts_file
+    from tare.alerts_config import AlertsSection, load_alerts_file, rules_of, settings_of
 
     settings = resolve(state_dir=state_dir)
-    log_to_file(settings.state_dir)
     section = AlertsSection()
     if config is not None:
         from tare.config import load_campaign
@@ -94,27 +84,28 @@ def alert_cmd(
         section = load_alerts_file(rules)
     notifier = None
     if not dry_run:  # secrets first: a bad secrets file fails before any work
-        notifier = ta.notifier_for(
+        notifier = cycle.notifier_for(
             notify, secrets.from_environment(slack_secrets, section.slack_channel)
         )
     client = GraphiteClient(render_url or settings.render_url, timeout_s=30)
-    frame = ta.fetch_nightly(client, prefix or "tare", campaign_name, section.history_nights)
-    versions = ta.agent_versions(settings.state_dir / "ledger.db")
+    frame = nightly.fetch(client, prefix or DEFAULT_PREFIX, campaign_name, section.history_nights)
+    versions = cycle.agent_versions(_ledger_records(settings.state_dir / "ledger.db"))
+    thresholds, detection, url = rules_of(section), settings_of(section), section.dashboard_url
     if dry_run:
-        outcome = ta.run_alert(frame, section, None, None, versions)
+        outcome = cycle.run_alert(frame, thresholds, detection, url, None, None, versions)
     else:
         with AlertStore(settings.state_dir / "alerts.db") as store:
-            outcome = ta.run_alert(frame, section, store, notifier, versions)
+            outcome = cycle.run_alert(frame, thresholds, detection, url, store, notifier, versions)
     ev = outcome.evaluation
-    gate = ta.regressions(outcome.new)
+    gate = cycle.regressions(outcome.new)
     if as_json:
         emit(
             {
                 "latest_night": ev.latest_night,
                 "series": ev.series,
                 "dry_run": dry_run,
-                "alerts": [_alert_json(i, a, new=True) for i, a in outcome.new]
-                + [_alert_json(i, a, new=False) for i, a in outcome.known],
+                "alerts": [summary.alert_json(i, a, new=True) for i, a in outcome.new]
+                + [summary.alert_json(i, a, new=False) for i, a in outcome.known],
                 "pending": [dataclasses.asdict(o) for o in ev.pending],
                 "outliers": [dataclasses.asdict(o) for o in ev.outliers],
                 "regressions": [i for i, _ in gate],
@@ -124,7 +115,8 @@ def alert_cmd(
             }
         )
     else:
-        _print_outcome(outcome, dry_run)
+        for line in summary.outcome_lines(outcome, dry_run):
+            click.echo(line)
     if fail_on_regression and gate:
         if outcome.delivery is not None and outcome.delivery.error:
             click.echo(f"tare: {outcome.delivery.error} (kept in the outbox)", err=True)
@@ -135,29 +127,17 @@ def alert_cmd(
     _delivery_problem(outcome.delivery)
 
 
-def _print_outcome(outcome: Any, dry_run: bool) -> None:
-    from alerting.messages import describe_cell, item_line
+def _ledger_records(path: Path) -> list[tuple[Any, list[Any]]]:
+    """Every campaign with its runs, from the ledger (none when there is no ledger yet)."""
+    if not path.exists():
+        return []
+    from harness.ledger import Ledger
 
-    ev = outcome.evaluation
-    if ev.latest_night is None:
-        click.echo("alert: no nightly series found (run `tare analyze` after a campaign)")
-        return
-    verb = "would alert" if dry_run else "new"
-    click.echo(
-        f"alert: {ev.series} series checked through night {ev.latest_night}: "
-        f"{len(outcome.new)} {verb}, {len(outcome.known)} already known, "
-        f"{len(ev.pending)} pending, {len(ev.outliers)} outlier night(s)"
-    )
-    for aid, a in outcome.new:
-        click.echo(f"  {aid}  {a.kind:<11} {describe_cell(a)}, night {a.night}")
-        for item in a.items:
-            click.echo(f"      {item_line(item)}")
-    for o in ev.pending:
-        click.echo(
-            f"  pending      {o.series}.{o.stat}: {o.value:.3g} on {o.night} vs {o.level:.3g}"
-        )
-    if outcome.delivery is not None and outcome.delivery.sent:
-        click.echo(f"alert: {outcome.delivery.sent} message(s) delivered")
+    ledger = Ledger(path)
+    try:
+        return [(c, ledger.runs(c.campaign_id)) for c in ledger.campaigns()]
+    finally:
+        ledger.close()
 
 
 @click.group("alerts")
@@ -175,7 +155,7 @@ def _store(state_dir: Path | None) -> Any:
 
 
 @alerts_group.command("list")
-@click.option("--state", type=click.Choice(["new", "acknowledged", "resolved", "invalid"]))
+@click.option("--state", type=click.Choice([s.value for s in AlertState]))
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 def alerts_list(state: str | None, state_dir: Path | None, as_json: bool) -> None:
@@ -188,7 +168,9 @@ def alerts_list(state: str | None, state_dir: Path | None, as_json: bool) -> Non
     if as_json:
         emit(
             {
-                "alerts": [_alert_json(r.id, r.alert, state=r.state, note=r.note) for r in rows],
+                "alerts": [
+                    summary.alert_json(r.id, r.alert, state=r.state, note=r.note) for r in rows
+                ],
                 "outbox": pending,
             }
         )
@@ -203,8 +185,8 @@ def alerts_list(state: str | None, state_dir: Path | None, as_json: bool) -> Non
         click.echo(f"{pending} message(s) waiting in the outbox")
 
 
-def _state_command(state: str, help_text: str) -> click.Command:
-    @click.command(state if state != "acknowledged" else "ack", help=help_text)
+def _state_command(state: AlertState, help_text: str) -> click.Command:
+    @click.command(state if state != AlertState.ACKNOWLEDGED else "ack", help=help_text)
     @click.argument("alert_id")
     @click.option("--note", help="Why (shown in the thread reply).")
     @click.option("--notify", type=NOTIFY, default="auto", show_default=True)
@@ -217,9 +199,8 @@ def _state_command(state: str, help_text: str) -> click.Command:
         slack_secrets: Path | None,
         state_dir: Path | None,
     ) -> None:
+        from alerting import cycle, secrets
         from alerting.store import UnknownAlert
-        from tare import alert as ta
-        from tare import secrets
 
         with _store(state_dir) as store:
             try:
@@ -227,8 +208,8 @@ def _state_command(state: str, help_text: str) -> click.Command:
             except UnknownAlert as exc:
                 raise UsageError(str(exc)) from None
             channel = (store.get(aid).delivery or {}).get("channel")
-            notifier = ta.notifier_for(notify, secrets.from_environment(slack_secrets, channel))
-            updated, result = ta.change_state(store, aid, state, note, notifier)
+            notifier = cycle.notifier_for(notify, secrets.from_environment(slack_secrets, channel))
+            updated, result = cycle.change_state(store, aid, state, note, notifier)
         click.echo(f"alert {updated.id}: {updated.state}")
         _delivery_problem(result)
 
@@ -236,9 +217,9 @@ def _state_command(state: str, help_text: str) -> click.Command:
 
 
 for _state, _help in (
-    ("acknowledged", "Acknowledge an alert: someone is on it."),
-    ("resolved", "Mark an alert resolved: the change is understood or fixed."),
-    ("invalid", "Mark an alert invalid: not a real change (noise, a broken night)."),
+    (AlertState.ACKNOWLEDGED, "Acknowledge an alert: someone is on it."),
+    (AlertState.RESOLVED, "Mark an alert resolved: the change is understood or fixed."),
+    (AlertState.INVALID, "Mark an alert invalid: not a real change (noise, a broken night)."),
 ):
     alerts_group.add_command(_state_command(_state, _help))
 
@@ -278,48 +259,9 @@ def changepoints_cmd(
                 continue
             found = cp.detect(list(values), settings)
             label = name if len(files) == 1 else f"{path.name}:{name}"
-            out.append(_series_json(label, history.times, found))
+            out.append(summary.series_json(label, history.times, found))
     if as_json:
         click.echo(json.dumps({"series": out}, indent=2))
         return
-    for s in out:
-        click.echo(
-            f"{s['name']}: {len(s['change_points'])} change point(s), "
-            f"{len(s['outliers'])} outlier(s), {len(s['pending'])} pending"
-        )
-        for c in s["change_points"]:
-            pct = "" if c["change_pct"] is None else f" ({c['change_pct']:+.1f} %)"
-            click.echo(
-                f"  change   row {c['index']:>4}  {c['time']}  {c['before']:.4g} -> "
-                f"{c['after']:.4g}{pct}  p={c['pvalue']:.2g}"
-            )
-        for c in s["pending"]:
-            click.echo(
-                f"  pending  row {c['index']:>4}  {c['time']}  {c['before']:.4g} -> "
-                f"{c['after']:.4g} ({c['nights_after']} night(s), not yet confirmed)"
-            )
-        for o in s["outliers"]:
-            click.echo(f"  outlier  row {o['index']:>4}  {o['time']}  {o['value']:.4g}")
-
-
-def _series_json(name: str, times: tuple[str, ...], found: Any) -> dict[str, Any]:
-    def change(c: Any) -> dict[str, Any]:
-        return {
-            "index": c.index,
-            "time": times[c.index],
-            "before": c.before,
-            "after": c.after,
-            "change_pct": c.change_pct,
-            "pvalue": c.pvalue,
-            "nights_after": c.nights_after,
-        }
-
-    return {
-        "name": name,
-        "change_points": [change(c) for c in found.changes],
-        "outliers": [
-            {"index": o.index, "time": times[o.index], "value": o.value} for o in found.outliers
-        ],
-        "pending": [change(c) for c in found.pending],
-        "missing": len(found.missing),
-    }
+    for line in summary.changepoint_lines(out):
+        click.echo(line)

@@ -9,14 +9,14 @@ from typing import Any, TypeVar
 
 import click
 
-from tare.cli_common import emit, log_to_file
-from tare.errors import RunInvalid
+from contracts.errors import RunInvalid, UsageError
+from tare.cli_common import emit
 from tare.stack.settings import resolve
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-# The noise-reduction techniques (``tare.calibrate.Techniques``), each on by default.
+# The noise-reduction techniques (``contracts.calibration.Techniques``), each on by default.
 SWITCHES = (
     ("exact-cpu", "Wall minus idle per core and the cgroup (off: /proc/stat busy ticks)."),
     ("pinning", "Generator and workload on separate cores."),
@@ -99,60 +99,24 @@ def calibrate_cmd(
 ) -> None:
     """A/A test and a known ballast against baseline: the noise floor, and whether the lab
     recovers what was injected. Exit 5 naming the KPI when it does not."""
-    from tare import calibrate as tc
+    from contracts.calibration import Ballast, Techniques
+    from harness.calibration import Design
+    from pipeline.calibration import Criteria, table, to_json
+    from tare.calibrate import calibrate
 
     settings = resolve(state_dir=state_dir)
-    log_to_file(settings.state_dir)
-    opts = tc.Options(
-        cpu_percent=cpu_percent,
-        memory_mb=memory_mb,
-        rate=rate,
-        budget_s=budget_s,
-        run_s=run_s,
-        max_cpu_half_width=max_cpu_ci,
-        max_mem_half_width=max_mem_ci,
-        mem_resolution_mb=mem_resolution,
-        techniques=tc.Techniques(**techniques),
-    )
-    result = tc.calibrate(opts, settings, sys.stderr)
+    try:
+        ballast = Ballast(cpu_percent, memory_mb)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    tech = Techniques(**techniques)
+    design = Design(ballast=ballast, rate=rate, budget_s=budget_s, run_s=run_s, techniques=tech)
+    criteria = Criteria(ballast, tech, max_cpu_ci, max_mem_ci, mem_resolution)
+    result = calibrate(design, criteria, settings, sys.stderr)
     if as_json:
-        emit(tc.to_json(result))
+        emit(to_json(result))
     else:
-        _print(result)
+        for line in table(result):
+            click.echo(line)
     if result.problems:
         raise RunInvalid(result.problems[0], details=result.problems)
-
-
-def _print(r: object) -> None:
-    from tare.calibrate import Result
-
-    assert isinstance(r, Result)
-    o = r.options
-    click.echo(
-        f"calibrate: {o.rate} conn/s, ballast {o.cpu_percent:g} % of one core and "
-        f"{o.memory_mb:g} MB; {r.rounds} round(s) of {o.run_s} s runs ({r.stopped})"
-    )
-    click.echo("A/A, baseline against baseline (the noise floor):")
-    click.echo(f"  {'KPI':<26}{'difference [95 % CI]':>28}{'p':>8}{'MDE':>8}{'sd/run':>8}")
-    for v in r.aa:
-        c = v.recovered
-        sd = r.sd_between_runs.get(v.kpi)
-        click.echo(
-            f"  {v.kpi:<26}{f'{c.delta:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]':>28}"
-            f"{c.pvalue:>8.2g}{c.mde:>8.2f}{'-' if sd is None else f'{sd:.2f}':>8}"
-            + ("  SIGNIFICANT" if v.problems else "")
-        )
-    click.echo("Ballast against baseline:")
-    click.echo(f"  {'KPI':<26}{'injected':>9}{'recovered [95 % CI]':>28}{'MDE':>8}  verdict")
-    for t, v in r.ballast:
-        c = v.recovered
-        verdict = "ok" if v.ok else "; ".join(v.problems)
-        if v.ok and v.inside is False:
-            verdict = f"ok (outside the CI by less than the {v.resolution:g} resolution)"
-        if not t.judged:
-            verdict = "(reported)"
-        click.echo(
-            f"  {v.kpi:<26}{v.injected:>9g}"
-            f"{f'{c.delta:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]':>28}{c.mde:>8.2f}  {verdict}"
-        )
-    click.echo("  (CPU in points of one core; memory in MB)")

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from tare.cli_common import emit, fmt_s, log_to_file, state_path
-from tare.errors import UsageError
+from contracts.durations import fmt_duration
+from contracts.errors import RunInvalid, UsageError
+from contracts.paths import DEFAULT_PREFIX
+from tare.cli_common import emit, state_path
 from tare.stack.settings import StackSettings, resolve
-
-if TYPE_CHECKING:
-    from harness.ledger import Ledger
 
 
 @click.command()
@@ -41,7 +40,7 @@ def plan(config: Path, as_json: bool) -> None:
         click.echo(
             f"  {r.seq:3d}  " + "  ".join(f"{levels[n]!s:>12}" for n in names) + f"  {r.repeat:6d}"
         )
-    click.echo(f"estimated wall time: {fmt_s(p.wall_time_s)}")
+    click.echo(f"estimated wall time: {fmt_duration(p.wall_time_s)}")
 
 
 @click.command("run")
@@ -63,11 +62,9 @@ def run_cmd(
     """Run a campaign: every run's KPIs and load results into Graphite, recorded in the ledger."""
     from tare import run as tr
     from tare.config import load_campaign
-    from tare.errors import RunInvalid
 
     campaign = load_campaign(config)
     settings = resolve(state_dir=state_dir)
-    log_to_file(settings.state_dir)
     summary = tr.run(campaign, settings.state_dir, resume, lab_kind=lab_kind)
     bad = summary.bad
     if as_json:
@@ -109,6 +106,13 @@ def run_cmd(
     help="Concurrent clients of each closed-loop step.",
 )
 @click.option("--step-s", type=click.FloatRange(min=0.5), default=3.0, show_default=True)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1, max=100),
+    default=3,
+    show_default=True,
+    help="Sweeps per mode, interleaved; an interval needs >= 2 a side.",
+)
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 def capacity_cmd(
@@ -116,13 +120,15 @@ def capacity_cmd(
     modes: tuple[str, ...],
     clients: str,
     step_s: float,
+    repeats: int,
     state_dir: Path | None,
     as_json: bool,
 ) -> None:
-    """Closed-loop maximum new-connection rate (the knee) per mode, and its cost vs baseline."""
+    """Closed-loop maximum new-connection rate (the knee) per mode, and its change vs baseline
+    with a between-sweep 95 % CI."""
+    from pipeline.capacity import capacity_changes, capacity_table
     from tare import run as tr
     from tare.config import load_campaign
-    from tare.errors import RunInvalid
 
     campaign = load_campaign(config)
     known = [str(m) for m in campaign.factor_levels()["mode"]]
@@ -136,43 +142,45 @@ def capacity_cmd(
     if not steps or min(steps) < 1:
         raise UsageError("--clients: give positive numbers")
     settings = resolve(state_dir=state_dir)
-    log_to_file(settings.state_dir)
-    results = tr.capacity(campaign, settings.state_dir, list(modes) or known, steps, step_s)
-    base = next((r.max_rate for r in results if r.mode == "baseline"), None)
-    rows = []
+    chosen = list(modes) or known
+    results = tr.capacity(campaign, settings.state_dir, chosen, steps, step_s, repeats)
+    maxima: dict[str, list[float]] = {m: [] for m in chosen}
     for r in results:
-        k = r.knee()
-        cost = (
-            None
-            if (base is None or r.max_rate is None or r.mode == "baseline")
-            else ((r.max_rate - base) / base * 100)
-        )
-        rows.append(
+        if r.error is None and r.max_rate is not None:
+            maxima[r.mode].append(r.max_rate)
+    changes = capacity_changes(maxima)
+    if as_json:
+        emit(
             {
-                "mode": r.mode,
-                "max_conn_per_s": r.max_rate,
-                "knee_clients": k.clients if k else None,
-                "change_vs_baseline_pct": cost,
-                "error": r.error,
-                "steps": [vars_of(s) for s in r.steps],
+                "campaign": campaign.name,
+                "modes": [
+                    {
+                        "mode": c.mode,
+                        "sweeps": c.sweeps,
+                        "max_conn_per_s": c.max_rate,
+                        "change_vs_baseline_pct": c.change_pct,
+                        "ci_pct": list(c.ci_pct) if c.ci_pct else None,
+                        "pvalue": c.pvalue,
+                        "method": c.method,
+                    }
+                    for c in changes
+                ],
+                "sweeps": [
+                    {
+                        "mode": r.mode,
+                        "max_conn_per_s": r.max_rate,
+                        "knee_clients": k.clients if (k := r.knee()) else None,
+                        "error": r.error,
+                        "steps": [vars_of(s) for s in r.steps],
+                    }
+                    for r in results
+                ],
             }
         )
-    if as_json:
-        emit({"campaign": campaign.name, "modes": rows})
     else:
-        click.echo(f"{'mode':12} {'capacity conn/s':>16} {'knee clients':>13} {'vs baseline':>12}")
-        for row in rows:
-            cap = f"{row['max_conn_per_s']:.0f}" if row["max_conn_per_s"] else "-"
-            cost = (
-                f"{row['change_vs_baseline_pct']:+.1f}%"
-                if row["change_vs_baseline_pct"] is not None
-                else ""
-            )
-            click.echo(
-                f"{row['mode']:12} {cap:>16} {row['knee_clients'] or '-'!s:>13} {cost:>12}"
-                + (f"  {row['error']}" if row["error"] else "")
-            )
-    errors = [f"capacity of {r['mode']}: {r['error']}" for r in rows if r["error"]]
+        for line in capacity_table(changes):
+            click.echo(line)
+    errors = [f"capacity of {r.mode}: {r.error}" for r in results if r.error]
     if errors:
         raise RunInvalid(errors[0], details=errors)
 
@@ -208,15 +216,15 @@ def runs_list(campaign_id: str | None, state_dir: Path | None, as_json: bool) ->
         if as_json:
             emit(
                 {
-                    "campaigns": ledger.campaigns(),
-                    "runs": [{k: getattr(r, k) for k in r.__slots__} for r in rows],
+                    "campaigns": [c.to_json() for c in ledger.campaigns()],
+                    "runs": [r.to_json() for r in rows],
                 }
             )
             return
         for r in rows:
             rate = f"{r.achieved_rate:.0f}/s" if r.achieved_rate is not None else "-"
             click.echo(
-                f"{r.run_id}  {r.status:11}  {r.mode:10}  {r.rate:>6}/s  {rate:>8}"
+                f"{r.run_id}  {r.status.value:11}  {r.mode:10}  {r.rate:>6}/s  {rate:>8}"
                 + (f"  {r.reason}" if r.reason else "")
             )
     finally:
@@ -239,12 +247,18 @@ def lab_down(state_dir: Path | None) -> None:
     click.echo("lab: removed " + ", ".join(done) if done else "lab: nothing to remove")
 
 
-def _open_ledger(settings: StackSettings) -> Ledger:
+def _load(settings: StackSettings, campaign_id: str | None) -> tuple[Any, list[Any]]:
+    """(the campaign, its runs) from the ledger: the one asked for, or the latest finished."""
     from harness.ledger import Ledger
+    from pipeline.campaign import pick_campaign
 
-    return Ledger(
-        state_path(settings.state_dir, "ledger.db", "no ledger in {dir}; run a campaign first")
-    )
+    path = state_path(settings.state_dir, "ledger.db", "no ledger in {dir}; run a campaign first")
+    ledger = Ledger(path)
+    try:
+        campaigns = [(c, ledger.runs(c.campaign_id)) for c in ledger.campaigns()]
+    finally:
+        ledger.close()
+    return pick_campaign(campaigns, campaign_id)
 
 
 @click.command("analyze")
@@ -268,40 +282,36 @@ def analyze_cmd(
     as_json: bool,
 ) -> None:
     """Overhead of every contender cell against its baseline, with 95% CIs."""
-    from tare import analyze as ta
+    from collectors.sender import CarbonSender
+    from pipeline import nightly, tables
+    from pipeline.campaign import analyze, graphite_of, output_dir, write_tables
+    from pipeline.graphite import GraphiteClient
 
     if campaign_id and latest:
         raise UsageError("give --campaign ID or --latest, not both")
     settings = resolve(state_dir=state_dir)
-    ledger = _open_ledger(settings)
-    try:
-        result = ta.analyze(ledger, campaign_id, settings, None)
-        rows = ledger.runs(result.campaign["id"])
-        first = next((r for r in rows if r.status == "done"), None)
-    finally:
-        ledger.close()
-    manifest = first.manifest if first else {}
-    root = out_dir or Path(manifest.get("output_dir") or "var/campaigns")
-    result.output_dir = ta.write_tables(result, root)
+    campaign, rows = _load(settings, campaign_id)
+    graphite = graphite_of(rows)
+    url = str(graphite.render_url) if graphite else settings.render_url
+    result = analyze(campaign, rows, GraphiteClient(url, timeout_s=30))
+    write_tables(result, out_dir or output_dir(rows))
+    written = 0
     if not no_write_back and result.overheads:
-        graphite = manifest.get("graphite") or {}
-        carbon = graphite.get("carbon", settings.carbon)
-        host, _, port = carbon.rpartition(":")
-        result.written_points = ta.write_back(
-            result,
-            (host, int(port)),
-            graphite.get("prefix", "tare"),
-            settings.state_dir / "spool" / "analyze",
-        )
+        prefix = graphite.prefix if graphite else DEFAULT_PREFIX
+        points = nightly.points(prefix, campaign, result.overheads)
+        carbon = graphite.carbon if graphite else settings.carbon
+        sender = CarbonSender(carbon, settings.state_dir / "spool" / "analyze")
+        try:
+            sender.add(points)
+        finally:
+            sender.close()
+        written = len(points)
     if as_json:
-        emit(ta.to_json(result))
+        emit({**tables.to_json(result), "written_points": written})
     else:
-        for line in ta.table(result):
+        for line in tables.table(result):
             click.echo(line)
-        click.echo(
-            f"tables in {result.output_dir}; {result.written_points} nightly points "
-            "written to Graphite"
-        )
+        click.echo(f"tables in {result.output_dir}; {written} nightly points written to Graphite")
 
 
 @click.command("report")
@@ -315,12 +325,15 @@ def analyze_cmd(
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 def report_cmd(campaign_id: str | None, out_dir: Path | None, state_dir: Path | None) -> None:
     """One self-contained HTML page: overhead plots with CIs, trends, every run's series."""
-    from tare import report as tr
+    from contracts.labels import label
+    from pipeline import reporting
+    from pipeline.campaign import analyze, graphite_of, output_dir
+    from pipeline.graphite import GraphiteClient
 
     settings = resolve(state_dir=state_dir)
-    ledger = _open_ledger(settings)
-    try:
-        path, _ = tr.build(ledger, campaign_id, settings, out_dir)
-    finally:
-        ledger.close()
-    click.echo(f"report: {path}")
+    campaign, rows = _load(settings, campaign_id)
+    graphite = graphite_of(rows)
+    client = GraphiteClient(str(graphite.render_url) if graphite else settings.render_url, 30)
+    result = analyze(campaign, rows, client)
+    root = out_dir or output_dir(rows) / label(campaign.campaign_id)
+    click.echo(f"report: {reporting.build(result, client, root)}")

@@ -1,15 +1,42 @@
-"""``tare collect``: the verb; the work is in ``tare.collect`` and ``collectors``."""
+"""``tare collect``: the verb; the work is in ``collectors.collect``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from tare.cli_common import emit, log_to_file
-from tare.errors import ServiceUnavailable, UsageError
+from contracts.addresses import CarbonAddress
+from contracts.errors import ServiceUnavailable, UsageError
+from contracts.labels import label
+from contracts.paths import Source, collectd_run_prefix, run_base
+from tare.cli_common import emit
 from tare.stack.settings import resolve
+
+if TYPE_CHECKING:
+    from collectors.sampler import ProcMatch
+
+
+def parse_processes(by_name: tuple[str, ...], by_pidfile: tuple[str, ...]) -> tuple[ProcMatch, ...]:
+    from collectors.sampler import ProcMatch
+
+    out: list[ProcMatch] = []
+    for option, items in (("--process", by_name), ("--process-pidfile", by_pidfile)):
+        for item in items:
+            lab, sep, value = item.partition("=")
+            if not sep:
+                lab, value = item, item
+            if not lab or not value:
+                raise UsageError(f"{option} {item!r}: expected LABEL=VALUE")
+            if option == "--process":
+                out.append(ProcMatch(label=lab, name=value))
+            else:
+                out.append(ProcMatch(label=lab, pid_file=Path(value)))
+    labels = [label(m.label) for m in out]
+    if len(set(labels)) != len(labels):
+        raise UsageError("two --process options share one label")
+    return tuple(out)
 
 
 @click.command("collect")
@@ -60,21 +87,20 @@ def collect_cmd(
     as_json: bool,
 ) -> None:
     """Collect the run's KPIs once per second into Graphite under run-tagged paths."""
-    from collectors.names import label
+    from collectors import collect as tc
     from collectors.sampler import Targets
-    from collectors.standalone import run_base_path
-    from tare import collect as tc
 
     settings = resolve(state_dir=state_dir)
-    log_to_file(settings.state_dir)
-    host, port = tc.parse_carbon(carbon or settings.carbon)
+    try:
+        address = CarbonAddress.parse(carbon) if carbon else settings.carbon
+    except ValueError:
+        raise UsageError(f"--carbon {carbon!r}: expected HOST:PORT") from None
     if netns and netns_pid:
         raise UsageError("give --netns or --netns-pid, not both")
     opts = tc.CollectOptions(
         run_id=run_id,
         duration_s=duration,
-        carbon_host=host,
-        carbon_port=port,
+        carbon=address,
         prefix=prefix,
         host=label(host_label) if host_label else tc.default_host(),
         targets=Targets(
@@ -82,7 +108,7 @@ def collect_cmd(
             netns_pid=netns_pid,
             interfaces=interfaces,
             cgroup=cgroup,
-            processes=tc.parse_processes(processes, pidfiles),
+            processes=parse_processes(processes, pidfiles),
         ),
         state_dir=settings.state_dir,
         backend=cast(tc.Backend, backend),
@@ -94,7 +120,7 @@ def collect_cmd(
         result: dict[str, Any] = {
             "collector": "collectd",
             "config": str(conf),
-            "prefix": tc.collectd_prefix(prefix, run_id) + opts.host,
+            "prefix": collectd_run_prefix(prefix, run_id) + opts.host,
         }
         emit(result) if as_json else click.echo(
             f"collectd ran with {conf}; series under {result['prefix']}"
@@ -104,7 +130,7 @@ def collect_cmd(
     spooled = sender.spooled_bytes()
     result = {
         "collector": "standalone",
-        "base_path": run_base_path(prefix, run_id, opts.host),
+        "base_path": run_base(prefix, run_id, opts.host, Source.TARE),
         "samples": stats.samples,
         "points": stats.points,
         "sent_points": sender.sent_points,
@@ -117,10 +143,10 @@ def collect_cmd(
     else:
         click.echo(
             f"collected {stats.samples} samples ({stats.points} points) under "
-            f"{result['base_path']} to {host}:{port}"
+            f"{result['base_path']} to {address}"
         )
     if spooled:
         raise ServiceUnavailable(
-            f"carbon at {host}:{port} unreachable: {spooled} bytes of points kept in "
+            f"carbon at {address} unreachable: {spooled} bytes of points kept in "
             f"{sender.spool_dir}; the next tare collect sends them"
         )

@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import re
 import string
-import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from contracts.addresses import CarbonAddress, RenderUrl
+from contracts.manifest import BASELINE, GraphiteTarget
 from tare.alerts_config import AlertsSection
-from tare.errors import ConfigError
+from tare.configfile import ConfigError, parse_model, read_text, show
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 FACTOR_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 BUILTIN_FACTORS = ("mode", "rate")
-BASELINE = "baseline"
 # Placeholders the harness fills in argv lists besides the factor names.
 RUN_PLACEHOLDERS = frozenset(
     {"run_id", "state_dir", "lab_dir", "workload_addr", "load_addr", "port"}
 )
-MAX_FILE_BYTES = 1 << 20
 
 
 class _Model(BaseModel):
@@ -80,9 +79,19 @@ class CampaignSection(_Model):
     output_dir: str = "var/campaigns"
 
 
+def _carbon(value: str) -> str:
+    CarbonAddress.parse(value)  # ValueError names what is wrong
+    return value
+
+
+def _render_url(value: str) -> str:
+    RenderUrl.parse(value)
+    return value
+
+
 class GraphiteSection(_Model):
-    render_url: str = "http://127.0.0.1:8080"
-    carbon: str = "127.0.0.1:2003"
+    render_url: Annotated[str, AfterValidator(_render_url)] = "http://127.0.0.1:8080"
+    carbon: Annotated[str, AfterValidator(_carbon)] = "127.0.0.1:2003"
     prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")] = "tare"
 
 
@@ -154,6 +163,14 @@ class Campaign:
     def name(self) -> str:
         return self.spec.campaign.name
 
+    @property
+    def graphite(self) -> GraphiteTarget:
+        """Where this campaign's series go (validated when the file was loaded)."""
+        g = self.spec.graphite
+        return GraphiteTarget(
+            RenderUrl.parse(g.render_url), CarbonAddress.parse(g.carbon), g.prefix
+        )
+
     def factor_levels(self) -> dict[str, list[int | float | str]]:
         """Every factor with its levels, built-ins first: mode (baseline first), rate, then user."""
         levels: dict[str, list[int | float | str]] = {
@@ -168,70 +185,6 @@ class Campaign:
 class Problem:
     path: str
     message: str
-
-
-def format_loc(loc: Iterable[str | int]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif out:
-            out += f".{part}"
-        else:
-            out = str(part)
-    return out
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    value = error.get("input")
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"must be an integer, not {_show(value)}"
-    if kind in ("float_type", "float_parsing"):
-        return f"must be a number, not {_show(value)}"
-    if kind in ("string_type",):
-        return f"must be a string, not {_show(value)}"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"must be true or false, not {_show(value)}"
-    if kind in ("list_type",):
-        return f"must be a list, not {_show(value)}"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"must be a table, not {_show(value)}"
-    if kind == "greater_than":
-        gt = ctx.get("gt")
-        return "must be a positive integer" if gt == 0 else f"must be > {gt}"
-    if kind == "greater_than_equal":
-        return f"must be >= {ctx.get('ge')}"
-    if kind == "less_than":
-        return f"must be < {ctx.get('lt')}"
-    if kind == "less_than_equal":
-        return f"must be <= {ctx.get('le')}"
-    if kind == "too_short":
-        return "must not be empty"
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')}, not {_show(value)}"
-    if kind == "string_pattern_mismatch":
-        return f"{_show(value)} does not match {ctx.get('pattern')}"
-    if kind == "value_error":
-        return str(ctx.get("error", error["msg"]))
-    msg = str(error["msg"])
-    return msg[:1].lower() + msg[1:]
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def placeholders(argv: Iterable[str]) -> Iterator[str]:
@@ -285,7 +238,7 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
             problems.append(
                 Problem(
                     f"design.reference.{key}",
-                    f"{_show(value)} is not one of the levels {levels[key]}",
+                    f"{show(value)} is not one of the levels {levels[key]}",
                 )
             )
     for i, name in enumerate(spec.design.crossed):
@@ -313,45 +266,9 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
     return problems
 
 
-def _read_text(path: Path, label: str) -> str:
-    try:
-        if path.is_dir():
-            raise ConfigError(f"{label}: is a directory, not a campaign file")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: no such file") from None
-    except PermissionError:
-        raise ConfigError(f"{label}: permission denied") from None
-    except OSError as exc:
-        raise ConfigError(f"{label}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{label}: larger than {MAX_FILE_BYTES} bytes; not a campaign file")
-    if b"\x00" in data:
-        raise ConfigError(f"{label}: binary content, not a TOML text file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{label}: line {line}: not UTF-8 text") from None
-    if not text.strip():
-        raise ConfigError(f"{label}: file is empty")
-    return text
-
-
 def parse_campaign(text: str, label: str, path: Path | None = None) -> Campaign:
     """Parse and validate TOML text; raise ConfigError with one detail line per problem."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{label}: not valid TOML: {exc}") from None
-    try:
-        spec = CampaignFile.model_validate(raw)
-    except ValidationError as exc:
-        lines = [
-            f"{label}: {format_loc(err['loc']) or '(top level)'}: {_message(err)}"
-            for err in exc.errors()
-        ]
-        raise ConfigError(lines[0], details=lines) from None
+    spec = parse_model(text, label, CampaignFile)
     problems = semantic_problems(spec)
     if problems:
         lines = [f"{label}: {p.path}: {p.message}" for p in problems]
@@ -363,4 +280,4 @@ def load_campaign(path: str | Path) -> Campaign:
     """Load a campaign file; every error names the file and the key path."""
     p = Path(path)
     label = str(path)
-    return parse_campaign(_read_text(p, label), label, p)
+    return parse_campaign(read_text(p, label, "campaign file"), label, p)

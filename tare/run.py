@@ -1,40 +1,45 @@
-"""``tare plan`` and ``tare run``: wire the campaign file, the harness, the collectors and
-Graphite together. Measurement and statistics live elsewhere; this module only connects."""
+"""``tare plan``, ``tare run`` and ``tare capacity``: the campaign file turned into the harness's
+typed inputs, and the harness, the collectors and Graphite wired together. No measurement and
+no statistics here."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
 import logging
 import os
-import platform
-import shutil
 import socket
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
-from collectors.names import label
-from collectors.sampler import ProcMatch, Sampler, Targets
+from collectors.carbon import unreachable
+from collectors.collect import Background
+from collectors.results import capacity_points, load_points
+from collectors.sampler import ProcMatch, Targets
 from collectors.sender import CarbonSender
-from collectors.standalone import collect, run_base_path
+from contracts.errors import ServiceUnavailable, UsageError
+from contracts.events import RunEvent
+from contracts.labels import label
+from contracts.manifest import CampaignInfo, GraphiteTarget, levels_of
+from contracts.paths import CapacityMetric, Source, run_base
+from contracts.states import RunState
 from harness import matrix
 from harness.agent import AgentCommands
-from harness.campaign import CampaignSummary, run_campaign
+from harness.campaign import CampaignSummary, run_campaign, start_or_resume
+from harness.facts import host_facts
 from harness.lab import Lab, loopback_lab, namespace_lab
 from harness.ledger import Ledger
+from harness.lock import LabLock
 from harness.matrix import Design, PlannedRun
+from harness.preflight import agents_on_path, check_tools
 from harness.progress import Progress
 from harness.runner import RunnerConfig, RunOutcome
+from pipeline.graphite import GraphiteClient, GraphiteUnavailable
 from tare import __version__
 from tare.config import Campaign, placeholders
-from tare.errors import ServiceUnavailable, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +70,7 @@ class Plan:
 
 
 def make_plan(campaign: Campaign) -> Plan:
-    d = design(campaign)
-    runs = matrix.plan(d)
+    runs = matrix.plan(design(campaign))
     wall = matrix.wall_time_s(runs, campaign.spec.load.duration_s, SETUP_S, AGENT_SETUP_S)
     return Plan(runs, wall, len({r.cell for r in runs}))
 
@@ -96,212 +100,85 @@ def config_hash(campaign: Campaign) -> str:
     return hashlib.sha256(campaign.spec.model_dump_json().encode()).hexdigest()[:16]
 
 
-def _version(argv: list[str]) -> str | None:
-    exe = shutil.which(argv[0]) or shutil.which(argv[0], path="/usr/sbin:/sbin")
-    if exe is None:
-        return None
-    try:
-        proc = subprocess.run(
-            [exe, *argv[1:]], capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    text = (proc.stdout + proc.stderr).strip().splitlines()
-    return text[0][:120] if text else None
+class Recorder:
+    """The harness's hooks: tare's sampler during each run, the load results and an event
+    after it, all to this campaign's Graphite."""
 
-
-def host_facts() -> dict[str, Any]:
-    cpu_model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "host": socket.gethostname(),
-        "kernel": platform.release(),
-        "cpu_model": cpu_model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "tare": __version__,
-        "tools": {
-            "h2load": _version(["h2load", "--version"]),
-            "httperf": _version(["httperf", "--version"]),
-            "nginx": _version(["nginx", "-v"]),
-            "nft": _version(["nft", "--version"]),
-        },
-    }
-
-
-class _Collection:
-    """tare's standalone sampler in a thread, pinned with the load to the load cores."""
-
-    def __init__(self, targets: Targets, sender: CarbonSender, base: str) -> None:
-        self.stop_flag = threading.Event()
-        self.sender = sender
-        self.sampler = Sampler(targets)
-        self.thread = threading.Thread(
-            target=collect,
-            args=(self.sampler, sender, base),
-            kwargs={"duration_s": None, "should_stop": self.stop_flag.is_set},
-            daemon=True,
-        )
-        self.thread.start()
-
-    def stop(self) -> None:
-        if self.stop_flag.is_set():
-            return
-        self.stop_flag.set()
-        self.thread.join(timeout=10)
-        self.sampler.close()
-        self.sender.close()
-
-
-class Hooks:
-    def __init__(self, campaign: Campaign, cid: str, state_dir: Path, host: str) -> None:
+    def __init__(
+        self,
+        graphite: GraphiteTarget,
+        campaign: str,
+        cid: str,
+        state_dir: Path,
+        processes: tuple[str, str],  # the workload's and the agent's process names
+    ) -> None:
+        self.graphite = graphite
         self.campaign = campaign
         self.cid = cid
         self.state_dir = state_dir
-        self.host = host
-        carbon_host, _, port = campaign.spec.graphite.carbon.rpartition(":")
-        self.carbon = (carbon_host, int(port))
+        self.processes = processes
+        self.host = label(socket.gethostname())
 
-    def _sender(self, name: str) -> CarbonSender:
-        return CarbonSender(self.carbon[0], self.carbon[1], self.state_dir / "spool" / name)
+    def sender(self, name: str) -> CarbonSender:
+        return CarbonSender(self.graphite.carbon, self.state_dir / "spool" / name)
 
-    def start_collection(self, run_id: str, lab: Lab, agent_present: bool) -> _Collection:
-        spec = self.campaign.spec
-        processes: tuple[ProcMatch, ...] = (ProcMatch("server", name=spec.workload.process),)
+    def start_collection(self, run_id: str, lab: Lab, agent_present: bool) -> Background:
+        server, agent = self.processes
+        processes: tuple[ProcMatch, ...] = (ProcMatch("server", name=server),)
         if agent_present:
-            processes += (ProcMatch("agent", name=spec.agent.process),)
+            processes += (ProcMatch("agent", name=agent),)
         targets = Targets(
             netns=lab.workload.netns,
             interfaces=(lab.workload.interface,) if lab.workload.interface else (),
             cgroup=lab.cgroup,
             processes=processes,
         )
-        base = run_base_path(spec.graphite.prefix, run_id, self.host)
-        return _Collection(targets, self._sender("run-collect"), base)
+        base = run_base(self.graphite.prefix, run_id, self.host, Source.TARE)
+        return Background(targets, self.sender("run-collect"), base)
 
     def run_finished(self, run_id: str, planned: PlannedRun, outcome: RunOutcome) -> None:
-        spec = self.campaign.spec
-        base = run_base_path(spec.graphite.prefix, run_id, self.host).rsplit(".", 1)[0] + ".load"
-        points: list[tuple[str, float, int]] = []
-        for sec, count in sorted(outcome.per_second.items()):
-            points.append((f"{base}.conn_started_per_s", float(count), sec))
         end = int(outcome.steady[1]) if outcome.steady else int(time.time())
-        summary: dict[str, float | None] = {
-            "target_rate": float(planned.cell.rate),
-            "valid": 1.0 if outcome.status == "done" else 0.0,
-        }
-        if outcome.load is not None:
-            r = outcome.load
-            summary.update(
-                {
-                    "achieved_rate": r.achieved_rate,
-                    "errors": float(r.errors),
-                    "p50_ms": r.p50_ms,
-                    "p90_ms": r.p90_ms,
-                    "p99_ms": r.p99_ms,
-                    "server_accept_rate": outcome.server_accept_rate,
-                }
-            )
-        points += [(f"{base}.{k}", float(v), end) for k, v in summary.items() if v is not None]
-        sender = self._sender("run-results")
+        points = load_points(
+            self.graphite.prefix,
+            run_id,
+            self.host,
+            planned.cell.rate,
+            outcome.status is RunState.DONE,
+            outcome.per_second,
+            outcome.summary(),
+            end,
+        )
+        sender = self.sender("run-results")
         try:
             sender.add(points)
         finally:
             sender.close()
-        self._event(run_id, planned, outcome)
-
-    def _event(self, run_id: str, planned: PlannedRun, outcome: RunOutcome) -> None:
-        from pipeline.graphite import GraphiteClient, GraphiteUnavailable
-
-        spec = self.campaign.spec
-        tags = [
-            "tare",
-            "run",
-            label(self.campaign.name),
-            label(planned.cell.mode),
-            f"rate-{planned.cell.rate}",
+        event = RunEvent(
+            run_id,
+            self.campaign,
+            self.cid,
+            levels_of(dict(planned.cell.levels)),
             outcome.status,
-        ]
-        data = json.dumps(
-            {
-                "run_id": run_id,
-                "campaign_id": self.cid,
-                "levels": dict(planned.cell.levels),
-                "status": outcome.status,
-                "reason": outcome.reason,
-            }
+            outcome.reason,
+            int(outcome.steady[0]) if outcome.steady else int(time.time()),
         )
-        when = int(outcome.steady[0]) if outcome.steady else int(time.time())
         try:
-            GraphiteClient(spec.graphite.render_url, timeout_s=5).post_event(
-                f"tare run {run_id}", tags, when, data
+            GraphiteClient(str(self.graphite.render_url), timeout_s=5).post_event(
+                event.what, event.tags(), event.when, event.data()
             )
         except GraphiteUnavailable as exc:
             log.warning("run %s: event not posted: %s", run_id, exc)
 
 
-def _agents_on_path() -> None:
-    """Agents installed with tare (tare-refagent) sit next to it: put them on the PATH."""
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-
-
 def preflight(campaign: Campaign) -> None:
     spec = campaign.spec
-    tool = spec.load.tool
-    if shutil.which(tool) is None:
-        package = "nghttp2-client" if tool == "h2load" else "httperf"
-        raise ServiceUnavailable(f"load tool {tool} not found (apt-get install {package})")
-    server = spec.workload.command[0]
-    if (
-        "{" not in server
-        and shutil.which(server, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None
-    ):
-        raise ServiceUnavailable(f"{campaign.path}: workload.command: {server} not found")
-    host, _, port = spec.graphite.carbon.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=3):
-            pass
-    except (OSError, ValueError) as exc:
+    check_tools(spec.load.tool, spec.workload.command[0], f"{campaign.path}: workload.command")
+    carbon = campaign.graphite.carbon
+    why = unreachable(carbon)
+    if why is not None:
         raise ServiceUnavailable(
-            f"carbon at {spec.graphite.carbon} unreachable ({exc}); start it with 'tare stack up'"
-        ) from None
-
-
-class LabLock:
-    def __init__(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        self.path = state_dir / "lab.lock"
-        self.fh: IO[str] | None = None
-
-    def __enter__(self) -> LabLock:
-        fh = self.path.open("a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another campaign"
-            fh.close()
-            raise ServiceUnavailable(
-                f"the lab is in use by {holder}; one campaign at a time"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}\n")
-        fh.flush()
-        self.fh = fh
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fh is not None:
-            self.fh.close()
+            f"carbon at {carbon} unreachable ({why}); start it with 'tare stack up'"
+        )
 
 
 def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
@@ -333,48 +210,15 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
     )
 
 
-def run_id_for(cid: str, run: PlannedRun) -> str:
-    return label(f"{cid}-{run.seq:03d}-{run.cell.mode}-{run.cell.rate}-r{run.repeat}")
-
-
-def start_or_resume(
-    ledger: Ledger, campaign: Campaign, p: Plan, resume: bool, facts: dict[str, Any]
-) -> str:
-    chash = config_hash(campaign)
-    if resume:
-        found = ledger.latest_unfinished(campaign.name)
-        if found is None:
-            raise UsageError(f"no interrupted campaign {campaign.name!r} to resume")
-        cid, old_hash = found
-        if old_hash != chash:
-            raise UsageError(
-                f"{campaign.path} changed since campaign {cid} was interrupted; "
-                "run without --resume to start anew"
-            )
-        return cid
-    now = time.gmtime()
-    cid = label(f"{campaign.name}-{time.strftime('%Y%m%dT%H%M%S', now)}-{uuid.uuid4().hex[:4]}")
-    ledger.create_campaign(
-        cid,
+def recorder(campaign: Campaign, cid: str, state_dir: Path) -> Recorder:
+    spec = campaign.spec
+    return Recorder(
+        campaign.graphite,
         campaign.name,
-        time.strftime("%Y-%m-%d", now),
-        campaign.spec.campaign.platform,
-        str(campaign.path),
-        chash,
-        facts,
-        [
-            {
-                "run_id": run_id_for(cid, r),
-                "seq": r.seq,
-                "mode": r.cell.mode,
-                "rate": r.cell.rate,
-                "repeat": r.repeat,
-                "levels": dict(r.cell.levels),
-            }
-            for r in p.runs
-        ],
+        cid,
+        state_dir,
+        (spec.workload.process, spec.agent.process),
     )
-    return cid
 
 
 def run(
@@ -385,19 +229,28 @@ def run(
     live: bool | None = None,
     lab_kind: str = "auto",
 ) -> CampaignSummary:
-    _agents_on_path()
+    agents_on_path()
     preflight(campaign)
     p = make_plan(campaign)
     if lab_kind == "namespaces" and os.geteuid() != 0:
         raise UsageError("--lab namespaces needs root")
     as_root = os.geteuid() == 0 if lab_kind == "auto" else lab_kind == "namespaces"
-    host = label(socket.gethostname())
     record_dir = state_dir / "lab" / "records"
+    spec = campaign.spec
     with LabLock(state_dir):
         ledger = Ledger(state_dir / "ledger.db")
         try:
-            facts = host_facts()
-            cid = start_or_resume(ledger, campaign, p, resume, facts)
+            facts = host_facts(__version__)
+            cid = start_or_resume(
+                ledger,
+                campaign.name,
+                spec.campaign.platform,
+                str(campaign.path),
+                config_hash(campaign),
+                p.runs,
+                resume,
+                facts,
+            )
             if not as_root:
                 gives = loopback_lab("x", record_dir).gives_up
                 why = "not root" if lab_kind == "auto" else "--lab loopback"
@@ -408,46 +261,47 @@ def run(
             def make_lab(run_id: str) -> Lab:
                 lab_id = uuid.uuid4().hex[:8]
                 if as_root:
-                    return namespace_lab(lab_id, record_dir, campaign.spec.workload.port)
+                    return namespace_lab(lab_id, record_dir, spec.workload.port)
                 return loopback_lab(lab_id, record_dir)
 
-            est = campaign.spec.load.duration_s + SETUP_S
-            progress = Progress(len(p.runs), est, stream, live)
-            base_manifest = {
-                "campaign_id": cid,
-                "campaign": campaign.name,
-                "night": (ledger.campaign(cid) or {}).get("night"),
-                "platform": campaign.spec.campaign.platform,
-                "host": facts,
-                "graphite": {
-                    "render_url": campaign.spec.graphite.render_url,
-                    "carbon": campaign.spec.graphite.carbon,
-                    "prefix": campaign.spec.graphite.prefix,
-                },
-                "output_dir": campaign.spec.campaign.output_dir,
-            }
-            planned = {r.seq: r for r in p.runs}
+            record = ledger.campaign(cid)
+            assert record is not None
+            info = CampaignInfo(
+                cid,
+                campaign.name,
+                record.night,
+                spec.campaign.platform,
+                facts,
+                campaign.graphite,
+                spec.campaign.output_dir,
+            )
+            progress = Progress(len(p.runs), spec.load.duration_s + SETUP_S, stream, live)
             return run_campaign(
                 ledger,
-                cid,
-                planned,
+                info,
+                {r.seq: r for r in p.runs},
                 runner_config(campaign, state_dir),
                 make_lab,
-                Hooks(campaign, cid, state_dir, host),
+                recorder(campaign, cid, state_dir),
                 progress,
-                base_manifest,
             )
         finally:
             ledger.close()
 
 
 def capacity(
-    campaign: Campaign, state_dir: Path, modes: list[str], clients: list[int], step_s: float
+    campaign: Campaign,
+    state_dir: Path,
+    modes: list[str],
+    clients: list[int],
+    step_s: float,
+    repeats: int,
 ) -> list[Any]:
-    """Sweep each mode's closed-loop capacity in a fresh lab; results also go to Graphite."""
+    """Sweep each mode's closed-loop capacity ``repeats`` times (modes interleaved, the order
+    reversed in alternate repeats), each sweep in a fresh lab; results also go to Graphite."""
     from harness.capacity import sweep
 
-    _agents_on_path()
+    agents_on_path()
     preflight(campaign)
     if os.geteuid() != 0:
         raise UsageError("tare capacity needs root (the namespaces lab)")
@@ -458,41 +312,39 @@ def capacity(
     record_dir = state_dir / "lab" / "records"
     results = []
     host = label(socket.gethostname())
+
+    def make_lab(_run_id: str) -> Lab:
+        return namespace_lab(uuid.uuid4().hex[:8], record_dir, campaign.spec.workload.port)
+
     with LabLock(state_dir):
-        for mode in modes:
-            run_id = label(f"capacity-{campaign.name}-{mode}-{uuid.uuid4().hex[:6]}")
+        for r in range(repeats):
+            for mode in modes if r % 2 == 0 else list(reversed(modes)):
+                run_id = label(f"capacity-{campaign.name}-{mode}-{uuid.uuid4().hex[:6]}")
+                cfg = runner_config(campaign, state_dir)
+                results.append(sweep(mode, dict(levels), cfg, make_lab, run_id, clients, step_s))
+    write_capacity(campaign, state_dir, host, results)
+    return results
 
-            def make_lab(_run_id: str) -> Lab:
-                return namespace_lab(uuid.uuid4().hex[:8], record_dir, campaign.spec.workload.port)
 
-            results.append(
-                sweep(
-                    mode,
-                    dict(levels),
-                    runner_config(campaign, state_dir),
-                    make_lab,
-                    run_id,
-                    clients,
-                    step_s,
-                )
-            )
-    spec = campaign.spec
-    carbon_host, _, port = spec.graphite.carbon.rpartition(":")
-    sender = CarbonSender(carbon_host, int(port), state_dir / "spool" / "capacity")
+def write_capacity(campaign: Campaign, state_dir: Path, host: str, results: list[Any]) -> None:
+    """Per mode, the mean over its sweeps (one point per series and second)."""
     now = int(time.time())
-    try:
-        for r in results:
-            k = r.knee()
-            if k is None:
-                continue
-            base = f"{spec.graphite.prefix}.capacity.{label(campaign.name)}.{host}.{label(r.mode)}"
-            sender.add(
-                [
-                    (f"{base}.max_conn_per_s", float(r.max_rate or 0), now),
-                    (f"{base}.knee_clients", float(k.clients), now),
-                    (f"{base}.knee_conn_per_s", k.rate, now),
-                ]
+    by_mode: dict[str, list[dict[CapacityMetric, float]]] = {}
+    for c in results:
+        k = c.knee()
+        if k is not None:
+            by_mode.setdefault(c.mode, []).append(
+                {
+                    CapacityMetric.MAX_CONN_PER_S: float(c.max_rate or 0),
+                    CapacityMetric.KNEE_CLIENTS: float(k.clients),
+                    CapacityMetric.KNEE_CONN_PER_S: k.rate,
+                }
             )
+    sender = CarbonSender(campaign.graphite.carbon, state_dir / "spool" / "capacity")
+    try:
+        for mode, sweeps in by_mode.items():
+            values = {m: sum(s[m] for s in sweeps) / len(sweeps) for m in sweeps[0]}
+            prefix = campaign.graphite.prefix
+            sender.add(capacity_points(prefix, campaign.name, host, mode, values, now))
     finally:
         sender.close()
-    return results

@@ -5,8 +5,9 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from collectors.collectd import binary, preflight, require_binary
+from collectors.collectd import binary, daemon_argv, preflight, require_binary
 from collectors.collectd_conf import GraphiteTarget, HostConfig, render_host_config
+from contracts.paths import DEFAULT_PREFIX, hosts_prefix
 from tare.stack.procs import ProcSpec
 from tare.stack.settings import StackSettings
 
@@ -17,7 +18,7 @@ def config_path(s: StackSettings) -> Path:
     return s.state_dir / "collectd" / "collectd.conf"
 
 
-def write_config(s: StackSettings, prefix: str = "tare.hosts.") -> Path:
+def write_config(s: StackSettings, prefix: str = hosts_prefix(DEFAULT_PREFIX)) -> Path:
     base = s.state_dir / "collectd"
     base.mkdir(parents=True, exist_ok=True)
     cfg = HostConfig(
@@ -35,7 +36,7 @@ def write_config(s: StackSettings, prefix: str = "tare.hosts.") -> Path:
 def spec(s: StackSettings, exe: Path) -> ProcSpec:
     return ProcSpec(
         name="collectd",
-        argv=(str(exe), "-f", "-C", str(config_path(s))),
+        argv=daemon_argv(exe, config_path(s)),
         env={},
         cwd=s.state_dir,
         log_file=s.log_dir / "collectd.out",

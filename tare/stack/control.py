@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from collectors.carbon import send_plaintext
+from contracts.addresses import CarbonAddress
+from contracts.errors import ServiceUnavailable, UsageError
+from contracts.paths import DEFAULT_PREFIX, canary_path
 from pipeline.graphite import GraphiteBadResponse, GraphiteClient, GraphiteUnavailable
-from tare.errors import ServiceUnavailable, UsageError
 from tare.stack import collectd, graphite, procs
 from tare.stack.settings import PORT_ROLES, StackSettings
 
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Stop order is the reverse: collectd first so it does not log send errors while carbon stops.
 PROCESS_ORDER = ("carbon-cache", "graphite-web", "collectd")
-CANARY_PATH = "tare.canary.stack"
+CANARY_PATH = canary_path(DEFAULT_PREFIX)
 
 
 @contextlib.contextmanager
@@ -89,7 +91,7 @@ def canary(s: StackSettings, timeout_s: float = 60.0) -> float:
     started = time.monotonic()
     ts = int(time.time())
     try:
-        send_plaintext(s.host, s.carbon_port, [(CANARY_PATH, value, ts)])
+        send_plaintext(s.carbon, [(CANARY_PATH, value, ts)])
     except OSError as exc:
         raise ServiceUnavailable(f"carbon at {s.carbon}: {exc}") from exc
     deadline = started + timeout_s
@@ -194,8 +196,8 @@ def status(s: StackSettings) -> dict[str, Any]:
         "running": graphite_up,
         "graphite": {
             "render_url": render_url,
-            "carbon": f"{host}:{ports['carbon_port']}",
-            "carbon_pickle": f"{host}:{ports['pickle_port']}",
+            "carbon": str(CarbonAddress(host, ports["carbon_port"])),
+            "carbon_pickle": str(CarbonAddress(host, ports["pickle_port"])),
             "cache_query": f"{host}:{ports['cache_query_port']}",
             "responding": graphite_up and GraphiteClient(render_url, timeout_s=3.0).ping(),
             "venv": str(s.graphite_venv),

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tare.errors import ServiceUnavailable
+from contracts.errors import ServiceUnavailable
 from tare.stack.procs import ProcSpec
 from tare.stack.settings import StackSettings
 

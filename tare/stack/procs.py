@@ -6,17 +6,16 @@ ours and ``down`` stops only what tare started.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from contracts import processes
 
 log = logging.getLogger(__name__)
 
@@ -81,42 +80,11 @@ def stop(pid_dir: Path, name: str, timeout_s: float = 15.0) -> bool:
     if pid is None:
         path.unlink(missing_ok=True)
         return False
-    _signal_group(pid, signal.SIGTERM)
-    if not _wait_gone(pid, timeout_s):
-        log.warning("%s pid %d ignored SIGTERM for %.0f s; killing it", name, pid, timeout_s)
-        _signal_group(pid, signal.SIGKILL)
-        _wait_gone(pid, 5.0)
+    if processes.stop(pid, timeout_s=timeout_s):
+        log.warning("%s pid %d ignored SIGTERM for %.0f s; killed it", name, pid, timeout_s)
     path.unlink(missing_ok=True)
     log.info("stopped %s pid %d", name, pid)
     return True
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        os.kill(pid, sig)
-
-
-def _wait_gone(pid: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            proc = psutil.Process(pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                _reap(pid)
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def port_holder(host: str, port: int) -> str | None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tare.errors import UsageError
+from contracts.addresses import CarbonAddress
+from contracts.errors import UsageError
 
 CollectdChoice = Literal["auto", "on", "off"]
 
@@ -70,8 +71,8 @@ class StackSettings:
         return f"http://{self.host}:{self.web_port}"
 
     @property
-    def carbon(self) -> str:
-        return f"{self.host}:{self.carbon_port}"
+    def carbon(self) -> CarbonAddress:
+        return CarbonAddress(self.host, self.carbon_port)
 
     @property
     def graphite_dir(self) -> Path:

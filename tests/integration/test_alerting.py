@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from collectors.carbon import send_plaintext
+from contracts.addresses import CarbonAddress
 from tests.conftest import Stack, free_ports, run_tare
 from tests.poll import wait_for
 from tests.slackfake import FakeSlack
@@ -52,7 +53,7 @@ def history(prefix: str) -> tuple[list[tuple[str, float, int]], list[str]]:
 def nightly(graphite_stack: Stack) -> tuple[str, list[str]]:
     prefix = f"tare_alert_{uuid.uuid4().hex[:8]}"
     points, nights = history(prefix)
-    send_plaintext(graphite_stack.carbon_host, graphite_stack.carbon_port, points)
+    send_plaintext(CarbonAddress(graphite_stack.carbon_host, graphite_stack.carbon_port), points)
     expected = len(points)
 
     def all_there() -> bool:

@@ -107,7 +107,8 @@ def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
     assert isinstance(manifest, dict)
     assert manifest["agent_version"] == "tare-refagent, version 1.0.0"
     assert manifest["lab"]["sysctls"]["load:net.ipv4.tcp_tw_reuse"] == "1"
-    assert manifest["host"]["kernel"]
+    assert manifest["campaign"]["host"]["kernel"]
+    assert manifest["version"] == 1 and manifest["lab"]["workload_interface"] == "tare0"
     assert manifest["load"]["achieved_rate"] >= 980
     client = GraphiteClient(graphite_stack.render_url)
     now = int(time.time())
@@ -261,6 +262,8 @@ def test_capacity_sweep(graphite_stack: Stack, tmp_path: Path) -> None:
         "1,8",
         "--step-s",
         "1",
+        "--repeats",
+        "2",
         "--json",
         "--state-dir",
         str(tmp_path / "s"),
@@ -268,14 +271,20 @@ def test_capacity_sweep(graphite_stack: Stack, tmp_path: Path) -> None:
     )
     assert res.code == 0, res.err
     data = json.loads(res.out)
+    # interleaved, the order reversed in the second repeat
+    assert [s["mode"] for s in data["sweeps"]] == ["baseline", "enforced", "enforced", "baseline"]
+    for sweep in data["sweeps"]:
+        assert sweep["error"] is None
+        assert [s["clients"] for s in sweep["steps"]] == [1, 8]
+        assert sweep["max_conn_per_s"] > 1000
+        assert sweep["steps"][1]["rate"] > sweep["steps"][0]["rate"]  # more clients, more rate
     modes = {m["mode"]: m for m in data["modes"]}
     assert set(modes) == {"baseline", "enforced"}
-    for m in modes.values():
-        assert m["error"] is None
-        assert [s["clients"] for s in m["steps"]] == [1, 8]
-        assert m["max_conn_per_s"] > 1000
-        assert m["steps"][1]["rate"] > m["steps"][0]["rate"]  # more clients, more connections
-    assert modes["enforced"]["change_vs_baseline_pct"] is not None
+    enforced = modes["enforced"]
+    assert enforced["sweeps"] == 2 and enforced["change_vs_baseline_pct"] is not None
+    low, high = enforced["ci_pct"]  # a between-sweep interval, never a bare difference
+    assert low <= enforced["change_vs_baseline_pct"] <= high
+    assert enforced["method"].startswith("welch")
     assert not list((tmp_path / "s" / "lab" / "records").glob("*.json"))
 
 

@@ -59,7 +59,7 @@ def test_no_point_lost_across_a_60_second_carbon_outage(
             "--duration",
             str(duration),
             "--carbon",
-            settings.carbon,
+            str(settings.carbon),
             "--state-dir",
             str(tmp_path / "collector"),
             "--json",

@@ -13,7 +13,9 @@ import pandas as pd
 
 from alerting.evaluate import Settings, ThresholdRule, evaluate, gating
 from alerting.messages import Context, build
-from alerting.nightly import COLUMNS, parse_path, to_frame
+from contracts.frames import NIGHTLY_COLUMNS as COLUMNS
+from contracts.paths import NightlySeries
+from pipeline.nightly import to_frame
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 START = dt.date(2026, 9, 1)
@@ -55,10 +57,11 @@ def frame(*parts: list[tuple[object, ...]]) -> pd.DataFrame:
 
 
 def test_nightly_paths_parse_with_and_without_factors() -> None:
-    key, stat = parse_path(
+    parsed = NightlySeries.parse(
         "tare", "tare.nightly.linux.qs.enforced.rate_5000.policy_size_1000.cpu_cgroup.overhead"
-    ) or (None, None)
-    assert key is not None and stat == "overhead"
+    )
+    assert parsed is not None and parsed.stat == "overhead"
+    key = parsed.key
     assert (key.mode, key.rate, key.factors, key.kpi) == (
         "enforced",
         "5000",
@@ -66,8 +69,8 @@ def test_nightly_paths_parse_with_and_without_factors() -> None:
         "cpu_cgroup",
     )
     assert key.cell == "enforced.rate_5000.policy_size_1000"
-    assert parse_path("tare", "tare.runs.x.y.z") is None
-    assert parse_path("tare", "tare.nightly.linux.qs.enforced.cpu.overhead") is None
+    assert NightlySeries.parse("tare", "tare.runs.x.y.z") is None
+    assert NightlySeries.parse("tare", "tare.nightly.linux.qs.enforced.cpu.overhead") is None
     ts = int(dt.datetime(2026, 9, 3, tzinfo=dt.UTC).timestamp())
     f = to_frame("tare", [("tare.nightly.linux.qs.idle.rate_1000.mem_cgroup.overhead", ts, 1.5)])
     assert f.loc[0, "night"] == "2026-09-03" and f.loc[0, "factors"] == ""

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from alerting.cycle import change_state
 from alerting.evaluate import Alert, Item
 from alerting.messages import Context, Message, build
 from alerting.notify import ConsoleNotifier, flush
 from alerting.slack import DeliveryDeferred, DeliveryRejected, RetryPolicy, SlackNotifier
 from alerting.store import AlertStore, UnknownAlert, alert_id
-from tare.alert import change_state
 from tests.slackfake import FakeSlack, Scripted
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.kpis import BY_NAME
 from pipeline.analysis import RunInfo, as_rows, overheads, pair_cells, summaries
-from pipeline.kpis import BY_NAME
 
 BASE = (("mode", "baseline"), ("rate", 5000), ("policy_size", 1000))
 ENF = (("mode", "enforced"), ("rate", 5000), ("policy_size", 1000))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contracts.states import RunState
 from harness.ledger import Ledger
 from tests.conftest import free_ports, run_tare
+from tests.records import FACTS, manifest, planned
 
 
 def test_no_ledger_and_unknown_campaign(tmp_path: Path) -> None:
@@ -19,33 +21,13 @@ def test_no_ledger_and_unknown_campaign(tmp_path: Path) -> None:
 def test_graphite_unreachable_is_exit_4(tmp_path: Path) -> None:
     (port,) = free_ports(1)
     ledger = Ledger(tmp_path / "ledger.db")
-    levels = {"mode": "baseline", "rate": 1000}
+    levels = (("mode", "baseline"), ("rate", 1000))
     ledger.create_campaign(
-        "c1",
-        "c",
-        "2026-11-27",
-        "linux",
-        "c.toml",
-        "h",
-        {},
-        [
-            {
-                "run_id": "r1",
-                "seq": 1,
-                "mode": "baseline",
-                "rate": 1000,
-                "repeat": 1,
-                "levels": levels,
-            }
-        ],
+        "c1", "c", "2026-11-27", "linux", "c.toml", "h", FACTS, [planned("r1", 1, levels)]
     )
-    manifest = {
-        "graphite": {"render_url": f"http://127.0.0.1:{port}", "prefix": "tare"},
-        "host": {"host": "h"},
-        "lab": {"workload_cpus": "1"},
-    }
-    ledger.start_run("r1", manifest)
-    ledger.finish_run("r1", "done", None, manifest, (100.0, 130.0), 1000.0)
+    m = manifest("r1", levels, render_url=f"http://127.0.0.1:{port}")
+    ledger.start_run("r1", m)
+    ledger.finish_run("r1", RunState.DONE, None, m, (100.0, 130.0), 1000.0)
     ledger.close()
     res = run_tare("analyze", "--latest", "--state-dir", str(tmp_path))
     assert res.code == 4, res.err

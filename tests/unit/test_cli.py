@@ -83,3 +83,44 @@ def test_stack_status_of_a_stopped_stack(tmp_path: Path) -> None:
     data = json.loads(res.out)
     assert data["running"] is False
     assert data["processes"]["carbon-cache"]["running"] is False
+
+
+CRASH = """
+import sys
+import click
+from tare import cli
+
+@cli.cli.command("crash")
+@click.option("--state-dir")
+def crash(state_dir: str) -> None:
+    raise ZeroDivisionError("a bug")
+
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_an_internal_error_exits_70_names_the_log_and_logs_the_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASH, "crash", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    log = tmp_path / "log" / "tare.log"
+    assert proc.returncode == 70, proc.stderr  # never 1, the code of "regression found"
+    assert proc.stderr.strip() == f"tare: internal error, see {log}: ZeroDivisionError: a bug"
+    text = log.read_text()
+    assert "Traceback" in text and ", in crash" in text and text.endswith("a bug\n")
+
+
+def test_every_verb_logs_to_the_state_directory(tmp_path: Path) -> None:
+    res = run_tare(
+        "validate", str(tmp_path / "missing.toml"), env={"TARE_STATE_DIR": str(tmp_path)}
+    )
+    assert res.code == 3
+    assert (tmp_path / "log" / "tare.log").exists()

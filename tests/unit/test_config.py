@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tare.config import format_loc, load_campaign, parse_campaign
-from tare.errors import ConfigError
+from tare.config import load_campaign, parse_campaign
+from tare.configfile import ConfigError, format_loc
 from tests.conftest import ROOT
 
 GOOD = (ROOT / "examples" / "quickstart.toml").read_text()

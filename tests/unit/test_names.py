@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.names import is_safe_path, join, label, plaintext_line, tag_value
+from collectors.carbon import plaintext_line
+from contracts.labels import is_safe_path, join, label, tag_value
 
 
 @given(st.text())

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from collectors.sender import CarbonSender, SpoolLocked
+from contracts.addresses import CarbonAddress
 from tests.poll import wait_for
 
 
@@ -99,7 +100,7 @@ class Clock:
 def test_one_connection_batches_and_one_point_per_second(
     server: LineServer, tmp_path: Path
 ) -> None:
-    sender = CarbonSender("127.0.0.1", server.port, tmp_path / "spool")
+    sender = CarbonSender(CarbonAddress("127.0.0.1", server.port), tmp_path / "spool")
     sender.add([("tare.a", 1.0, 100), ("tare.a", 2.0, 100), ("tare.b", 3.0, 100)])
     assert sender.flush()
     sender.add([("tare.a", 4.0, 101)])
@@ -113,7 +114,9 @@ def test_one_connection_batches_and_one_point_per_second(
 def test_pickle_protocol(tmp_path: Path) -> None:
     srv = LineServer(protocol="pickle")
     try:
-        sender = CarbonSender("127.0.0.1", srv.port, tmp_path / "spool", protocol="pickle")
+        sender = CarbonSender(
+            CarbonAddress("127.0.0.1", srv.port), tmp_path / "spool", protocol="pickle"
+        )
         sender.add([("tare.p;run=r1", 1.5, 200), ("tare.q", 2.5, 200)])
         assert sender.flush()
         sender.close()
@@ -127,7 +130,7 @@ def test_outage_spools_and_replays_in_order(tmp_path: Path) -> None:
     srv = LineServer()
     port = srv.port
     clock = Clock()
-    sender = CarbonSender("127.0.0.1", port, tmp_path / "spool", clock=clock)
+    sender = CarbonSender(CarbonAddress("127.0.0.1", port), tmp_path / "spool", clock=clock)
     for ts in range(10):
         sender.add([("tare.s", float(ts), 1000 + ts)])
         sender.flush()
@@ -165,13 +168,13 @@ def test_spool_survives_a_restart_of_the_sender(tmp_path: Path) -> None:
     dead_port = LineServer()
     port = dead_port.port
     dead_port.close()
-    sender = CarbonSender("127.0.0.1", port, spool)
+    sender = CarbonSender(CarbonAddress("127.0.0.1", port), spool)
     sender.add([("tare.k", 1.0, 500), ("tare.k", 2.0, 501)])
     assert not sender.flush()
     sender.close()
     srv = LineServer(port=port)
     try:
-        again = CarbonSender("127.0.0.1", port, spool)
+        again = CarbonSender(CarbonAddress("127.0.0.1", port), spool)
         assert again.flush()
         again.close()
         wait_for(lambda: {("tare.k", 500), ("tare.k", 501)} <= srv.points(), what="replay")
@@ -185,7 +188,7 @@ def test_bounded_spool_drops_oldest_with_one_log_line(
     dead = LineServer()
     port = dead.port
     dead.close()
-    sender = CarbonSender("127.0.0.1", port, tmp_path / "spool", max_spool_bytes=200)
+    sender = CarbonSender(CarbonAddress("127.0.0.1", port), tmp_path / "spool", max_spool_bytes=200)
     with caplog.at_level(logging.ERROR):
         for ts in range(20):
             sender.add([("tare.bounded.series", float(ts), 2000 + ts)])
@@ -198,14 +201,14 @@ def test_bounded_spool_drops_oldest_with_one_log_line(
 
 
 def test_one_sender_per_spool(tmp_path: Path, server: LineServer) -> None:
-    first = CarbonSender("127.0.0.1", server.port, tmp_path / "spool")
+    first = CarbonSender(CarbonAddress("127.0.0.1", server.port), tmp_path / "spool")
     with pytest.raises(SpoolLocked, match="in use"):
-        CarbonSender("127.0.0.1", server.port, tmp_path / "spool")
+        CarbonSender(CarbonAddress("127.0.0.1", server.port), tmp_path / "spool")
     first.close()
 
 
 def test_unsafe_points_are_refused_before_sending(tmp_path: Path, server: LineServer) -> None:
-    sender = CarbonSender("127.0.0.1", server.port, tmp_path / "spool")
+    sender = CarbonSender(CarbonAddress("127.0.0.1", server.port), tmp_path / "spool")
     with pytest.raises(ValueError, match="unsafe"):
         sender.add([("tare.a b\ntare.injected", 1.0, 1)])
     sender.close()

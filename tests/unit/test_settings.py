@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tare.errors import UsageError
+from contracts.errors import UsageError
 from tare.stack.settings import resolve
 
 
@@ -21,7 +21,7 @@ def test_defaults() -> None:
         8080,
     )
     assert s.render_url == "http://127.0.0.1:8080"
-    assert s.carbon == "127.0.0.1:2003"
+    assert str(s.carbon) == "127.0.0.1:2003"
     assert s.collectd == "auto"
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.standalone import collect, run_base_path
+from collectors.standalone import collect
+from contracts.paths import Source, run_base
 
 
 class FakeTime:
@@ -95,4 +96,7 @@ def test_interval_must_be_whole_seconds() -> None:
 
 
 def test_run_base_path_sanitizes_labels() -> None:
-    assert run_base_path("tare", "night 1;x", "web.host") == "tare.runs.night_1_x.web_host.tare"
+    assert (
+        run_base("tare", "night 1;x", "web.host", Source.TARE)
+        == "tare.runs.night_1_x.web_host.tare"
+    )

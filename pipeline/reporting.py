@@ -1,19 +1,18 @@
-"""``tare report``: the analysis, each run's series and the nightly trends, as one HTML page."""
+"""The report: the analysis, each run's series and the nightly trends, as one HTML page."""
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
 
-from harness.ledger import Ledger
+from contracts.kpis import BY_NAME
+from contracts.paths import NightlyStat
 from pipeline import report as rp
-from pipeline.fetch import RunRef, fetch_run
+from pipeline.campaign import Analysis, prefix_of, run_ref
+from pipeline.fetch import fetch_run
 from pipeline.graphite import GraphiteClient
-from pipeline.kpis import BY_NAME
-from tare.analyze import Analysis, analyze, nightly_base, run_ref
-from tare.stack.settings import StackSettings
+from pipeline.nightly import series_for
 
 RUN_KPI = "cpu_workload_core"
 OVERHEAD_KPIS = ("cpu_cgroup", "cpu_workload_core", "mem_cgroup", "mem_available")
@@ -26,14 +25,12 @@ def _trend(client: GraphiteClient, a: Analysis, prefix: str) -> list[rp.TrendPoi
     for o in a.overheads:
         if o.kpi not in OVERHEAD_KPIS or o.absolute is None:
             continue
-        base = nightly_base(prefix, a.campaign, o)
+        stats = (NightlyStat.OVERHEAD, NightlyStat.CI_LOW, NightlyStat.CI_HIGH)
+        paths = {series_for(prefix, a.campaign, o, st): st.value for st in stats}
         series = {
-            s.target.rsplit(".", 1)[1]: dict(s.values())
-            for s in client.render(
-                [f"{base}.overhead", f"{base}.ci_low", f"{base}.ci_high"],
-                now - TREND_DAYS * 86400,
-                now + 86400,
-            )
+            paths[s.target]: dict(s.values())
+            for s in client.render(list(paths), now - TREND_DAYS * 86400, now + 86400)
+            if s.target in paths
         }
         cell = " ".join(str(v) if k == "mode" else f"{k}={v}" for k, v in o.cell)
         for t, v in sorted(series.get("overhead", {}).items()):
@@ -50,16 +47,11 @@ def _trend(client: GraphiteClient, a: Analysis, prefix: str) -> list[rp.TrendPoi
     return points
 
 
-def build(
-    ledger: Ledger, campaign_id: str | None, stack: StackSettings, out: Path | None
-) -> tuple[Path, Analysis]:
-    a = analyze(ledger, campaign_id, stack, None)
-    rows = ledger.runs(a.campaign["id"])
-    done = [r for r in rows if r.status == "done" and r.steady_start is not None]
-    manifest = done[0].manifest if done else {}
-    graphite = manifest.get("graphite") or {}
-    prefix = graphite.get("prefix", "tare")
-    client = GraphiteClient(graphite.get("render_url", stack.render_url), timeout_s=30)
+def build(a: Analysis, client: GraphiteClient, root: Path) -> Path:
+    """Write ``root/report.html``; returns its path."""
+    done = a.done
+    manifest = done[0].manifest if done else None
+    prefix = prefix_of(a.runs)
     sections: list[tuple[str, str]] = []
     for kpi in OVERHEAD_KPIS:
         if any(o.kpi == kpi and o.absolute is not None for o in a.overheads):
@@ -75,41 +67,34 @@ def build(
             sections.append((f"{kpi}: nightly trend", rp.trend_section(trend, kpi, f"trend-{kpi}")))
     run_kpi = BY_NAME[RUN_KPI]
     for row in done:
-        ref = run_ref(row, prefix)
-        assert row.started is not None and row.ended is not None
-        whole = RunRef(
-            ref.run_id, ref.host, ref.prefix, int(row.started), math.ceil(row.ended), ref.core
-        )
-        frame = fetch_run(client, whole, [run_kpi], required=False)
+        if row.started is None or row.ended is None or row.steady is None:
+            continue
+        frame = fetch_run(client, run_ref(row, whole=True), [run_kpi], required=False)
         if not len(frame):
             continue
-        levels = " ".join(f"{k}={v}" for k, v in row.levels.items())
-        plot = rp.RunPlot(
-            row.run_id,
-            f"{row.run_id} ({levels})",
-            frame,
-            (float(row.steady_start or 0), float(row.steady_end or 0)),
-        )
+        levels = " ".join(f"{k}={v}" for k, v in row.levels)
+        plot = rp.RunPlot(row.run_id, f"{row.run_id} ({levels})", frame, row.steady)
         sections.append(
             (
                 f"run {row.run_id}",
                 rp.run_section(plot, f"{run_kpi.name} ({run_kpi.unit})", f"run-{row.run_id}"),
             )
         )
+    c = a.campaign
+    host = manifest.campaign.host if manifest else None
     intro: dict[str, Any] = {
-        "campaign": a.campaign["id"],
-        "night": a.campaign["night"],
-        "platform": a.campaign["platform"],
-        "runs": len(rows),
+        "campaign": c.campaign_id,
+        "night": c.night,
+        "platform": c.platform,
+        "runs": len(a.runs),
         "valid runs": len(done),
         "not valid": len(a.invalid),
-        "host": (manifest.get("host") or {}).get("host"),
-        "kernel": (manifest.get("host") or {}).get("kernel"),
+        "host": host.host if host else None,
+        "kernel": host.kernel if host else None,
     }
     for r in a.invalid:
         intro[f"not used: {r.run_id}"] = f"{r.status}: {r.reason}"
-    root = out or Path(manifest.get("output_dir") or "var/campaigns") / a.campaign["id"]
     root.mkdir(parents=True, exist_ok=True)
     path = root / "report.html"
-    path.write_text(rp.page(f"tare report: {a.campaign['name']}", intro, sections))
-    return path, a
+    path.write_text(rp.page(f"tare report: {c.name}", intro, sections))
+    return path

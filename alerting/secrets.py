@@ -16,11 +16,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tare.errors import ConfigError
+from alerting.errors import AlertingError
+from contracts.errors import ErrorKind
 
 NAMES = ("SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL")
 SECRET_NAMES = ("SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN")
 _known: set[str] = set()
+
+
+class SecretsError(AlertingError):
+    """A secrets file cannot be used (missing, unreadable, readable by others, malformed)."""
+
+    kind = ErrorKind.BAD_INPUT
+    names_its_file = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +73,11 @@ def read_file(path: Path) -> dict[str, str]:
         st = path.stat()
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise SecretsError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+        raise SecretsError(f"{path}: cannot read: {exc.__class__.__name__}") from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{path}: readable by group or others; chmod 600 {path}")
+        raise SecretsError(f"{path}: readable by group or others; chmod 600 {path}")
     out: dict[str, str] = {}
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -78,7 +86,7 @@ def read_file(path: Path) -> dict[str, str]:
         name, sep, value = line.partition("=")
         name = name.strip().removeprefix("export ").strip()
         if not sep or name not in NAMES:
-            raise ConfigError(
+            raise SecretsError(
                 f"{path}: line {n}: expected NAME=value with NAME one of {', '.join(NAMES)}"
             )
         out[name] = value.strip().strip("'\"")

@@ -7,11 +7,11 @@ those would split a line, add a path level or inject a tag. Every label goes thr
 
 from __future__ import annotations
 
-import math
 import re
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_COMPONENT = re.compile(r"^[A-Za-z0-9_-]+$")
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.:+-]+")
 MAX_LABEL = 120
 
@@ -20,6 +20,12 @@ def label(value: object) -> str:
     """One path component: letters, digits, '-' and '_' only; never empty."""
     text = _UNSAFE.sub("_", str(value)).strip("_")
     return (text or "_")[:MAX_LABEL]
+
+
+def is_label(value: str) -> bool:
+    """True when ``value`` is one safe path component (as ``label`` makes, or two of them
+    joined by '_', like a nightly path's ``<factor>_<level>``)."""
+    return bool(_COMPONENT.match(value))
 
 
 def tag_value(value: object) -> str:
@@ -39,17 +45,3 @@ def join(*parts: object) -> str:
 
 def is_safe_path(path: str) -> bool:
     return bool(_PATH.match(path))
-
-
-def plaintext_line(path: str, value: float, timestamp: int) -> str:
-    """One carbon plaintext line; refuses unsafe paths and non-finite values."""
-    if not is_safe_path(path.split(";", 1)[0]):
-        raise ValueError(f"unsafe Graphite path {path!r}")
-    if ";" in path:
-        for tag in path.split(";")[1:]:
-            key, sep, val = tag.partition("=")
-            if not sep or label(key) != key or tag_value(val) != val:
-                raise ValueError(f"unsafe Graphite tag {tag!r} in {path!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"non-finite value {value!r} for {path}")
-    return f"{path} {value!r} {int(timestamp)}\n"

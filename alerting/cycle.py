@@ -1,5 +1,6 @@
-"""``tare alert`` and ``tare alerts``: nightly series from Graphite, detection (``alerting``), the
-alert store and the notifiers. Wiring only."""
+"""One alert cycle: evaluate the nightly frame, record what is new (and queue its message) in
+the alert store, deliver the outbox; and an alert's state changes. The frame comes from the
+pipeline (``pipeline.nightly.fetch``), the agent versions from the run ledger's records."""
 
 from __future__ import annotations
 
@@ -7,24 +8,24 @@ import dataclasses
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from alerting import changepoints
+from alerting.errors import AlertingError
 from alerting.evaluate import GATING, Alert, Evaluation, Settings, ThresholdRule, evaluate
 from alerting.messages import Context, build, state_change
-from alerting.nightly import to_frame
 from alerting.notify import ConsoleNotifier, FlushResult, Notifier, flush
+from alerting.secrets import SlackSecrets
 from alerting.slack import SlackNotifier
 from alerting.store import AlertStore, StoredAlert, alert_id
-from pipeline.graphite import GraphiteClient
-from tare.alerts_config import AlertsSection
-from tare.errors import ConfigError
-from tare.secrets import SlackSecrets
+from contracts.errors import ErrorKind
+from contracts.manifest import CampaignRecord, RunRecord
+from contracts.states import AlertState
 
-RENDER_BATCH = 60
+
+class NotifierUnconfigured(AlertingError):
+    kind = ErrorKind.BAD_INPUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,69 +36,23 @@ class Outcome:
     delivery: FlushResult | None
 
 
-def rules_of(section: AlertsSection) -> list[ThresholdRule]:
-    return [
-        ThresholdRule(
-            kpi=t.kpi,
-            limit=float(t.limit),
-            relative=t.relative,
-            upper=t.direction == "upper",
-            mode=t.mode,
-            rate=str(t.rate) if t.rate is not None else None,
-            factors=tuple(f"{k}_{v}" for k, v in t.factors.items()),
-        )
-        for t in section.thresholds
-    ]
+Versions = dict[tuple[str, str, str], tuple[str, ...]]
 
 
-def settings_of(section: AlertsSection) -> Settings:
-    return Settings(
-        detector=changepoints.Settings(
-            confirm_nights=section.confirm_nights,
-            outlier_z=section.outlier_z,
-            max_pvalue=section.max_pvalue,
-        ),
-        recent_nights=section.recent_nights,
-    )
-
-
-def fetch_nightly(
-    client: GraphiteClient, prefix: str, campaign: str | None, nights: int
-) -> pd.DataFrame:
-    """Every nightly series under ``prefix`` (of one campaign, when given), ``nights`` back."""
-    head = f"{prefix}.nightly."
-    paths = [p for p in client.index() if p.startswith(head)]
-    if campaign is not None:
-        paths = [p for p in paths if p[len(head) :].split(".")[1:2] == [campaign]]
-    points: list[tuple[str, int, float]] = []
-    for i in range(0, len(paths), RENDER_BATCH):
-        for series in client.render(paths[i : i + RENDER_BATCH], f"-{nights}d"):
-            points += [(series.target, ts, v) for ts, v in series.values()]
-    return to_frame(prefix, points)
-
-
-def agent_versions(ledger_path: Path) -> dict[tuple[str, str, str], tuple[str, ...]]:
-    """(campaign name, night, mode) -> the agent versions its runs reported, from the ledger."""
-    if not ledger_path.exists():
-        return {}
-    from harness.ledger import Ledger
-
-    ledger = Ledger(ledger_path)
-    try:
-        out: dict[tuple[str, str, str], set[str]] = {}
-        for c in ledger.campaigns():
-            for r in ledger.runs(c["id"]):
-                v = r.manifest.get("agent_version")
-                if v:
-                    out.setdefault((c["name"], c["night"], r.mode), set()).add(str(v))
-        return {k: tuple(sorted(v)) for k, v in out.items()}
-    finally:
-        ledger.close()
+def agent_versions(campaigns: Iterable[tuple[CampaignRecord, Sequence[RunRecord]]]) -> Versions:
+    """(campaign name, night, mode) -> the agent versions its runs reported."""
+    out: dict[tuple[str, str, str], set[str]] = {}
+    for c, rows in campaigns:
+        for r in rows:
+            v = r.manifest.agent_version if r.manifest else None
+            if v:
+                out.setdefault((c.name, c.night, r.mode), set()).add(str(v))
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def context_for(
     a: Alert,
-    versions: dict[tuple[str, str, str], tuple[str, ...]],
+    versions: Versions,
     nights: Sequence[str],
     dashboard_url: str | None,
 ) -> Context:
@@ -105,7 +60,7 @@ def context_for(
     after = versions.get((a.campaign, a.night, mode), ())
     earlier = [n for n in nights if n < a.night]
     before = versions.get((a.campaign, earlier[-1], mode), ()) if earlier else ()
-    return Context(alert_id(a.key), "new", before, after, dashboard_url)
+    return Context(alert_id(a.key), AlertState.NEW.value, before, after, dashboard_url)
 
 
 def _context(d: dict[str, Any], state: str) -> Context:
@@ -124,7 +79,7 @@ def notifier_for(choice: str, secrets: SlackSecrets) -> Notifier | None:
     if choice == "console" or (choice == "auto" and not secrets.configured):
         return ConsoleNotifier(sys.stdout)
     if not secrets.configured:
-        raise ConfigError(
+        raise NotifierUnconfigured(
             "--notify slack: set SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN and a channel "
             "(SLACK_CHANNEL or alerts.slack_channel)"
         )
@@ -138,20 +93,20 @@ def notifier_for(choice: str, secrets: SlackSecrets) -> Notifier | None:
 
 def run_alert(
     frame: pd.DataFrame,
-    section: AlertsSection,
+    rules: Sequence[ThresholdRule],
+    settings: Settings,
+    dashboard_url: str | None,
     store: AlertStore | None,
     notifier: Notifier | None,
-    versions: dict[tuple[str, str, str], tuple[str, ...]],
+    versions: Versions,
 ) -> Outcome:
     """Evaluate; record what is new and queue its message (unless ``store`` is None: dry run);
     deliver the outbox."""
-    ev = evaluate(frame, rules_of(section), settings_of(section))
+    ev = evaluate(frame, rules, settings)
     new: list[tuple[str, Alert]] = []
     known: list[tuple[str, Alert]] = []
     for a in ev.alerts:
-        ctx = context_for(
-            a, versions, ev.nights.get((a.platform, a.campaign), ()), section.dashboard_url
-        )
+        ctx = context_for(a, versions, ev.nights.get((a.platform, a.campaign), ()), dashboard_url)
         if store is None:
             new.append((ctx.alert_id, a))
             continue

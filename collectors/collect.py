@@ -1,13 +1,13 @@
-"""``tare collect``: the standalone collector, or collectd with the run's rendered config."""
+"""A run's collection: tare's sampler in the foreground (``tare collect``) or in a thread beside
+the load (``tare run``), or collectd with the run's rendered config."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import socket
-import subprocess
 import sys
-import time
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -15,13 +15,15 @@ from typing import Literal
 
 import collectors
 from collectors import collectd as collectd_bin
+from collectors.carbon import unreachable
 from collectors.collectd_conf import GraphiteTarget, RunConfig, render_run_config
-from collectors.names import join, label
-from collectors.sampler import ProcMatch, Sampler, Targets
+from collectors.sampler import Sampler, Targets
 from collectors.sender import CarbonSender
 from collectors.series import render_types_db
-from collectors.standalone import CollectStats, SamplerLike, collect, run_base_path
-from tare.errors import ServiceUnavailable, UsageError
+from collectors.standalone import CollectStats, SamplerLike, collect
+from contracts.addresses import CarbonAddress
+from contracts.labels import label
+from contracts.paths import Source, collectd_run_prefix, run_base
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,7 @@ Backend = Literal["auto", "procfs", "psutil"]
 class CollectOptions:
     run_id: str
     duration_s: float | None
-    carbon_host: str
-    carbon_port: int
+    carbon: CarbonAddress
     prefix: str
     host: str
     targets: Targets
@@ -41,32 +42,6 @@ class CollectOptions:
     backend: Backend = "auto"
     interval_s: int = 1
     processes_plugin: bool = False
-
-
-def parse_carbon(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--carbon {value!r}: expected HOST:PORT")
-    return host, int(port)
-
-
-def parse_processes(by_name: tuple[str, ...], by_pidfile: tuple[str, ...]) -> tuple[ProcMatch, ...]:
-    out: list[ProcMatch] = []
-    for option, items in (("--process", by_name), ("--process-pidfile", by_pidfile)):
-        for item in items:
-            lab, sep, value = item.partition("=")
-            if not sep:
-                lab, value = item, item
-            if not lab or not value:
-                raise UsageError(f"{option} {item!r}: expected LABEL=VALUE")
-            if option == "--process":
-                out.append(ProcMatch(label=lab, name=value))
-            else:
-                out.append(ProcMatch(label=lab, pid_file=Path(value)))
-    labels = [label(m.label) for m in out]
-    if len(set(labels)) != len(labels):
-        raise UsageError("two --process options share one label")
-    return tuple(out)
 
 
 def default_host() -> str:
@@ -99,11 +74,11 @@ def _sampler(opts: CollectOptions) -> SamplerLike:
 def run_standalone(opts: CollectOptions) -> tuple[CollectStats, CarbonSender]:
     sampler = _sampler(opts)
     spool = opts.state_dir / "spool" / "collect"
-    sender = CarbonSender(opts.carbon_host, opts.carbon_port, spool)
+    sender = CarbonSender(opts.carbon, spool)
     stop = _StopFlag()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    base = run_base_path(opts.prefix, opts.run_id, opts.host)
-    log.info("collecting to %s:%d under %s", opts.carbon_host, opts.carbon_port, base)
+    base = run_base(opts.prefix, opts.run_id, opts.host, Source.TARE)
+    log.info("collecting to %s under %s", opts.carbon, base)
     try:
         stats = collect(
             sampler,
@@ -123,11 +98,6 @@ def run_standalone(opts: CollectOptions) -> tuple[CollectStats, CarbonSender]:
     return stats, sender
 
 
-def collectd_prefix(prefix: str, run_id: str) -> str:
-    """write_graphite's prefix; collectd appends ``<host>.<plugin>...``."""
-    return join(prefix, "runs", label(run_id)) + "."
-
-
 def render_collectd(opts: CollectOptions) -> Path:
     """Write the run's collectd config and tare's types.db; returns the config path."""
     run_dir = opts.state_dir / "collectd" / f"run-{label(opts.run_id)}"
@@ -141,7 +111,7 @@ def render_collectd(opts: CollectOptions) -> Path:
         base_dir=run_dir,
         log_file=run_dir / "collectd.log",
         target=GraphiteTarget(
-            opts.carbon_host, opts.carbon_port, collectd_prefix(opts.prefix, opts.run_id)
+            opts.carbon.host, opts.carbon.port, collectd_run_prefix(opts.prefix, opts.run_id)
         ),
         module_path=Path(collectors.__file__).resolve().parent.parent,
         types_db=types_db,
@@ -164,35 +134,18 @@ def run_collectd(opts: CollectOptions) -> Path:
     conf = render_collectd(opts)
     stop = _StopFlag()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    proc: subprocess.Popen[bytes] | None = None
     try:
         collectd_bin.preflight(exe, conf)
-        _check_carbon(opts)
-        if not stop.stopped:
-            proc = subprocess.Popen(
-                [str(exe), "-f", "-C", str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads run here)
+        why = unreachable(opts.carbon)
+        if why is not None:
+            print(
+                f"tare: warning: carbon at {opts.carbon} unreachable ({why}); "
+                "collectd keeps a bounded queue and retries",
+                file=sys.stderr,
             )
-            log.info("collectd pid %d with %s", proc.pid, conf)
-        deadline = None if opts.duration_s is None else time.monotonic() + opts.duration_s
-        while proc is not None and not stop.stopped:
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise ServiceUnavailable(f"collectd exited with {proc.returncode}: {err.strip()}")
-            time.sleep(0.2)
+        if not stop.stopped:
+            collectd_bin.supervise(exe, conf, opts.duration_s, lambda: stop.stopped)
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if stop.signum == signal.SIGINT:
@@ -200,24 +153,25 @@ def run_collectd(opts: CollectOptions) -> Path:
     return conf
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when tare dies, so collectd is never orphaned."""
-    try:
-        import ctypes
+class Background:
+    """tare's sampler in a thread for the length of a run (``stop`` ends it and flushes)."""
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
-def _check_carbon(opts: CollectOptions) -> None:
-    try:
-        with socket.create_connection((opts.carbon_host, opts.carbon_port), timeout=3):
-            return
-    except OSError as exc:
-        print(
-            f"tare: warning: carbon at {opts.carbon_host}:{opts.carbon_port} unreachable ({exc}); "
-            "collectd keeps a bounded queue and retries",
-            file=sys.stderr,
+    def __init__(self, targets: Targets, sender: CarbonSender, base: str) -> None:
+        self.stop_flag = threading.Event()
+        self.sender = sender
+        self.sampler = Sampler(targets)
+        self.thread = threading.Thread(
+            target=collect,
+            args=(self.sampler, sender, base),
+            kwargs={"duration_s": None, "should_stop": self.stop_flag.is_set},
+            daemon=True,
         )
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.stop_flag.is_set():
+            return
+        self.stop_flag.set()
+        self.thread.join(timeout=10)
+        self.sampler.close()
+        self.sender.close()

@@ -1,0 +1,9 @@
+"""The alerting stage's errors: one base, each error with its kind (``contracts.errors``)."""
+
+from __future__ import annotations
+
+from contracts.errors import ErrorKind, TareError
+
+
+class AlertingError(TareError):
+    kind = ErrorKind.INTERNAL

@@ -1,0 +1,93 @@
+"""The analysis for people and machines: the overhead table, and its JSON (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.kpis import BY_NAME, CPU_UNIT
+from contracts.manifest import BASELINE
+from pipeline.analysis import Overhead, as_rows
+from pipeline.campaign import Analysis
+
+TABLE_KPIS = (
+    "cpu_cgroup",
+    "cpu_workload_core",
+    "mem_available",
+    "mem_cgroup",
+    "throughput",
+    "conn_rate",
+)
+MODE_ORDER = (BASELINE, "idle", "visibility", "enforced")
+
+
+def fmt_cell(o: Overhead | None) -> str:
+    if o is None:
+        return "-"
+    if o.absolute is not None:
+        c = o.absolute
+        text = f"{c.delta:+.2f} [{c.ci_low:+.2f},{c.ci_high:+.2f}]"
+    elif o.relative_pct is not None and o.relative_ci is not None:
+        text = f"{o.relative_pct:+.2f}% [{o.relative_ci[0]:+.2f},{o.relative_ci[1]:+.2f}]"
+    else:
+        return "-"
+    return text + ("*" if o.significant else " ")
+
+
+def cell_name(cell: tuple[tuple[str, Any], ...]) -> str:
+    name = " ".join(f"{v}" if k == "mode" else f"{k}={v}" for k, v in cell)
+    return name.replace("policy_size=", "policy=")
+
+
+def table(a: Analysis) -> list[str]:
+    cells: dict[tuple[tuple[str, Any], ...], dict[str, Overhead]] = {}
+    for o in a.overheads:
+        cells.setdefault(o.cell, {})[o.kpi] = o
+    units = {k.name: k.unit.replace(CPU_UNIT, "pp") for k in BY_NAME.values()}
+    head = ["cell".ljust(30)] + [f"{k} ({units[k]})".ljust(27) for k in TABLE_KPIS]
+    head += ["mde cpu (pp)".ljust(24), "mde mem (MB)"]
+    c = a.campaign
+    lines = [
+        f"campaign {c.campaign_id} ({c.night}, {c.platform}): "
+        "overhead vs baseline, 95% CI, * significant (p<0.05); "
+        "mde: the smallest overhead this cell could detect (80% power)",
+        "  ".join(head),
+    ]
+    order = {m: i for i, m in enumerate(MODE_ORDER)}
+
+    def key(cell: tuple[tuple[str, Any], ...]) -> tuple[Any, ...]:
+        d = dict(cell)
+        return (float(d.get("rate", 0)), order.get(str(d.get("mode")), 99), str(cell))
+
+    for cell in sorted(cells, key=key):
+        by = cells[cell]
+        cols = [fmt_cell(by.get(k)).ljust(27) for k in TABLE_KPIS]
+        cpu, mem = by.get("cpu_cgroup"), by.get("mem_cgroup")
+        mde_cpu = f"{cpu.mde:.2f} ({cpu.method})" if cpu else "-"
+        mde_mem = f"{mem.mde:.2f}" if mem else "-"
+        lines.append("  ".join([cell_name(cell).ljust(30), *cols, mde_cpu.ljust(24), mde_mem]))
+    if any(o.method == "block-bootstrap" for o in a.overheads):
+        lines.append(
+            "block-bootstrap: one run on a side, so the interval covers within-run "
+            "noise only; between-run noise needs design.repeats >= 2 (Welch)"
+        )
+    for r in a.refusals:
+        lines.append(f"refused {dict(r.cell)}: {r.reason}")
+    for row in a.invalid:
+        lines.append(f"not used: {row.run_id}: {row.status}: {row.reason}")
+    for run_id, kpis in a.absent.items():
+        lines.append(f"no series in Graphite for {run_id}: {', '.join(kpis)}")
+    return lines
+
+
+def to_json(a: Analysis) -> dict[str, Any]:
+    c = a.campaign
+    return {
+        "campaign": {"id": c.campaign_id, "name": c.name, "night": c.night, "platform": c.platform},
+        "overheads": as_rows(a.overheads),
+        "refused": [{"cell": dict(r.cell), "reason": r.reason} for r in a.refusals],
+        "invalid_runs": [
+            {"run_id": r.run_id, "status": r.status.value, "reason": r.reason} for r in a.invalid
+        ],
+        "absent_series": a.absent,
+        "output_dir": str(a.output_dir) if a.output_dir else None,
+    }
