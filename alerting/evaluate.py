@@ -23,6 +23,7 @@ import pandas as pd
 
 from alerting import changepoints
 from contracts.frames import key_of
+from contracts.kpis import BY_NAME
 from contracts.paths import NightlyKey, NightlyStat
 from contracts.states import AlertKind
 
@@ -187,6 +188,8 @@ def evaluate(
     for series, g in frame.groupby("series", sort=True):
         first = g.iloc[0]
         key = key_of(first.to_dict())
+        if key.kpi in BY_NAME and not BY_NAME[key.kpi].judged:
+            continue  # a context KPI: charted, never alerted
         nights = nights_of[(key.platform, key.campaign)]
         recent = set(nights[-s.recent_nights :])
         stats = set(g["stat"])

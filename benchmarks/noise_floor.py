@@ -5,8 +5,8 @@
 For each rate: A/A runs (baseline against baseline, interleaved) with every technique on; then
 the lab techniques off one at a time (pinning, RPS steering), each a fresh set of runs; then one
 long run per side instead of many short ones. The analysis techniques (exact CPU accounting,
-steady-window trimming, the load-core covariate) are switched off on the same runs. For each
-CPU KPI it prints the standard deviation between runs and the minimal detectable overhead
+steady-window trimming) are switched off, and a load-core covariate is tried, on the same runs.
+For each CPU KPI it prints the standard deviation between runs and the minimal detectable overhead
 (80 % power, 5 % two-sided) for a budget of 10 minutes of load per baseline/contender pair,
 projected from that standard deviation: with runs of R seconds, 300/R runs a side.
 Needs root and the local stack (``tare stack up``); about 4 minutes per set of 8 runs of 30 s.
@@ -24,15 +24,39 @@ import numpy as np
 from scipy import stats as sps
 
 from contracts.calibration import Techniques
+from contracts.kpis import Kpi
 from contracts.states import RunState
 from harness.calibration import Design
-from pipeline.calibration import LOAD_CORE, Criteria, RunData, fetch_values
+from pipeline.calibration import Criteria, RunData, fetch_values
 from pipeline.graphite import GraphiteClient
-from pipeline.precision import adjusted
 from tare.calibrate import calibrate, cores
 from tare.stack.settings import resolve
 
 PAIR_BUDGET_S = 600
+LOAD_CORE = "load_core_busy"
+
+
+def adjusted(
+    a: Sequence[float], xa: Sequence[float], b: Sequence[float], xb: Sequence[float]
+) -> tuple[list[float], list[float], float]:
+    """(a', b', theta): run values with a covariate's effect removed (pooled within-group slope;
+    CUPED/ANCOVA). A study of what a covariate could buy: tare's estimator does not use it (the
+    load core's busy time is measured during the run, so an agent can move it)."""
+    ya, yb = np.asarray(a, float), np.asarray(b, float)
+    ca, cb = np.asarray(xa, float), np.asarray(xb, float)
+    dxa, dxb = ca - ca.mean(), cb - cb.mean()
+    sxx = float(np.sum(dxa**2) + np.sum(dxb**2))
+    if sxx <= 0 or len(ya) + len(yb) < 4:
+        return list(map(float, ya)), list(map(float, yb)), 0.0
+    theta = float(np.sum(dxa * (ya - ya.mean())) + np.sum(dxb * (yb - yb.mean()))) / sxx
+    grand = float(np.concatenate((ca, cb)).mean())
+    return (
+        [float(v) for v in ya - theta * (ca - grand)],
+        [float(v) for v in yb - theta * (cb - grand)],
+        theta,
+    )
+
+
 CPU_KPIS = ("cpu_cgroup", "cpu_workload_core", "cpu_workload_core_ticks")
 
 
@@ -84,8 +108,16 @@ def untrimmed(client: GraphiteClient, runs: Sequence[RunData], opts: Design) -> 
             out.append(r)
             continue
         ref = replace(r.ref, start=r.ref.start - opts.warmup_s, end=r.ref.end + opts.cooldown_s)
-        out.append(replace(r, values=fetch_values(client, ref, cores()[1])))
+        out.append(replace(r, values=fetch_values(client, ref)))
     return out
+
+
+def with_load_core(client: GraphiteClient, runs: Sequence[RunData]) -> list[RunData]:
+    """The same runs with the load core's busy time, for the covariate study."""
+    load = Kpi(LOAD_CORE, f"cpu_{cores()[1]}.busy_pct", "pp")
+    return [
+        r if r.ref is None else replace(r, values=fetch_values(client, r.ref, [load])) for r in runs
+    ]
 
 
 def measure(rate: int, runs: int, run_s: int, out: list[Row]) -> None:
@@ -111,10 +143,10 @@ def measure(rate: int, runs: int, run_s: int, out: list[Row]) -> None:
     print(f"noise floor at {rate}/s: all techniques on", file=sys.stderr)
     criteria = Criteria()
     ref = calibrate(base, criteria, stack, sys.stderr).runs
-    record("all on", ref, True, CPU_KPIS[:2], run_s)
-    record("exact CPU accounting off", ref, True, CPU_KPIS[2:], run_s)
-    record("covariate off", ref, False, CPU_KPIS[:2], run_s)
-    record("trimming off", untrimmed(client, ref, base), True, CPU_KPIS[:2], run_s)
+    record("all on", ref, False, CPU_KPIS[:2], run_s)
+    record("exact CPU accounting off", ref, False, CPU_KPIS[2:], run_s)
+    record("+ load-core covariate (study)", with_load_core(client, ref), True, CPU_KPIS[:2], run_s)
+    record("trimming off", untrimmed(client, ref, base), False, CPU_KPIS[:2], run_s)
     for name, tech in (
         ("pinning off", Techniques(sequential=False, pinning=False)),
         ("RPS steering off", Techniques(sequential=False, rps=False)),
@@ -123,14 +155,14 @@ def measure(rate: int, runs: int, run_s: int, out: list[Row]) -> None:
         data = calibrate(
             replace(base, techniques=tech), Criteria(techniques=tech), stack, sys.stderr
         ).runs
-        record(name, data, True, CPU_KPIS[:2], run_s)
+        record(name, data, False, CPU_KPIS[:2], run_s)
     long_s = run_s * 4
     print(f"noise floor at {rate}/s: long runs ({long_s} s)", file=sys.stderr)
     long_opts = replace(
         base, run_s=long_s, budget_s=runs // 2 * long_s, max_rounds=max(2, runs // 4)
     )
     data = calibrate(long_opts, criteria, stack, sys.stderr).runs
-    record(f"short runs off ({long_s} s runs)", data, True, CPU_KPIS[:2], long_s)
+    record(f"short runs off ({long_s} s runs)", data, False, CPU_KPIS[:2], long_s)
 
 
 def print_table(rows: Sequence[Row]) -> None:

@@ -133,6 +133,15 @@ def parse_conntrack_stat(text: str) -> dict[str, int]:
     return total
 
 
+def parse_slab_objsize(text: str, cache: str) -> int | None:
+    """The object size in bytes of one slab cache in /proc/slabinfo (None when absent)."""
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0] == cache and len(parts) > 3:
+            return int(parts[3])
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class PidStat:
     utime: int  # jiffies

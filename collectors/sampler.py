@@ -132,6 +132,7 @@ class Sampler:
         self.pids_checked: dict[str, float] = {}
         self.netns_pid: int | None = targets.netns_pid
         self.cgroup_files: tuple[Path, Path, str] | None = None
+        self._objsize: int | None = None  # 0: known to be unreadable
 
     def close(self) -> None:
         self.reader.close()
@@ -295,6 +296,8 @@ class Sampler:
         out.append(("tcp", "time_wait", float(sock.get("tw", 0))))
         out.append(("tcp", "orphan", float(sock.get("orphan", 0))))
         out.append(("tcp", "inuse", float(sock.get("inuse", 0))))
+        if "mem" in sock:
+            out.append(("kmem", "tcp_bytes", float(sock["mem"] * PAGE_SIZE)))
 
     def _interfaces(self, net: Path, cur: _State, dt: float, out: list[Value]) -> None:
         devs = procfs.parse_net_dev(self.reader.read(_path(net, "dev")))
@@ -320,9 +323,14 @@ class Sampler:
     def _conntrack(self, net: Path, cur: _State, dt: float, out: list[Value]) -> None:
         path = _path(net, "stat", "nf_conntrack")
         if not path.exists():
-            return  # conntrack not loaded: nothing tracked, nothing to report
+            out.append(("kmem", "conntrack_bytes", 0.0))  # conntrack not loaded: none tracked
+            return
         stat = procfs.parse_conntrack_stat(self.reader.read(path))
-        out.append(("conntrack", "entries", float(stat.get("entries", 0))))
+        entries = stat.get("entries", 0)
+        out.append(("conntrack", "entries", float(entries)))
+        size = self._conntrack_objsize()
+        if size is not None:
+            out.append(("kmem", "conntrack_bytes", float(entries * size)))
         drops = stat.get("drop", 0) + stat.get("early_drop", 0)
         for metric, value in (
             ("drops_per_s", drops),
@@ -331,6 +339,18 @@ class Sampler:
             rate = self._rate(cur, dt, f"conntrack.{metric}", float(value))
             if rate is not None:
                 out.append(("conntrack", metric, rate))
+
+    def _conntrack_objsize(self) -> int | None:
+        """The nf_conntrack slab's object size (read once; /proc/slabinfo needs root)."""
+        if self._objsize is None:
+            try:
+                text = Path("/proc/slabinfo").read_text()
+            except OSError as exc:
+                self.once.problem("slabinfo", f"unreadable ({exc.strerror}): no kmem.conntrack")
+                self._objsize = 0
+                return None
+            self._objsize = procfs.parse_slab_objsize(text, "nf_conntrack") or 0
+        return self._objsize or None
 
     # -- processes ---------------------------------------------------------------------------
     def _resolve(self, match: ProcMatch) -> list[tuple[int, int]]:

@@ -2,8 +2,8 @@
 standalone collector, the generated collectd types.db and ``docs/metrics.md``.
 
 A series is ``<group>.<metric>``; groups are ``cpu_all``, ``cpu_<n>``, ``memory``, ``cgroup``,
-``tcp``, ``net_<interface>``, ``conntrack`` and ``proc_<label>``. CPU figures are in percent of
-one core (``cpu_all`` and ``cgroup`` sum over cores, so 2 cores read up to 200).
+``tcp``, ``net_<interface>``, ``conntrack``, ``kmem`` and ``proc_<label>``. CPU figures are in
+percent of one core (``cpu_all`` and ``cgroup`` sum over cores, so 2 cores read up to 200).
 """
 
 from __future__ import annotations
@@ -65,6 +65,15 @@ CONNTRACK = (
     _m("drops_per_s", "1/s", "new connections dropped (drop + early_drop)"),
     _m("insert_failed_per_s", "1/s", "failed inserts (insert_failed)"),
 )
+KMEM = (
+    _m(
+        "conntrack_bytes",
+        "bytes",
+        "conntrack entries of the namespace x the nf_conntrack slab object size (kernel memory "
+        "a stateful firewall costs, in neither the agent's RSS nor the cgroup)",
+    ),
+    _m("tcp_bytes", "bytes", "TCP socket buffers, system-wide (sockstat TCP mem x page size)"),
+)
 PROC = (
     _m("cpu_pct", "% of one core", "utime+stime of every matching process"),
     _m("rss_bytes", "bytes", "resident memory of every matching process"),
@@ -79,6 +88,7 @@ GROUPS: dict[str, tuple[Metric, ...]] = {
     "tcp": TCP,
     "net_<interface>": NET,
     "conntrack": CONNTRACK,
+    "kmem": KMEM,
     "proc_<label>": PROC,
 }
 

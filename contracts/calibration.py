@@ -16,7 +16,6 @@ class Techniques:
     rps: bool = True  # packet processing steered to each side's cores
     short_runs: bool = True  # many short interleaved runs; off: one long run per side
     trimming: bool = True  # warm-up and cool-down left out; off: the whole run
-    covariate: bool = True  # adjusted with the load core's busy time
     sequential: bool = True  # stop once every CI is narrow enough; off: spend the budget
 
 

@@ -179,9 +179,11 @@ class CampaignInfo:
     host: HostFacts
     graphite: GraphiteTarget
     output_dir: str  # where tables and the report go, as resolved when the campaign started
+    paired: bool = False  # compare each contender run with its own block's baseline run
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "paired": self.paired,
             "id": self.campaign_id,
             "name": self.campaign,
             "night": self.night,
@@ -201,6 +203,7 @@ class CampaignInfo:
             HostFacts.from_json(d["host"]),
             GraphiteTarget.from_json(d["graphite"]),
             str(d["output_dir"]),
+            bool(d.get("paired", False)),
         )
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
 from contracts.kpis import BY_NAME, Kpi
 from contracts.states import Verdict
-from pipeline.stats import Comparison, compare
+from pipeline.stats import ALPHA, Comparison, benjamini_hochberg, compare, compare_paired
 
 Levels = tuple[tuple[str, Any], ...]
 
@@ -30,6 +30,7 @@ class RunInfo:
     levels: Levels  # factor -> level, in factor order (mode and rate included)
     baseline_of: tuple[Levels, ...]  # for a baseline run: the contender cells it serves
     valid: bool
+    block: int = 0  # the repeat (block) it ran in: a paired comparison matches runs by it
 
     @property
     def mode(self) -> str:
@@ -47,16 +48,23 @@ class Overhead:
     absolute: Comparison | None  # None for relative-only KPIs
     relative_pct: float | None
     relative_ci: tuple[float, float] | None
-    pvalue: float
-    significant: bool
-    mde: float  # in the unit of ``absolute`` (or % for relative-only KPIs)
+    pvalue: float  # NaN: no inference
+    significant: bool  # q < 0.05 after Benjamini-Hochberg over the campaign's judged tests
+    mde: float  # in the unit of ``absolute`` (or % for relative-only KPIs); NaN: no inference
     method: str
+    judged: bool = True  # False: a context KPI (shown, never starred, never alerted)
+    qvalue: float = float("nan")  # the BH-adjusted p-value
+
+    @property
+    def inferred(self) -> bool:
+        """An interval between runs exists for this overhead."""
+        return math.isfinite(self.pvalue)
 
     @property
     def verdict(self) -> Verdict:
         """Cost or gain when significant (a positive overhead is a cost), else no change."""
         delta = self.absolute.delta if self.absolute is not None else self.relative_pct
-        if delta is None or math.isnan(self.pvalue):
+        if delta is None or math.isnan(self.pvalue) or not self.judged:
             return Verdict.NO_INFERENCE
         if not self.significant:
             return Verdict.NO_CHANGE
@@ -137,25 +145,65 @@ def pair_cells(runs: Sequence[RunInfo]) -> tuple[dict[Levels, Levels], list[Refu
     return pairs, refusals
 
 
+def _matched(
+    frame: pd.DataFrame, kpi: str, base: Sequence[RunInfo], cont: Sequence[RunInfo]
+) -> tuple[list[list[float]], list[list[float]]] | None:
+    """The runs of both sides matched by block (one of each per block), or None when some
+    block lacks one of them."""
+    a = {r.block: r.run_id for r in base}
+    b = {r.block: r.run_id for r in cont}
+    blocks = sorted(set(a) & set(b))
+    if len(blocks) != len(a) or len(blocks) != len(b) or len(base) != len(a):
+        return None
+    ra = _per_run(frame, kpi, [a[k] for k in blocks])
+    rb = _per_run(frame, kpi, [b[k] for k in blocks])
+    if not all(ra) or not all(rb):
+        return None
+    return ra, rb
+
+
 def overheads(
-    frame: pd.DataFrame, runs: Sequence[RunInfo], kpis: Sequence[Kpi] | None = None
+    frame: pd.DataFrame,
+    runs: Sequence[RunInfo],
+    kpis: Sequence[Kpi] | None = None,
+    paired: bool = False,
 ) -> tuple[list[Overhead], list[Refusal]]:
+    """Every contender cell against its baseline, per KPI; with ``paired``, each contender run
+    against the baseline run of its own block where every block has both. Significance is
+    Benjamini-Hochberg adjusted over every judged test that has an interval."""
     valid = [r for r in runs if r.valid]
     pairs, refusals = pair_cells(valid)
-    by_cell: dict[Levels, list[str]] = {}
+    by_cell: dict[Levels, list[RunInfo]] = {}
     for r in valid:
-        by_cell.setdefault(r.levels, []).append(r.run_id)
+        by_cell.setdefault(r.levels, []).append(r)
     kpis = list(kpis) if kpis is not None else [BY_NAME[k] for k in frame["kpi"].unique()]
     out: list[Overhead] = []
     for cell, base_cell in pairs.items():
+        base, cont = by_cell[base_cell], by_cell[cell]
         for kpi in kpis:
-            a = _per_run(frame, kpi.name, by_cell[base_cell])
-            b = _per_run(frame, kpi.name, by_cell[cell])
+            a = _per_run(frame, kpi.name, [r.run_id for r in base])
+            b = _per_run(frame, kpi.name, [r.run_id for r in cont])
             if not any(a) or not any(b):
                 refusals.append(Refusal(cell, f"{kpi.name}: no values on one side"))
                 continue
-            out.append(_overhead(cell, base_cell, kpi, a, b))
-    return out, refusals
+            matched = _matched(frame, kpi.name, base, cont) if paired else None
+            if matched is not None:
+                comp = compare_paired(*matched)
+                a, b = matched
+            else:
+                comp = compare(a, b)
+            out.append(_overhead(cell, base_cell, kpi, a, b, comp))
+    return adjust(out), refusals
+
+
+def adjust(items: Sequence[Overhead]) -> list[Overhead]:
+    """Significance after Benjamini-Hochberg over the judged tests with an interval."""
+    tested = [i for i, o in enumerate(items) if o.judged and math.isfinite(o.pvalue)]
+    q = benjamini_hochberg([items[i].pvalue for i in tested])
+    out = [replace(o, significant=False) for o in items]
+    for i, qi in zip(tested, q, strict=True):
+        out[i] = replace(items[i], qvalue=qi, significant=qi < ALPHA)
+    return out
 
 
 def _mean(runs: Sequence[Sequence[float]]) -> float:
@@ -164,16 +212,21 @@ def _mean(runs: Sequence[Sequence[float]]) -> float:
 
 
 def _overhead(
-    cell: Levels, base_cell: Levels, kpi: Kpi, a: list[list[float]], b: list[list[float]]
+    cell: Levels,
+    base_cell: Levels,
+    kpi: Kpi,
+    a: list[list[float]],
+    b: list[list[float]],
+    comp: Comparison,
 ) -> Overhead:
-    comp = compare(a, b)
     if kpi.lower_is_cost:
         comp = comp.flipped()
     base_mean, cont_mean = _mean(a), _mean(b)
     rel = rel_ci = None
     if base_mean:
         rel = comp.delta / abs(base_mean) * 100
-        rel_ci = (comp.ci_low / abs(base_mean) * 100, comp.ci_high / abs(base_mean) * 100)
+        if comp.inferred:
+            rel_ci = (comp.ci_low / abs(base_mean) * 100, comp.ci_high / abs(base_mean) * 100)
     mde = comp.mde
     if kpi.relative_only:
         mde = comp.mde / abs(base_mean) * 100 if base_mean else float("nan")
@@ -188,9 +241,10 @@ def _overhead(
         rel,
         rel_ci,
         comp.pvalue,
-        comp.significant,
+        False,  # decided over the whole campaign (``adjust``)
         mde,
         comp.method,
+        kpi.judged,
     )
 
 
@@ -207,7 +261,9 @@ def as_rows(items: Sequence[Overhead]) -> list[dict[str, Any]]:
             "relative_ci_low": o.relative_ci[0] if o.relative_ci else None,
             "relative_ci_high": o.relative_ci[1] if o.relative_ci else None,
             "pvalue": o.pvalue,
+            "qvalue": o.qvalue,
             "significant": o.significant,
+            "judged": o.judged,
             "verdict": o.verdict.value,
             "mde": o.mde,
             "method": o.method,

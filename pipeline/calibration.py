@@ -15,24 +15,21 @@ from contracts.kpis import BY_NAME, CPU_UNIT, Kpi
 from contracts.states import RunState
 from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
-from pipeline.precision import Verdict, compare_runs, judge, judge_aa
-from pipeline.stats import Comparison
+from pipeline.precision import CPU_MARGIN, MEMORY_MARGIN, Margin, Verdict, judge
+from pipeline.precision import narrow_enough as precise
+from pipeline.stats import Comparison, compare
 
 TICK_FIELDS = ("user_pct", "system_pct", "softirq_pct", "irq_pct", "steal_pct")
 TICKS = Kpi("cpu_workload_core_ticks", "cpu_{core}.ticks", CPU_UNIT)
-LOAD_CORE = "load_core_busy"
 
 
 @dataclass(frozen=True, slots=True)
 class Criteria:
     ballast: Ballast = field(default_factory=Ballast)
     techniques: Techniques = field(default_factory=Techniques)
-    max_cpu_half_width: float = 2.0  # points of one core
-    max_mem_half_width: float = 5.0  # MB
-    # Beyond its own pages a process costs the cgroup kernel memory (stack, slab, page-table
-    # pages: 0.56 MB measured for the 64 MB ballast), and the charge is batched per CPU (64
-    # pages each): cgroup memory is judged to 1 MB.
-    mem_resolution_mb: float = 1.0
+    cpu_margin: Margin = CPU_MARGIN
+    memory_margin: Margin = MEMORY_MARGIN
+    min_runs: int = 2  # finished runs per group for a judged KPI's verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +87,14 @@ class Result:
         return out
 
 
-def fetch_values(client: GraphiteClient, ref: RunRef, load_core: str) -> dict[str, list[float]]:
+def fetch_values(
+    client: GraphiteClient, ref: RunRef, extra: Sequence[Kpi] = ()
+) -> dict[str, list[float]]:
+    """Per-second values of the calibration's KPIs (and ``extra`` ones) over a run's window."""
     kpis = [BY_NAME[k] for k in ("cpu_cgroup", "cpu_workload_core", "cpu_all")]
     kpis += [BY_NAME["mem_cgroup"], BY_NAME["mem_available"]]
     ticks = [Kpi(f"tick_{f}", f"cpu_{{core}}.{f}", "pp") for f in TICK_FIELDS]
-    load = Kpi(LOAD_CORE, f"cpu_{load_core}.busy_pct", "pp")
-    frame = fetch_run(client, ref, [*kpis, *ticks, load], required=False)
+    frame = fetch_run(client, ref, [*kpis, *ticks, *extra], required=False)
     out: dict[str, list[float]] = {}
     for name, g in frame.groupby("kpi"):
         out[str(name)] = [float(v) for v in g.sort_values("time")["value"] if math.isfinite(v)]
@@ -110,49 +109,57 @@ def _finished(runs: Sequence[RunData], group: Group, kpi: str) -> list[RunData]:
     return [r for r in runs if r.group is group and r.status is RunState.DONE and r.values.get(kpi)]
 
 
-def compare(
-    runs: Sequence[RunData], a: Group, b: Group, t: Target, covariate: bool
-) -> Comparison | None:
+def compare_groups(runs: Sequence[RunData], a: Group, b: Group, t: Target) -> Comparison | None:
+    """The estimator ``tare analyze`` uses (``pipeline.stats.compare``: Welch on run means,
+    no inference below two runs a side), oriented so that a cost is positive."""
     ra, rb = _finished(runs, a, t.kpi.name), _finished(runs, b, t.kpi.name)
     if not ra or not rb:
         return None
-    cov = None
-    if covariate and all(r.values.get(LOAD_CORE) for r in (*ra, *rb)):
-        cov = (
-            [float(np.mean(r.values[LOAD_CORE])) for r in ra],
-            [float(np.mean(r.values[LOAD_CORE])) for r in rb],
-        )
-    comp = compare_runs([r.values[t.kpi.name] for r in ra], [r.values[t.kpi.name] for r in rb], cov)
+    comp = compare([r.values[t.kpi.name] for r in ra], [r.values[t.kpi.name] for r in rb])
     return comp.flipped() if t.kpi.lower_is_cost else comp
+
+
+def _missing(c: Criteria, runs: Sequence[RunData], groups: Sequence[Group], kpi: str) -> str | None:
+    for g in groups:
+        n = len(_finished(runs, g, kpi))
+        if n < c.min_runs:
+            failed = sum(1 for r in runs if r.group is g and r.status is not RunState.DONE)
+            series = "" if n or failed else f", no {kpi} series"
+            return (
+                f"{n} finished run(s) with {kpi} in group {g.value} "
+                f"({failed} failed{series}); {c.min_runs} needed"
+            )
+    return None
 
 
 def evaluate(
     c: Criteria, runs: Sequence[RunData]
 ) -> tuple[list[Verdict], list[tuple[Target, Verdict]]]:
-    tech = c.techniques
+    """Every judged KPI gets a verdict, from at least ``min_runs`` finished runs per group, or
+    a problem saying why not; reported KPIs get a verdict when they can."""
     ballast: list[tuple[Target, Verdict]] = []
-    aa_kpis: list[str] = []
-    aa_comps: list[Comparison] = []
-    for t in targets(tech):
-        comp = compare(runs, Group.A, Group.B, t, tech.covariate)
-        if comp is not None:
-            cpu = t.injected == "cpu"
-            injected = c.ballast.cpu_percent if cpu else c.ballast.memory_mb
-            limit = c.max_cpu_half_width if cpu else c.max_mem_half_width
-            res = 0.0 if cpu else c.mem_resolution_mb
-            ballast.append(
-                (t, judge(t.kpi.name, injected, comp, limit, "pp" if cpu else "MB", res))
-            )
-        aa = compare(runs, Group.A, Group.A2, t, tech.covariate)
-        if aa is not None and t.judged:
-            aa_kpis.append(t.kpi.name)
-            aa_comps.append(aa)
-    return judge_aa(aa_kpis, aa_comps), ballast
+    aa: list[Verdict] = []
+    for t in targets(c.techniques):
+        cpu = t.injected == "cpu"
+        injected = c.ballast.cpu_percent if cpu else c.ballast.memory_mb
+        margin = c.cpu_margin if cpu else c.memory_margin
+        unit = "pp" if cpu else "MB"
+        missing = _missing(c, runs, (Group.A, Group.B), t.kpi.name)
+        comp = None if missing else compare_groups(runs, Group.A, Group.B, t)
+        verdict = judge(t.kpi.name, injected, comp, margin.of(injected), unit, missing)
+        if t.judged or comp is not None:
+            ballast.append((t, verdict))
+        if t.judged:
+            missing = _missing(c, runs, (Group.A, Group.A2), t.kpi.name)
+            comp = None if missing else compare_groups(runs, Group.A, Group.A2, t)
+            aa.append(judge(t.kpi.name, 0.0, comp, margin.of(injected), unit, missing))
+    return aa, ballast
 
 
 def narrow_enough(c: Criteria, runs: Sequence[RunData]) -> bool:
-    judged = [v for t, v in evaluate(c, runs)[1] if t.judged]
-    return bool(judged) and all(v.narrow for v in judged)
+    aa, ballast = evaluate(c, runs)
+    judged = [v for t, v in ballast if t.judged] + aa
+    return bool(judged) and all(precise(v) for v in judged)
 
 
 def sd_between(c: Criteria, runs: Sequence[RunData]) -> dict[str, float]:
@@ -176,7 +183,9 @@ def result(
 
 
 def to_json(r: Result) -> dict[str, Any]:
-    def comp(c: Comparison) -> dict[str, Any]:
+    def comp(c: Comparison | None) -> dict[str, Any] | None:
+        if c is None:
+            return None
         return {
             "delta": c.delta,
             "ci_low": c.ci_low,
@@ -210,9 +219,11 @@ def to_json(r: Result) -> dict[str, Any]:
             {
                 "kpi": v.kpi,
                 "recovered": comp(v.recovered),
-                "significant": bool(v.problems),
-                "noise_floor_mde": v.recovered.mde,
+                "margin": v.margin,
+                "significant": bool(v.recovered and v.recovered.significant),
+                "noise_floor_mde": v.recovered.mde if v.recovered else None,
                 "sd_between_runs": r.sd_between_runs.get(v.kpi),
+                "problems": list(v.problems),
             }
             for v in r.aa
         ],
@@ -224,9 +235,8 @@ def to_json(r: Result) -> dict[str, Any]:
                 "injected_maps_to": t.maps,
                 "recovered": comp(v.recovered),
                 "injected_inside_ci": v.inside,
-                "resolution": v.resolution,
+                "margin": v.margin,
                 "half_width": v.half_width,
-                "max_half_width": v.max_half_width,
                 "judged": t.judged,
                 "problems": list(v.problems),
             }
@@ -237,34 +247,45 @@ def to_json(r: Result) -> dict[str, Any]:
     }
 
 
+def _ci(c: Comparison | None) -> str:
+    if c is None:
+        return "not measured"
+    if not c.inferred:
+        return f"{c.delta:+.2f} (no inference)"
+    return f"{c.delta:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]"
+
+
 def table(r: Result) -> list[str]:
     b = r.criteria.ballast
     lines = [
         f"calibrate: {r.rate} conn/s, ballast {b.cpu_percent:g} % of one core and "
-        f"{b.memory_mb:g} MB; {r.rounds} round(s) of {r.run_s} s runs ({r.stopped})",
+        f"{b.memory_mb:g} MB; {r.rounds} round(s) of {r.run_s} s runs ({r.stopped}); "
+        "estimator: tare analyze's (Welch on run means)",
         "A/A, baseline against baseline (the noise floor):",
-        f"  {'KPI':<26}{'difference [95 % CI]':>28}{'p':>8}{'MDE':>8}{'sd/run':>8}",
+        f"  {'KPI':<26}{'difference [95 % CI]':>28}{'margin':>8}{'MDE':>8}{'sd/run':>8}  verdict",
     ]
     for v in r.aa:
         c = v.recovered
         sd = r.sd_between_runs.get(v.kpi)
+        mde = f"{c.mde:.2f}" if c is not None and c.inferred else "-"
         lines.append(
-            f"  {v.kpi:<26}{f'{c.delta:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]':>28}"
-            f"{c.pvalue:>8.2g}{c.mde:>8.2f}{'-' if sd is None else f'{sd:.2f}':>8}"
-            + ("  SIGNIFICANT" if v.problems else "")
+            f"  {v.kpi:<26}{_ci(c):>28}{v.margin:>8.2f}{mde:>8}"
+            f"{'-' if sd is None else f'{sd:.2f}':>8}  {'ok' if v.ok else '; '.join(v.problems)}"
         )
     lines.append("Ballast against baseline:")
-    lines.append(f"  {'KPI':<26}{'injected':>9}{'recovered [95 % CI]':>28}{'MDE':>8}  verdict")
+    lines.append(
+        f"  {'KPI':<26}{'injected':>9}{'recovered [95 % CI]':>28}{'margin':>8}{'MDE':>8}  verdict"
+    )
     for t, v in r.ballast:
         c = v.recovered
         verdict = "ok" if v.ok else "; ".join(v.problems)
-        if v.ok and v.inside is False:
-            verdict = f"ok (outside the CI by less than the {v.resolution:g} resolution)"
         if not t.judged:
             verdict = "(reported)"
+        mde = f"{c.mde:.2f}" if c is not None and c.inferred else "-"
         lines.append(
-            f"  {v.kpi:<26}{v.injected:>9g}"
-            f"{f'{c.delta:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]':>28}{c.mde:>8.2f}  {verdict}"
+            f"  {v.kpi:<26}{v.injected:>9g}{_ci(c):>28}{v.margin:>8.2f}{mde:>8}  {verdict}"
         )
-    lines.append("  (CPU in points of one core; memory in MB)")
+    lines.append(
+        "  (CPU in points of one core; memory in MB; ok: the whole CI within injected +- margin)"
+    )
     return lines

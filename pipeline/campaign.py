@@ -136,11 +136,13 @@ def analyze(
             r.levels,
             r.manifest.baseline_of if r.manifest else (),
             r.status is RunState.DONE,
+            r.repeat,
         )
         for r in rows
         if r.status.finished
     ]
-    found, refusals = overheads(data, infos) if len(data) else ([], [])
+    paired = any(r.manifest.campaign.paired for r in done if r.manifest)
+    found, refusals = overheads(data, infos, paired=paired) if len(data) else ([], [])
     return Analysis(
         campaign,
         found,

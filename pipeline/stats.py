@@ -2,16 +2,18 @@
 smallest difference the data could have detected (pure: numbers in, numbers out).
 
 Noise in this lab is mostly *between* runs, so the unit of comparison is the run: each run's
-mean over its steady window, compared across repeats with Welch's t-test. With a single run on
-a side there is no between-run variance to estimate; then the per-second values are compared
-with a moving-block bootstrap (blocks keep the autocorrelation of neighbouring seconds), which
-covers within-run noise only, and the method says so.
+mean over its steady window, compared across repeats with Welch's t-test (or, for a blocked
+design that asks for it, a paired t-test on the differences within each block). With fewer
+than two runs on a side there is no between-run variance to estimate, and within-run noise is
+no evidence (53 % false stars in simulation): such a comparison has a difference and nothing
+else, no interval, no p-value, and its method says so.
+
+``benjamini_hochberg`` controls the false discoveries over a campaign's many tests.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,9 +22,6 @@ from scipy import stats
 
 ALPHA = 0.05
 POWER = 0.80
-BLOCK_S = 5
-BOOTSTRAP = 2000
-SEED = 20261127  # deterministic: the same data gives the same interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +33,16 @@ class Comparison:
     mde: float  # minimal detectable |delta| at 80 % power, alpha 0.05
     n_baseline: int
     n_contender: int
-    method: str  # "welch" | "block-bootstrap"
+    method: str  # "welch" | "paired" | "no inference (n vs m runs)"
+
+    @property
+    def inferred(self) -> bool:
+        """An interval and a p-value exist (between-run evidence on both sides)."""
+        return math.isfinite(self.pvalue)
 
     @property
     def significant(self) -> bool:
-        return self.pvalue < ALPHA
+        return self.inferred and self.pvalue < ALPHA
 
     def flipped(self) -> Comparison:
         """The same comparison seen from the other side (cost = baseline - contender)."""
@@ -77,49 +81,68 @@ def welch(baseline: Sequence[float], contender: Sequence[float]) -> Comparison:
     )
 
 
-def _block_means(values: np.ndarray, rng: np.random.Generator, block: int) -> np.ndarray:
-    n = len(values)
-    block = max(1, min(block, n))
-    starts = rng.integers(0, n - block + 1, size=(BOOTSTRAP, math.ceil(n / block)))
-    idx = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(BOOTSTRAP, -1)[:, :n]
-    means: np.ndarray = values[idx].mean(axis=1)
-    return means
+def no_inference(delta: float, n_baseline: int, n_contender: int) -> Comparison:
+    nan = float("nan")
+    method = f"no inference ({n_baseline} vs {n_contender} runs)"
+    return Comparison(delta, nan, nan, nan, nan, n_baseline, n_contender, method)
 
 
-def _rng(values: np.ndarray) -> np.random.Generator:
-    """A generator seeded by the sample itself: the same data always resamples the same way,
-    whichever side it is on, so swapping the sides exactly flips the result."""
-    return np.random.default_rng([SEED, zlib.crc32(values.tobytes())])
-
-
-def block_bootstrap(
-    baseline: Sequence[float], contender: Sequence[float], block: int = BLOCK_S
-) -> Comparison:
+def paired(baseline: Sequence[float], contender: Sequence[float]) -> Comparison:
+    """A t-test on the differences of runs matched by block (same length, same order)."""
     a = np.asarray(baseline, dtype=float)
     b = np.asarray(contender, dtype=float)
-    if len(a) < 2 or len(b) < 2:
-        raise ValueError("the bootstrap needs at least two values on each side")
-    diffs = _block_means(b, _rng(b), block) - _block_means(a, _rng(a), block)
-    delta = float(b.mean() - a.mean())
-    se = float(diffs.std(ddof=1))
-    p = (1.0 if delta == 0.0 else 0.0) if se == 0.0 else float(2 * stats.norm.sf(abs(delta) / se))
-    z = float(stats.norm.ppf(1 - ALPHA / 2))
-    mde = (z + float(stats.norm.ppf(POWER))) * se
-    # the bootstrap estimates the standard error; the interval and the p-value both use it,
-    # so that "significant" and "the interval excludes zero" always agree
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError("a paired test needs two or more matched pairs")
+    d = b - a
+    delta = float(d.mean())
+    se = float(d.std(ddof=1)) / math.sqrt(len(d))
+    if se == 0.0:
+        p = 1.0 if delta == 0.0 else 0.0
+        return Comparison(delta, delta, delta, p, 0.0, len(a), len(b), "paired")
+    df = len(d) - 1
+    t_crit = float(stats.t.ppf(1 - ALPHA / 2, df))
+    p = float(2 * stats.t.sf(abs(delta) / se, df))
+    mde = (t_crit + float(stats.t.ppf(POWER, df))) * se
     return Comparison(
-        delta, delta - z * se, delta + z * se, p, mde, len(a), len(b), "block-bootstrap"
+        delta, delta - t_crit * se, delta + t_crit * se, p, mde, len(a), len(b), "paired"
     )
+
+
+def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+    """Adjusted p-values (q): significant at FDR q when q < the level. NaN stays NaN (a test
+    that was not made) and does not count among the tests."""
+    idx = [i for i, p in enumerate(pvalues) if math.isfinite(p)]
+    out = [float("nan")] * len(pvalues)
+    m = len(idx)
+    running = 1.0
+    for rank, i in reversed(list(enumerate(sorted(idx, key=lambda k: pvalues[k]), 1))):
+        running = min(running, pvalues[i] * m / rank)
+        out[i] = running
+    return out
 
 
 def compare(
     baseline_runs: Sequence[Sequence[float]], contender_runs: Sequence[Sequence[float]]
 ) -> Comparison:
-    """Runs on each side, each a list of per-second values of its steady window."""
-    a = [r for r in baseline_runs if len(r)]
-    b = [r for r in contender_runs if len(r)]
+    """Runs on each side, each a list of per-second values of its steady window: Welch on the
+    run means with two or more runs a side, else the difference alone (no inference)."""
+    a = [float(np.mean(r)) for r in baseline_runs if len(r)]
+    b = [float(np.mean(r)) for r in contender_runs if len(r)]
     if not a or not b:
         raise ValueError("no values on one side")
     if len(a) >= 2 and len(b) >= 2:
-        return welch([float(np.mean(r)) for r in a], [float(np.mean(r)) for r in b])
-    return block_bootstrap([v for r in a for v in r], [v for r in b for v in r])
+        return welch(a, b)
+    return no_inference(float(np.mean(b) - np.mean(a)), len(a), len(b))
+
+
+def compare_paired(
+    baseline_runs: Sequence[Sequence[float]], contender_runs: Sequence[Sequence[float]]
+) -> Comparison:
+    """Runs matched by block (the i-th baseline run with the i-th contender run)."""
+    a = [float(np.mean(r)) for r in baseline_runs]
+    b = [float(np.mean(r)) for r in contender_runs]
+    if len(a) != len(b) or not a:
+        raise ValueError("paired runs must match one to one")
+    if len(a) >= 2:
+        return paired(a, b)
+    return no_inference(b[0] - a[0], 1, 1)

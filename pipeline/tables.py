@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from contracts.kpis import BY_NAME, CPU_UNIT
@@ -12,21 +13,29 @@ from pipeline.campaign import Analysis
 TABLE_KPIS = (
     "cpu_cgroup",
     "cpu_workload_core",
-    "mem_available",
     "mem_cgroup",
+    "mem_conntrack",
+    "mem_available",
     "throughput",
     "conn_rate",
 )
+WIDTH = 25
 MODE_ORDER = (BASELINE, "idle", "visibility", "enforced")
 
 
 def fmt_cell(o: Overhead | None) -> str:
+    """``+1.16 [+0.96,+1.37]*``: the overhead, its 95 % CI, * when significant after BH;
+    ``+1.16 (no inference)`` with fewer than 2 runs a side."""
     if o is None:
         return "-"
     if o.absolute is not None:
         c = o.absolute
+        if not c.inferred:
+            return f"{c.delta:+.2f} (no inference)"
         text = f"{c.delta:+.2f} [{c.ci_low:+.2f},{c.ci_high:+.2f}]"
-    elif o.relative_pct is not None and o.relative_ci is not None:
+    elif o.relative_pct is not None:
+        if o.relative_ci is None:
+            return f"{o.relative_pct:+.2f}% (no inference)"
         text = f"{o.relative_pct:+.2f}% [{o.relative_ci[0]:+.2f},{o.relative_ci[1]:+.2f}]"
     else:
         return "-"
@@ -43,12 +52,17 @@ def table(a: Analysis) -> list[str]:
     for o in a.overheads:
         cells.setdefault(o.cell, {})[o.kpi] = o
     units = {k.name: k.unit.replace(CPU_UNIT, "pp") for k in BY_NAME.values()}
-    head = ["cell".ljust(30)] + [f"{k} ({units[k]})".ljust(27) for k in TABLE_KPIS]
-    head += ["mde cpu (pp)".ljust(24), "mde mem (MB)"]
+    context = {k.name for k in BY_NAME.values() if not k.judged}
+    head = ["cell".ljust(30)]
+    for k in TABLE_KPIS:
+        head.append(f"{k} ({units[k]}{', context' if k in context else ''})".ljust(WIDTH))
+    head += ["mde cpu (pp)".ljust(14), "mde mem (MB)"]
     c = a.campaign
+    tests = sum(1 for o in a.overheads if o.judged and o.inferred)
     lines = [
-        f"campaign {c.campaign_id} ({c.night}, {c.platform}): "
-        "overhead vs baseline, 95% CI, * significant (p<0.05); "
+        f"campaign {c.campaign_id} ({c.night}, {c.platform}): overhead vs baseline with its "
+        f"95% CI between runs; * q<0.05, Benjamini-Hochberg over the {tests} judged tests "
+        "(q in the CSV); context KPIs are never starred; "
         "mde: the smallest overhead this cell could detect (80% power)",
         "  ".join(head),
     ]
@@ -60,15 +74,17 @@ def table(a: Analysis) -> list[str]:
 
     for cell in sorted(cells, key=key):
         by = cells[cell]
-        cols = [fmt_cell(by.get(k)).ljust(27) for k in TABLE_KPIS]
+        cols = [fmt_cell(by.get(k)).ljust(WIDTH) for k in TABLE_KPIS]
         cpu, mem = by.get("cpu_cgroup"), by.get("mem_cgroup")
-        mde_cpu = f"{cpu.mde:.2f} ({cpu.method})" if cpu else "-"
-        mde_mem = f"{mem.mde:.2f}" if mem else "-"
-        lines.append("  ".join([cell_name(cell).ljust(30), *cols, mde_cpu.ljust(24), mde_mem]))
-    if any(o.method == "block-bootstrap" for o in a.overheads):
+        mde_cpu = f"{cpu.mde:.2f}" if cpu and math.isfinite(cpu.mde) else "-"
+        mde_mem = f"{mem.mde:.2f}" if mem and math.isfinite(mem.mde) else "-"
+        lines.append("  ".join([cell_name(cell).ljust(30), *cols, mde_cpu.ljust(14), mde_mem]))
+    methods = sorted({o.method for o in a.overheads})
+    lines.append("method: " + ", ".join(methods) if methods else "method: -")
+    if any(not o.inferred for o in a.overheads):
         lines.append(
-            "block-bootstrap: one run on a side, so the interval covers within-run "
-            "noise only; between-run noise needs design.repeats >= 2 (Welch)"
+            "no inference: fewer than 2 finished runs on a side, so no interval and no star "
+            "(within-run noise is no evidence); raise design.repeats"
         )
     for r in a.refusals:
         lines.append(f"refused {dict(r.cell)}: {r.reason}")

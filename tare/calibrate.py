@@ -63,7 +63,7 @@ def calibrate(
     graphite = GraphiteTarget(RenderUrl.parse(stack.render_url), stack.carbon, DEFAULT_PREFIX)
     hooks = Recorder(graphite, NAME, NAME, stack.state_dir, ("nginx", "tare-ballast"))
     host = label(socket.gethostname())
-    w_core, load_core = cores()
+    w_core, _load_core = cores()
     record_dir = stack.state_dir / "lab" / "records"
     tech = design.techniques
 
@@ -90,7 +90,7 @@ def calibrate(
             file=stream,
             flush=True,
         )
-        return _data(client, run_id, group, outcome, host, w_core, load_core)
+        return _data(client, run_id, group, outcome, host, w_core)
 
     with LabLock(stack.state_dir):
         runs, rounds, stopped = run_rounds(design, execute, lambda r: narrow_enough(criteria, r))
@@ -106,12 +106,11 @@ def _data(
     outcome: RunOutcome,
     host: str,
     core: str,
-    load_core: str,
 ) -> RunData:
     data = RunData(run_id, group, outcome.status, outcome.reason)
     if outcome.status is RunState.DONE and outcome.steady is not None:
         start, end = math.ceil(outcome.steady[0]), math.floor(outcome.steady[1])
         ref = RunRef(run_id, host, DEFAULT_PREFIX, start, end, core)
-        data.values = fetch_values(client, ref, load_core)
+        data.values = fetch_values(client, ref)
         data.ref = ref
     return data

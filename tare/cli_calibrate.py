@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +24,6 @@ SWITCHES = (
     ("rps", "Packet processing steered to each side's cores."),
     ("short-runs", "Many short interleaved runs (off: one long run per side)."),
     ("trimming", "Leave warm-up and cool-down out."),
-    ("covariate", "Adjust with the load core's busy time (when it is balanced)."),
     ("sequential", "Stop once every CI is narrow enough (off: spend the budget)."),
 )
 
@@ -37,6 +37,7 @@ def technique_switches(func: F) -> F:
 
 
 @click.command("calibrate")
+@click.argument("config", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--cpu-percent",
     type=float,
@@ -49,9 +50,9 @@ def technique_switches(func: F) -> F:
     type=float,
     default=64.0,
     show_default=True,
-    help="The ballast's anonymous resident memory.",
+    help="The ballast's resident memory.",
 )
-@click.option("--rate", type=int, default=5000, show_default=True, help="New connections/s.")
+@click.option("--rate", type=int, help="New connections/s [CONFIG's reference rate; 5000].")
 @click.option(
     "--budget-s",
     type=int,
@@ -59,49 +60,45 @@ def technique_switches(func: F) -> F:
     show_default=True,
     help="Seconds of load per pair (ballast/baseline, and A/A).",
 )
-@click.option("--run-s", type=int, default=30, show_default=True, help="Length of one run.")
+@click.option("--run-s", type=int, help="Length of one run [CONFIG's load.duration_s; 30].")
 @click.option(
-    "--max-cpu-ci",
-    type=float,
-    default=2.0,
-    show_default=True,
-    help="Widest acceptable CPU CI, +- points of one core.",
-)
-@click.option(
-    "--max-mem-ci",
-    type=float,
-    default=5.0,
-    show_default=True,
-    help="Widest acceptable memory CI, +- MB.",
-)
-@click.option(
-    "--mem-resolution",
+    "--cpu-margin",
     type=float,
     default=1.0,
     show_default=True,
-    help="MB the cgroup's memory accounting may add (kernel memory, per-CPU charge batches).",
+    help="Recovered CPU must lie within injected +- max(this, 20 %), in points of one core.",
+)
+@click.option(
+    "--mem-margin",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Recovered memory must lie within injected +- max(this, 10 %), in MB.",
 )
 @technique_switches
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 def calibrate_cmd(
+    config: Path | None,
     cpu_percent: float,
     memory_mb: float,
-    rate: int,
+    rate: int | None,
     budget_s: int,
-    run_s: int,
-    max_cpu_ci: float,
-    max_mem_ci: float,
-    mem_resolution: float,
+    run_s: int | None,
+    cpu_margin: float,
+    mem_margin: float,
     state_dir: Path | None,
     as_json: bool,
     **techniques: bool,
 ) -> None:
-    """A/A test and a known ballast against baseline: the noise floor, and whether the lab
-    recovers what was injected. Exit 5 naming the KPI when it does not."""
+    """A/A test and a known ballast against baseline, with the estimator `tare analyze` uses:
+    the noise floor, and whether the lab recovers what was injected. Given CONFIG, its runs
+    have that campaign's length, warm-up and cool-down, so the A/A MDE is its precision.
+    Exit 5 naming the KPI when a judged KPI is not recovered, or not measured at all."""
     from contracts.calibration import Ballast, Techniques
     from harness.calibration import Design
     from pipeline.calibration import Criteria, table, to_json
+    from pipeline.precision import CPU_MARGIN, MEMORY_MARGIN, Margin
     from tare.calibrate import calibrate
 
     settings = resolve(state_dir=state_dir)
@@ -110,8 +107,27 @@ def calibrate_cmd(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     tech = Techniques(**techniques)
-    design = Design(ballast=ballast, rate=rate, budget_s=budget_s, run_s=run_s, techniques=tech)
-    criteria = Criteria(ballast, tech, max_cpu_ci, max_mem_ci, mem_resolution)
+    design = Design(ballast, rate or 5000, budget_s, run_s or 30, techniques=tech)
+    if config is not None:
+        from harness.matrix import default_reference
+        from tare.config import load_campaign
+
+        campaign = load_campaign(config)
+        load = campaign.spec.load
+        ref = {**default_reference(campaign.factor_levels()), **campaign.spec.design.reference}
+        design = replace(
+            design,
+            rate=rate or int(ref["rate"]),
+            run_s=run_s or load.duration_s,
+            warmup_s=load.warmup_s,
+            cooldown_s=load.cooldown_s,
+        )
+    criteria = Criteria(
+        ballast,
+        tech,
+        Margin(cpu_margin, CPU_MARGIN.relative),
+        Margin(mem_margin, MEMORY_MARGIN.relative),
+    )
     result = calibrate(design, criteria, settings, sys.stderr)
     if as_json:
         emit(to_json(result))

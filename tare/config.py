@@ -132,6 +132,9 @@ class DesignSection(_Model):
     kind: Literal["one-factor-at-a-time", "full"] = "one-factor-at-a-time"
     repeats: Annotated[int, Field(gt=0, le=1000)] = 3
     interleave: bool = True
+    # compare each contender run with the baseline run of its own block (a paired t-test),
+    # instead of Welch on all runs: narrower when the machine drifts between blocks
+    paired: bool = False
     # Factors crossed in full; with one-factor-at-a-time the others vary alone around reference.
     crossed: Annotated[list[str], AfterValidator(_unique)] = Field(
         default_factory=lambda: ["mode", "rate"]

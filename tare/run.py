@@ -274,6 +274,7 @@ def run(
                 facts,
                 campaign.graphite,
                 spec.campaign.output_dir,
+                spec.design.paired and spec.design.interleave,
             )
             progress = Progress(len(p.runs), spec.load.duration_s + SETUP_S, stream, live)
             return run_campaign(

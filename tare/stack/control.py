@@ -13,11 +13,11 @@ import logging
 import secrets
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from collectors.carbon import send_plaintext
+from collectors.carbon import send_plaintext, unreachable
 from contracts.addresses import CarbonAddress
 from contracts.errors import ServiceUnavailable, UsageError
 from contracts.paths import DEFAULT_PREFIX, canary_path
@@ -68,7 +68,17 @@ def _secret_key(s: StackSettings) -> str:
     return key
 
 
-def _wait_listening(s: StackSettings, name: str, port: int, timeout_s: float) -> None:
+def _web_listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_listening(
+    s: StackSettings, name: str, port: int, ready: Callable[[], bool], timeout_s: float
+) -> None:
     deadline = time.monotonic() + timeout_s
     log_file = s.log_dir / f"{name}.log"
     while time.monotonic() < deadline:
@@ -76,11 +86,9 @@ def _wait_listening(s: StackSettings, name: str, port: int, timeout_s: float) ->
             raise ServiceUnavailable(
                 f"{name} exited during start-up (log {log_file}): {procs.tail(log_file, 2)}"
             )
-        try:
-            with socket.create_connection((s.host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
+        if ready():
+            return
+        time.sleep(0.1)
     raise ServiceUnavailable(f"{name} did not listen on {s.host}:{port} within {timeout_s:.0f} s")
 
 
@@ -149,8 +157,10 @@ def up(s: StackSettings) -> dict[str, Any]:
         try:
             procs.start(graphite.carbon_spec(s), s.pid_dir)
             procs.start(graphite.web_spec(s), s.pid_dir)
-            _wait_listening(s, "carbon-cache", s.carbon_port, 30.0)
-            _wait_listening(s, "graphite-web", s.web_port, 30.0)
+            carbon_up = lambda: unreachable(s.carbon, timeout_s=0.5) is None  # noqa: E731
+            _wait_listening(s, "carbon-cache", s.carbon_port, carbon_up, 30.0)
+            web_up = lambda: _web_listening(s.host, s.web_port)  # noqa: E731
+            _wait_listening(s, "graphite-web", s.web_port, web_up, 30.0)
             exe = _collectd_wanted(s)
             if exe is not None:
                 conf = collectd.write_config(s)

@@ -1,5 +1,6 @@
 """``tare calibrate`` end to end: nginx and h2load in a namespaces lab, the ballast agent in the
-workload's cgroup pinned to its core, the A/A test and the ballast recovered within its CI."""
+workload's cgroup pinned to its core; the A/A test and the ballast recovered within their
+margins, through the estimator ``tare analyze`` uses, and the exit code 0."""
 
 from __future__ import annotations
 
@@ -37,28 +38,18 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
         "TARE_CARBON_PORT": str(graphite_stack.carbon_port),
     }
     res = run_tare(*args, env=env, timeout=900)
+    assert res.code == 0, res.err  # a good lab calibrates; a failed one exits 5 naming the KPI
     out = json.loads(res.out)
+    assert out["ok"] and out["problems"] == []
     assert out["injected"] == {"cpu_percent": 10.0, "memory_mb": 96.0}
     assert [r["group"] for r in out["runs"]][:3] == ["A", "B", "A2"]
     assert all(r["status"] == "done" for r in out["runs"]), out["runs"]
     by_kpi = {b["kpi"]: b for b in out["ballast"]}
     for kpi, injected in (("cpu_cgroup", 10.0), ("cpu_workload_core", 10.0), ("mem_cgroup", 96.0)):
         b = by_kpi[kpi]
-        assert b["judged"] and b["injected"] == injected
+        assert b["judged"] and b["injected"] == injected and b["problems"] == []
         rec = b["recovered"]
-        # A 95 % interval misses 1 time in 20 by design; twice its half-width does not (a
-        # bias of the lab or of the ballast would).
-        assert abs(rec["delta"] - injected) <= 2 * b["half_width"], (kpi, rec)
-        assert b["injected_inside_ci"] == (rec["ci_low"] <= injected <= rec["ci_high"])
-        assert rec["method"].startswith("welch") and rec["n_baseline_runs"] >= 3
-    assert by_kpi["mem_cgroup"]["half_width"] < 5.0
+        assert injected - b["margin"] <= rec["ci_low"] <= rec["ci_high"] <= injected + b["margin"]
+        assert rec["method"] == "welch" and rec["n_baseline_runs"] >= 2
     assert {a["kpi"] for a in out["aa"]} == {"cpu_cgroup", "cpu_workload_core", "mem_cgroup"}
-    assert all(a["noise_floor_mde"] > 0 for a in out["aa"])
-    # The verdict and the exit code agree, and every problem names its KPI and why.
-    assert res.code == (0 if out["ok"] else 5), res.err
-    assert out["ok"] == (out["problems"] == [])
-    for problem in out["problems"]:
-        kpi, _, why = problem.partition(": ")
-        assert kpi in by_kpi
-        assert why.startswith(("too noisy", "biased", "A/A difference significant"))
-        assert f"tare: {problem}" in res.err
+    assert all(a["noise_floor_mde"] > 0 and a["problems"] == [] for a in out["aa"])

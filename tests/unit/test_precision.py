@@ -1,82 +1,114 @@
-"""Covariate adjustment, Holm's correction and the calibration verdicts, on planted values."""
+"""The calibration's verdicts: equivalence within a margin, never a pass without measuring."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from pipeline.precision import adjusted, compare_runs, holm, judge, judge_aa
-from pipeline.stats import welch
+from contracts.calibration import Ballast, Group
+from contracts.states import RunState
+from pipeline.calibration import Criteria, RunData, evaluate, narrow_enough
+from pipeline.precision import CPU_MARGIN, MEMORY_MARGIN, judge
+from pipeline.stats import compare, welch
 
-
-def test_the_covariate_removes_shared_noise_and_keeps_the_effect() -> None:
-    rng = np.random.default_rng(3)
-    x = rng.normal(30.0, 3.0, 16)  # the load core's busy time: the machine's mood per run
-    y = 20.0 + 0.8 * (x - 30.0) + rng.normal(0, 0.2, 16)
-    y[8:] += 1.0  # a 1-point overhead on the last 8 runs
-    raw = welch(list(y[:8]), list(y[8:]))
-    a, b, theta = adjusted(list(y[:8]), list(x[:8]), list(y[8:]), list(x[8:]))
-    adj = welch(a, b)
-    assert theta == pytest.approx(0.8, abs=0.1)
-    assert adj.delta == pytest.approx(1.0, abs=0.3)
-    assert adj.ci_high - adj.ci_low < (raw.ci_high - raw.ci_low) / 3
-    runs_a = [[v] * 5 for v in y[:8]]
-    runs_b = [[v] * 5 for v in y[8:]]
-    via = compare_runs(runs_a, runs_b, (list(x[:8]), list(x[8:])))
-    assert via.delta == pytest.approx(adj.delta)
-    assert via.method == "welch+covariate"
+JUDGED = {"cpu_cgroup", "cpu_workload_core", "mem_cgroup"}
 
 
-def test_a_covariate_the_contender_moves_is_not_used() -> None:
-    rng = np.random.default_rng(4)
-    x = rng.normal(30.0, 1.0, 16)
-    x[8:] += 5.0  # the contender itself changes the covariate
-    y = 20.0 + 0.8 * (x - 30.0) + rng.normal(0, 0.2, 16)
-    runs_a = [[v] * 5 for v in y[:8]]
-    runs_b = [[v] * 5 for v in y[8:]]
-    comp = compare_runs(runs_a, runs_b, (list(x[:8]), list(x[8:])))
-    assert comp.method == "welch (covariate unbalanced)"
-    assert comp.delta == pytest.approx(float(np.mean(y[8:]) - np.mean(y[:8])))
+def test_margins() -> None:
+    assert CPU_MARGIN.of(5.0) == 1.0 and CPU_MARGIN.of(10.0) == pytest.approx(2.0)
+    assert MEMORY_MARGIN.of(10.0) == 2.0 and MEMORY_MARGIN.of(96.0) == pytest.approx(9.6)
 
 
-def test_no_covariate_variance_means_no_adjustment() -> None:
-    a, b, theta = adjusted([1.0, 2.0], [5.0, 5.0], [3.0, 4.0], [5.0, 5.0])
-    assert (a, b, theta) == ([1.0, 2.0], [3.0, 4.0], 0.0)
+def test_equivalence_passes_a_precise_lab_and_fails_a_biased_or_noisy_one() -> None:
+    ok = judge("cpu_cgroup", 5.0, welch([10, 10.5, 9.5, 10], [15, 15.5, 14.5, 15.2]), 1.0, "pp")
+    assert ok.ok
+    noisy = judge("cpu_cgroup", 5.0, welch([8, 12, 6, 14], [13, 17, 11, 19]), 1.0, "pp")
+    assert noisy.problems[0].startswith("too noisy")
+    # a 40 % bias with a wide CI that still covers the truth: the old rule passed it
+    biased = judge("cpu_cgroup", 5.0, welch([10, 10.2, 9.8], [17, 17.2, 16.8]), 1.0, "pp")
+    assert biased.problems[0].startswith("biased")
+    # a perfect lab whose CI happens to miss the injected value by a hair passes
+    tight = judge("mem_cgroup", 64.0, welch([100.0, 100.1, 99.9], [164.6, 164.7, 164.5]), 6.4, "MB")
+    assert tight.ok and tight.inside is False
 
 
-@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8))
-def test_holm_rejects_no_more_than_unadjusted_tests(ps: list[float]) -> None:
-    flags = holm(ps)
-    assert all(p < 0.05 for p, f in zip(ps, flags, strict=True) if f)
-    if min(ps) > 0.05 / len(ps):
-        assert not any(flags)
+def test_no_interval_is_never_a_pass() -> None:
+    one = compare([[10.0] * 5], [[15.0] * 5])
+    v = judge("cpu_cgroup", 5.0, one, 1.0, "pp")
+    assert not v.ok and v.problems[0].startswith("not measured: no inference (1 vs 1 runs)")
+    assert not judge("cpu_cgroup", 5.0, None, 1.0, "pp", "no runs").ok
 
 
-def test_holm_steps_down() -> None:
-    assert holm([0.001, 0.02, 0.04]) == [True, True, True]
-    assert holm([0.001, 0.03, 0.04]) == [True, False, False]
+def _runs(groups: dict[Group, list[tuple[RunState, dict[str, float]]]]) -> list[RunData]:
+    rng = np.random.default_rng(5)
+    out = []
+    for g, runs in groups.items():
+        for i, (state, levels) in enumerate(runs):
+            values = (
+                {k: list(v + rng.normal(0, 0.1, 10)) for k, v in levels.items()}
+                if state is RunState.DONE
+                else {}
+            )
+            out.append(RunData(f"{g.value}{i}", g, state, None, values))
+    return out
 
 
-def test_verdicts_name_the_kpi_and_why() -> None:
-    ok = judge("cpu_cgroup", 5.0, welch([10, 10.5, 9.5, 10], [15, 15.5, 14.5, 15.2]), 2.0, "pp")
-    assert ok.ok and ok.inside and ok.narrow
-    wide = judge("cpu_cgroup", 5.0, welch([8, 12, 6, 14], [13, 17, 11, 19]), 2.0, "pp")
-    assert not wide.ok and wide.problems[0].startswith("too noisy: CI +-")
-    biased = judge("mem_cgroup", 64.0, welch([100.0, 100.1, 99.9], [170.0, 170.1, 169.9]), 5, "MB")
-    assert biased.problems == ("biased: injected 64 MB is below the CI [69.77, 70.23]",)
-    aa = judge_aa(
-        ["a", "b"], [welch([1, 2, 3], [1.1, 2.1, 2.9]), welch([1, 1.1, 0.9], [5, 5.1, 4.9])]
+BASE = {"cpu_cgroup": 20.0, "cpu_workload_core": 30.0, "mem_cgroup": 50.0, "cpu_all": 60.0}
+BALLAST = {"cpu_cgroup": 25.0, "cpu_workload_core": 35.0, "mem_cgroup": 114.0, "cpu_all": 65.0}
+DONE = RunState.DONE
+
+
+def test_a_good_calibration_passes() -> None:
+    runs = _runs(
+        {
+            Group.A: [(DONE, BASE)] * 3,
+            Group.B: [(DONE, BALLAST)] * 3,
+            Group.A2: [(DONE, BASE)] * 3,
+        }
     )
-    assert aa[0].ok and not aa[1].ok and "A/A difference significant" in aa[1].problems[0]
+    aa, ballast = evaluate(Criteria(Ballast(5.0, 64.0)), runs)
+    judged = [v for t, v in ballast if t.judged]
+    assert {v.kpi for v in judged} == JUDGED == {v.kpi for v in aa}
+    assert all(v.ok for v in judged + aa), [v.problems for v in judged + aa]
+    assert narrow_enough(Criteria(Ballast(5.0, 64.0)), runs)
 
 
-def test_a_resolution_allows_a_known_accounting_slack_and_says_so() -> None:
-    comp = welch([100.0, 100.2, 99.8, 100.1], [164.5, 164.7, 164.3, 164.6])
-    strict = judge("mem_cgroup", 64.0, comp, 5.0, "MB")
-    assert not strict.ok and not strict.inside
-    slack = judge("mem_cgroup", 64.0, comp, 5.0, "MB", resolution=1.0)
-    assert slack.ok and slack.inside is False  # reported as outside, judged within resolution
-    far = judge("mem_cgroup", 62.0, comp, 5.0, "MB", resolution=1.0)
-    assert far.problems[0].endswith("by more than its resolution 1 MB")
+def test_failed_ballast_runs_fail_the_calibration() -> None:
+    failed = (RunState.FAILED, BALLAST)
+    runs = _runs({Group.A: [(DONE, BASE)] * 3, Group.B: [failed] * 3, Group.A2: [(DONE, BASE)] * 3})
+    aa, ballast = evaluate(Criteria(Ballast(5.0, 64.0)), runs)
+    judged = [v for t, v in ballast if t.judged]
+    assert {v.kpi for v in judged} == JUDGED  # every judged KPI has a verdict: a problem
+    assert all(not v.ok for v in judged)
+    assert "0 finished run(s) with cpu_cgroup in group B (3 failed)" in judged[0].problems[0]
+    assert all(v.ok for v in aa)
+    # one finished ballast run is no between-run evidence either
+    runs = _runs(
+        {
+            Group.A: [(DONE, BASE)] * 3,
+            Group.B: [(DONE, BALLAST), failed, failed],
+            Group.A2: [(DONE, BASE)] * 3,
+        }
+    )
+    _, ballast = evaluate(Criteria(Ballast(5.0, 64.0)), runs)
+    assert all("1 finished run(s)" in v.problems[0] for t, v in ballast if t.judged)
+
+
+def test_a_missing_series_is_a_problem_not_a_skipped_kpi() -> None:
+    no_cgroup = {k: v for k, v in BASE.items() if k != "cpu_cgroup"}
+    no_cgroup_b = {k: v for k, v in BALLAST.items() if k != "cpu_cgroup"}
+    runs = _runs(
+        {
+            Group.A: [(DONE, no_cgroup)] * 3,
+            Group.B: [(DONE, no_cgroup_b)] * 3,
+            Group.A2: [(DONE, no_cgroup)] * 3,
+        }
+    )
+    aa, ballast = evaluate(Criteria(Ballast(5.0, 64.0)), runs)
+    by = {v.kpi: v for t, v in ballast if t.judged}
+    assert "no cpu_cgroup series" in by["cpu_cgroup"].problems[0]
+    assert by["mem_cgroup"].ok
+    assert not {v.kpi: v for v in aa}["cpu_cgroup"].ok
+    assert not math.isnan(by["mem_cgroup"].half_width)
