@@ -220,6 +220,8 @@ class RunManifest:
     teardown_problems: tuple[str, ...] = ()
     load_elapsed_s: float | None = None
     load: LoadSummary | None = None
+    disturbance_pct: float | None = None  # CPU outside the lab during the load, points of a core
+    disturbed_attempts: tuple[str, ...] = ()  # why each earlier attempt was left out
     version: int = field(default=VERSION)
 
     def __post_init__(self) -> None:
@@ -246,6 +248,8 @@ class RunManifest:
             "teardown_problems": list(self.teardown_problems),
             "load_elapsed_s": self.load_elapsed_s,
             "load": self.load.to_json() if self.load else None,
+            "disturbance_pct": self.disturbance_pct,
+            "disturbed_attempts": list(self.disturbed_attempts),
         }
 
     @classmethod
@@ -269,6 +273,8 @@ class RunManifest:
                 tuple(str(x) for x in d.get("teardown_problems") or ()),
                 d.get("load_elapsed_s"),
                 LoadSummary.from_json(d["load"]) if d.get("load") else None,
+                d.get("disturbance_pct"),
+                tuple(str(x) for x in d.get("disturbed_attempts") or ()),
             )
         except KeyError as exc:
             raise ValueError(f"manifest: missing key {exc}") from None

@@ -11,6 +11,7 @@ class RunState(StrEnum):
     DONE = "done"  # finished and valid: a data point
     INVALID = "invalid"  # finished, but the target load was not reached (or errors, gaps)
     FAILED = "failed"  # the lab, the workload or the agent failed
+    DISTURBED = "disturbed"  # something outside the lab took its CPU: left out (re-run first)
     INTERRUPTED = "interrupted"  # stopped by a signal; --resume runs it again
 
     @property
@@ -20,10 +21,12 @@ class RunState(StrEnum):
     @property
     def not_valid(self) -> bool:
         """Finished without being a data point."""
-        return self in (RunState.INVALID, RunState.FAILED)
+        return self in (RunState.INVALID, RunState.FAILED, RunState.DISTURBED)
 
 
-FINISHED: frozenset[RunState] = frozenset({RunState.DONE, RunState.INVALID, RunState.FAILED})
+FINISHED: frozenset[RunState] = frozenset(
+    {RunState.DONE, RunState.INVALID, RunState.FAILED, RunState.DISTURBED}
+)
 
 
 class CampaignState(StrEnum):

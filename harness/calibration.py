@@ -21,6 +21,7 @@ from harness.runner import RunnerConfig
 SETUP_S = 7.0  # lab, workload, agent up and down per run (measured here: 5-8 s)
 PORT = 8080
 PROCESS = "tare-ballast"
+MAX_DISTURBANCE_PCT = 5.0  # a disturbed run is left out (``harness.disturbance``)
 T = TypeVar("T")
 
 
@@ -104,6 +105,7 @@ def runner_config(d: Design, state_dir: Path) -> RunnerConfig:
         run_timeout_s=run_s * 3 + 60,
         lab_root=state_dir / "lab" / "runs",
         state_dir=state_dir,
+        max_disturbance_pct=MAX_DISTURBANCE_PCT,
     )
 
 

@@ -34,6 +34,7 @@ class CampaignSummary:
     campaign_id: str
     ran: int = 0
     skipped: int = 0
+    reran: int = 0  # disturbed attempts left out and run again
     outcomes: dict[str, RunOutcome] = field(default_factory=dict)
     aborted: str | None = None
 
@@ -94,7 +95,7 @@ def start_or_resume(
     return cid
 
 
-def _with_outcome(manifest: RunManifest, outcome: RunOutcome) -> RunManifest:
+def _with_outcome(manifest: RunManifest, outcome: RunOutcome, earlier: list[str]) -> RunManifest:
     f = outcome.facts
     return dataclasses.replace(
         manifest,
@@ -103,7 +104,30 @@ def _with_outcome(manifest: RunManifest, outcome: RunOutcome) -> RunManifest:
         teardown_problems=f.teardown_problems,
         load_elapsed_s=f.load_elapsed_s,
         load=outcome.summary(),
+        disturbance_pct=round(f.disturbance.total_pct, 2) if f.disturbance else None,
+        disturbed_attempts=tuple(earlier),
     )
+
+
+def _attempts(
+    run_id: str,
+    run: PlannedRun,
+    cfg: RunnerConfig,
+    make_lab: Callable[[str], Lab],
+    hooks: Hooks,
+    progress: Progress,
+    reruns: int,
+) -> tuple[RunOutcome, list[str]]:
+    """Run it; a disturbed run is run again, up to ``reruns`` more times. Returns the last
+    outcome and why each earlier attempt was left out."""
+    earlier: list[str] = []
+    while True:
+        outcome = execute_run(run_id, run, cfg, make_lab, hooks)
+        if outcome.status is not RunState.DISTURBED or len(earlier) >= reruns:
+            return outcome, earlier
+        earlier.append(outcome.reason or RunState.DISTURBED.value)
+        hooks.run_finished(run_id, run, outcome)
+        progress.note(f"{outcome.reason}; running it again ({len(earlier)}/{reruns})")
 
 
 def run_campaign(
@@ -114,6 +138,7 @@ def run_campaign(
     make_lab: Callable[[str], Lab],
     hooks: Hooks,
     progress: Progress,
+    reruns_disturbed: int = 2,
 ) -> CampaignSummary:
     cid = info.campaign_id
     rows = ledger.runs(cid)
@@ -133,7 +158,9 @@ def run_campaign(
         ledger.start_run(row.run_id, manifest)
         progress.start(row.seq, f"{run.cell.mode} {run.cell.rate}/s r{run.repeat}")
         try:
-            outcome = execute_run(row.run_id, run, cfg, make_lab, hooks)
+            outcome, earlier = _attempts(
+                row.run_id, run, cfg, make_lab, hooks, progress, reruns_disturbed
+            )
         except KeyboardInterrupt:
             ledger.interrupt_run(row.run_id)
             progress.finish(RunState.INTERRUPTED.value)
@@ -142,12 +169,13 @@ def run_campaign(
             row.run_id,
             outcome.status,
             outcome.reason,
-            _with_outcome(manifest, outcome),
+            _with_outcome(manifest, outcome, earlier),
             outcome.steady,
             outcome.load.achieved_rate if outcome.load else None,
         )
         hooks.run_finished(row.run_id, run, outcome)
         summary.ran += 1
+        summary.reran += len(earlier)
         summary.outcomes[row.run_id] = outcome
         if outcome.load is not None:
             progress.finish(

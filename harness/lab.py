@@ -109,6 +109,7 @@ class Lab:
     load: Host
     kind: str  # "namespaces" | "loopback"
     cgroup: str | None = None  # relative path the collectors read
+    load_cgroup: str | None = None  # the load generator's own cgroup (relative path)
     sysctls: dict[str, str] = field(default_factory=dict)
     gives_up: tuple[str, ...] = ()
 
@@ -169,8 +170,8 @@ def namespace_lab(
     w_ns, l_ns = f"tare-w-{lab_id}", f"tare-l-{lab_id}"
     w_if, l_if = f"tw-{lab_id}", f"tl-{lab_id}"
     w_cpus, l_cpus = split_cpus(os.cpu_count() or 1)
-    rel = f"tare/{lab_id}"
-    dirs = cgroup_dirs(rel)
+    rel, load_rel = f"tare/{lab_id}", f"tare/{lab_id}-load"
+    dirs, load_dirs = cgroup_dirs(rel), cgroup_dirs(load_rel)
     lab = Lab(
         lab_id,
         record_dir,
@@ -182,14 +183,26 @@ def namespace_lab(
             tuple(d / "cgroup.procs" for d in dirs),
             LAB_IF,
         ),
-        load=Host("load", f"{SUBNET}.2", l_ns, l_cpus if pin else None, (), LAB_IF),
+        load=Host(
+            "load",
+            f"{SUBNET}.2",
+            l_ns,
+            l_cpus if pin else None,
+            tuple(d / "cgroup.procs" for d in load_dirs),
+            LAB_IF,
+        ),
         kind="namespaces",
         cgroup=rel,
+        load_cgroup=load_rel,
     )
     record_dir.mkdir(parents=True, exist_ok=True)
     lab.record.write_text(
         json.dumps(
-            {"netns": [w_ns, l_ns], "cgroups": [str(d) for d in dirs], "created": time.time()}
+            {
+                "netns": [w_ns, l_ns],
+                "cgroups": [str(d) for d in (*dirs, *load_dirs)],
+                "created": time.time(),
+            }
         )
     )
     try:
@@ -203,7 +216,7 @@ def namespace_lab(
             _run(["ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", LAB_IF], "address")
             _run(["ip", "-n", ns, "link", "set", LAB_IF, "up"], "link up")
             _run(["ip", "-n", ns, "link", "set", "lo", "up"], "lo up")
-        for d in dirs:
+        for d in (*dirs, *load_dirs):
             d.mkdir(parents=True, exist_ok=True)
         for host, sysctls in ((lab.workload, WORKLOAD_SYSCTLS), (lab.load, LOAD_SYSCTLS)):
             for key, value in sysctls.items():

@@ -59,6 +59,17 @@ class Progress:
         else:
             self._plain(line)
 
+    def note(self, text: str) -> None:
+        """A line about the current run (it goes on)."""
+        if self._thread is not None:
+            self.stream.write("\r\033[K")
+        line = f"[{self._index}/{self.total}] {self._label}: {text}"
+        if self.live:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        else:
+            self._plain(line)
+
     def _plain(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
         self.stream.write(f"{stamp} {text}\n")

@@ -25,9 +25,10 @@ from contracts.errors import ErrorKind
 from contracts.manifest import BASELINE, LabFacts, LoadSummary
 from contracts.processes import stop
 from contracts.states import RunState
+from harness import disturbance, nginx
 from harness import load as loadmod
-from harness import nginx
 from harness.agent import Agent, AgentCommands, AgentFailed, fill
+from harness.disturbance import Disturbance
 from harness.errors import HarnessError
 from harness.lab import Host, Lab, LabError, teardown
 from harness.matrix import PlannedRun
@@ -62,6 +63,7 @@ class RunnerConfig:
     run_timeout_s: int
     lab_root: Path
     state_dir: Path
+    max_disturbance_pct: float | None = None  # None: not checked
 
 
 @dataclass
@@ -72,6 +74,7 @@ class RunFacts:
     agent_version: str | None = None
     teardown_problems: tuple[str, ...] = ()
     load_elapsed_s: float | None = None
+    disturbance: Disturbance | None = None
 
 
 @dataclass
@@ -153,17 +156,21 @@ def _load_and_judge(
         cfg.tool, lab.workload.address, cfg.port, cfg.path, planned.cell.rate, cfg.duration_s
     )
     log_file = lab_dir / "load.log"
+    lab_cgroups = [c for c in (lab.cgroup, lab.load_cgroup) if c]
+    watch = cfg.max_disturbance_pct is not None and len(lab_cgroups) == 2
     opens_before = passive_opens(server.pid)
+    before = disturbance.snapshot(lab_cgroups, time.monotonic()) if watch else None
     t0 = time.time()
     try:
-        proc = lab.load.run(
-            loadmod.command(spec, str(log_file)), cfg.run_timeout_s, in_cgroup=False
-        )
+        proc = lab.load.run(loadmod.command(spec, str(log_file)), cfg.run_timeout_s)
     except subprocess.TimeoutExpired:
         return RunOutcome(
             RunState.FAILED, f"load did not finish within {cfg.run_timeout_s} s", facts=facts
         )
     t1 = time.time()
+    if before is not None:
+        after = disturbance.snapshot(lab_cgroups, time.monotonic())
+        facts.disturbance = disturbance.share(before, after)
     opens_after = passive_opens(server.pid)
     if proc.returncode != 0 and cfg.tool == "h2load" and not proc.stdout:
         return RunOutcome(
@@ -184,6 +191,10 @@ def _load_and_judge(
         accept = (opens_after - opens_before) / max(cfg.duration_s, t1 - t0)
     facts.load_elapsed_s = round(t1 - t0, 3)
     verdict = loadmod.judge(result, cfg.min_ratio, accept)
+    d, limit = facts.disturbance, cfg.max_disturbance_pct
+    if d is not None and limit is not None and d.total_pct > limit:
+        why = f"disturbed: {d.describe()}, above the {limit:g} allowed"
+        return RunOutcome(RunState.DISTURBED, why, steady, result, accept, per_sec, facts)
     return RunOutcome(
         RunState.DONE if verdict.valid else RunState.INVALID,
         None if verdict.valid else "; ".join(verdict.reasons),

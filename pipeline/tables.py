@@ -7,6 +7,7 @@ from typing import Any
 
 from contracts.kpis import BY_NAME, CPU_UNIT
 from contracts.manifest import BASELINE
+from contracts.states import RunState
 from pipeline.analysis import Overhead, as_rows
 from pipeline.campaign import Analysis
 
@@ -86,6 +87,13 @@ def table(a: Analysis) -> list[str]:
             "no inference: fewer than 2 finished runs on a side, so no interval and no star "
             "(within-run noise is no evidence); raise design.repeats"
         )
+    reran = sum(len(r.manifest.disturbed_attempts) for r in a.runs if r.manifest)
+    disturbed = sum(1 for r in a.runs if r.status is RunState.DISTURBED)
+    if reran or disturbed:
+        lines.append(
+            f"disturbed: {reran} attempt(s) left out and run again, {disturbed} run(s) left "
+            "out for good (load.max_disturbance_pct)"
+        )
     for r in a.refusals:
         lines.append(f"refused {dict(r.cell)}: {r.reason}")
     for row in a.invalid:
@@ -105,5 +113,6 @@ def to_json(a: Analysis) -> dict[str, Any]:
             {"run_id": r.run_id, "status": r.status.value, "reason": r.reason} for r in a.invalid
         ],
         "absent_series": a.absent,
+        "disturbed_attempts": sum(len(r.manifest.disturbed_attempts) for r in a.runs if r.manifest),
         "output_dir": str(a.output_dir) if a.output_dir else None,
     }

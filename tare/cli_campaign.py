@@ -28,7 +28,11 @@ def plan(config: Path, as_json: bool) -> None:
         emit(tr.plan_json(campaign, p))
         return
     spec = campaign.spec
-    order = "interleaved" if spec.design.interleave else "in blocks"
+    order = (
+        "interleaved, counterbalanced: even repeats run backwards"
+        if spec.design.interleave
+        else "in blocks"
+    )
     click.echo(
         f"campaign {campaign.name}: {spec.design.kind}, {p.cells} cells, {len(p.runs)} runs "
         f"({spec.design.repeats} repeat(s), {order}), {spec.load.duration_s} s of load each"

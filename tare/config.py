@@ -126,6 +126,9 @@ class LoadSection(_Model):
     cooldown_s: Annotated[int, Field(ge=0)] = 2
     min_achieved_ratio: Annotated[float, Field(gt=0, le=1)] = 0.98
     run_timeout_s: Annotated[int, Field(gt=0)] = 600
+    # CPU that anything outside the lab may take during a run's load, in points of one core
+    # (processes outside the lab's cgroups, and steal); above it the run is disturbed
+    max_disturbance_pct: Annotated[float, Field(gt=0, le=200)] = 5.0
 
 
 class DesignSection(_Model):
@@ -135,6 +138,8 @@ class DesignSection(_Model):
     # compare each contender run with the baseline run of its own block (a paired t-test),
     # instead of Welch on all runs: narrower when the machine drifts between blocks
     paired: bool = False
+    # a disturbed run is left out and run again, up to this many more times
+    reruns_disturbed: Annotated[int, Field(ge=0, le=10)] = 2
     # Factors crossed in full; with one-factor-at-a-time the others vary alone around reference.
     crossed: Annotated[list[str], AfterValidator(_unique)] = Field(
         default_factory=lambda: ["mode", "rate"]

@@ -43,8 +43,8 @@ from tare.config import Campaign, placeholders
 
 log = logging.getLogger(__name__)
 
-SETUP_S = 4.0  # lab, workload start and tear-down per run (measured: 2-4 s here)
-AGENT_SETUP_S = 3.0  # install, mode, start, health, stop, uninstall
+SETUP_S = 2.0  # lab, workload start and tear-down per run (measured: 1.5-2 s here)
+AGENT_SETUP_S = 0.5  # install, mode, start, health, stop, uninstall (reference agent)
 
 
 def design(campaign: Campaign) -> Design:
@@ -207,6 +207,7 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
         run_timeout_s=spec.load.run_timeout_s,
         lab_root=state_dir / "lab" / "runs",
         state_dir=state_dir,
+        max_disturbance_pct=spec.load.max_disturbance_pct,
     )
 
 
@@ -285,6 +286,7 @@ def run(
                 make_lab,
                 recorder(campaign, cid, state_dir),
                 progress,
+                spec.design.reruns_disturbed,
             )
         finally:
             ledger.close()

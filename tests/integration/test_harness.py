@@ -133,6 +133,15 @@ def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
         assert max(values) > 800  # the workload namespace saw the load, counted by tare
     events = client.events(["tare", "run"], now - 600, now + 5)
     assert {e["what"] for e in events} >= {f"tare run {r['run_id']}" for r in rows}
+    # one run a side: a difference, and no interval, p-value or star (no inference)
+    res = run_tare("analyze", "--latest", "--json", "--no-write-back", "--state-dir", str(state))
+    assert res.code == 0, res.err
+    found = json.loads(res.out)["overheads"]
+    assert found and all(o["method"] == "no inference (1 vs 1 runs)" for o in found)
+    assert not any(o["significant"] for o in found)
+    assert all(o["pvalue"] is None and o.get("ci_low") is None for o in found)  # strict JSON
+    text = run_tare("analyze", "--latest", "--no-write-back", "--state-dir", str(state)).out
+    assert "(no inference)" in text and "*" not in text.split("\n", 2)[2]
     # nothing left behind: the labs' namespaces and records are gone
     netns = netns_list()
     for row in rows:
@@ -358,7 +367,8 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     assert cpu["mode"] == "enforced" and cpu["rate"] == 1000
     assert cpu["method"] == "welch" and cpu["n_baseline"] == cpu["n_contender"] == 2
     assert cpu["ci_low"] <= cpu["absolute"] <= cpu["ci_high"]
-    assert cpu["mde"] > 0
+    assert cpu["mde"] > 0 and cpu["qvalue"] >= cpu["pvalue"]
+    assert rows["mem_available"]["judged"] is False and not rows["mem_available"]["significant"]
     assert rows["mem_cgroup"]["absolute"] > 0  # the agent's daemon lives in the workload cgroup
     assert (out / data["campaign"]["id"] / "overhead.csv").exists()
     assert data["written_points"] > 0
@@ -376,7 +386,8 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     point = wait_for(written, timeout_s=20, what="the nightly overhead point")
     assert point[0][0] == ts and point[0][1] == pytest.approx(cpu["absolute"])
     text = run_tare("analyze", "--latest", "--no-write-back", "--state-dir", str(state)).out
-    assert "enforced rate=1000 policy=1000" in text and "(welch)" in text
+    assert "enforced rate=1000 policy=1000" in text and "method: welch" in text
+    assert "Benjamini-Hochberg over the" in text
 
     # the report: one self-contained page whose images are real plots of these numbers
     res = run_tare("report", "--out", str(tmp_path / "report"), "--state-dir", str(state))
@@ -447,3 +458,28 @@ def parse_report(path: Path) -> Report:
     parser = Parser()
     parser.feed(path.read_text())
     return Report(parser.images, parser.tables)
+
+
+def test_a_run_disturbed_by_an_outside_process_is_left_out_and_run_again(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    conf = campaign(tmp_path, graphite_stack, name="disturbed", duration=4)
+    text = conf.read_text().replace(
+        "run_timeout_s = 120", "run_timeout_s = 120\nmax_disturbance_pct = 20"
+    )
+    conf.write_text(text.replace("repeats = 1", "repeats = 1\nreruns_disturbed = 1"))
+    # a neighbour that burns a whole core, outside the lab's cgroups, for the whole campaign
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        res = run_tare("run", str(conf), "--state-dir", str(tmp_path / "s"), timeout=300)
+    finally:
+        hog.kill()
+        hog.wait()
+    assert res.code == 5, res.err  # both runs stayed disturbed after their one re-run
+    assert "disturbed: " in res.err and "python" in res.err
+    rows = runs(tmp_path / "s")
+    assert [r["status"] for r in rows] == ["disturbed", "disturbed"]
+    for r in rows:
+        m = r["manifest"]
+        assert isinstance(m, dict)
+        assert m["disturbance_pct"] > 20 and len(m["disturbed_attempts"]) == 1

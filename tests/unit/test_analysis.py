@@ -90,3 +90,34 @@ def test_by_configuration_over_repeats() -> None:
     assert row["runs"] == 3
     assert row["mean"] == pytest.approx(12.0, abs=0.3)
     assert 0 < row["between_run_stdev"] < 1
+
+
+def test_significance_is_false_discovery_controlled_and_context_is_never_starred() -> None:
+    data, runs = campaign()
+    kpis = [BY_NAME["cpu_cgroup"], BY_NAME["mem_available"], BY_NAME["conn_rate"]]
+    by = {o.kpi: o for o in overheads(data, runs, kpis)[0]}
+    cpu, mem = by["cpu_cgroup"], by["mem_available"]
+    assert cpu.judged and cpu.qvalue >= cpu.pvalue and cpu.significant
+    # a 42 MB change in available memory, with a tight interval: context, shown, not starred
+    assert not mem.judged and mem.absolute is not None and mem.absolute.significant
+    assert not mem.significant and mem.qvalue != mem.qvalue  # NaN: not among the tests
+    assert mem.verdict.value == "no inference"
+    assert cpu.verdict.value == "cost"
+    # twenty null KPIs beside it: the planted one stays, raw p < 0.05 by chance does not
+    rng = np.random.default_rng(11)
+    extra = []
+    for rep in range(3):
+        for side in ("b", "e"):
+            for k in range(20):
+                values = 5.0 + rng.normal(0, 1.0) + rng.normal(0, 0.2, 30)
+                extra += [(f"{side}{rep}", f"null{k}", 1000 + t, v) for t, v in enumerate(values)]
+    nulls = pd.DataFrame(extra, columns=["run_id", "kpi", "time", "value"])
+    from contracts.kpis import Kpi
+
+    null_kpis = [Kpi(f"null{k}", f"x.null{k}", "pp") for k in range(20)]
+    found, _ = overheads(pd.concat([data, nulls]), runs, [BY_NAME["cpu_cgroup"], *null_kpis])
+    raw = [o for o in found if o.kpi.startswith("null") and o.pvalue < 0.05]
+    starred = [o for o in found if o.significant]
+    assert [o.kpi for o in starred] == ["cpu_cgroup"]
+    assert len(found) == 21 and all(o.qvalue >= o.pvalue for o in found)
+    assert len(raw) <= 3  # whatever chance gave, BH kept none of it
