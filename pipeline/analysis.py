@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from contracts.kpis import BY_NAME, Kpi
+from contracts.manifest import BASELINE
 from contracts.states import Verdict
 from pipeline.stats import ALPHA, Comparison, benjamini_hochberg, compare, compare_paired
 
@@ -117,11 +118,11 @@ def _per_run(frame: pd.DataFrame, kpi: str, run_ids: Sequence[str]) -> list[list
 
 def pair_cells(runs: Sequence[RunInfo]) -> tuple[dict[Levels, Levels], list[Refusal]]:
     """contender cell -> baseline cell, from what the harness recorded; refusals name why."""
-    contenders = {r.levels for r in runs if r.mode != "baseline"}
-    baselines = {r.levels for r in runs if r.mode == "baseline"}
+    contenders = {r.levels for r in runs if r.mode != BASELINE}
+    baselines = {r.levels for r in runs if r.mode == BASELINE}
     served: dict[Levels, Levels] = {}
     for r in runs:
-        if r.mode == "baseline":
+        if r.mode == BASELINE:
             for cell in r.baseline_of:
                 served[cell] = r.levels
     pairs: dict[Levels, Levels] = {}

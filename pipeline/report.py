@@ -21,9 +21,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from contracts.manifest import BASELINE
 from pipeline.analysis import Overhead
 
-MODE_ORDER = ("baseline", "idle", "visibility", "enforced")
+MODE_ORDER = (BASELINE, "idle", "visibility", "enforced")
 
 
 @dataclass(frozen=True, slots=True)

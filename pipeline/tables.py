@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 from contracts.kpis import BY_NAME, CPU_UNIT
-from contracts.manifest import BASELINE
 from contracts.states import RunState
 from pipeline.analysis import Overhead, as_rows
 from pipeline.campaign import Analysis
+from pipeline.report import MODE_ORDER
 
 TABLE_KPIS = (
     "cpu_cgroup",
@@ -21,7 +21,6 @@ TABLE_KPIS = (
     "conn_rate",
 )
 WIDTH = 25
-MODE_ORDER = (BASELINE, "idle", "visibility", "enforced")
 
 
 def fmt_cell(o: Overhead | None) -> str:

@@ -27,7 +27,7 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
         "--memory-mb",
         "96",
         "--budget-s",
-        "120",
+        "200",
         "--run-s",
         "20",
         "--json",
