@@ -62,12 +62,12 @@ def test_nightly_is_the_published_matrix() -> None:
             "c.toml: load.rates[0]: must be an integer, not 1000.5",
         ),
         (
-            replace("duration_s = 20", 'duration_s = "20"'),
-            "c.toml: load.duration_s: must be an integer, not '20'",
+            replace("duration_s = 14", 'duration_s = "14"'),
+            "c.toml: load.duration_s: must be an integer, not '14'",
         ),
         (replace('tool = "h2load"', 'tool = "ab"'), "c.toml: load.tool: must be one of"),
         (
-            replace("repeats = 1", "repeats = 0"),
+            replace("repeats = 3", "repeats = 0"),
             "c.toml: design.repeats: must be a positive integer",
         ),
         (
@@ -111,8 +111,8 @@ def test_nightly_is_the_published_matrix() -> None:
             "c.toml: agent.set_mode: must contain the placeholder {mode}",
         ),
         (
-            replace("duration_s = 20", "duration_s = 5"),
-            "c.toml: load.duration_s: must exceed warmup_s + cooldown_s (6)",
+            replace("duration_s = 14", "duration_s = 4"),
+            "c.toml: load.duration_s: must exceed warmup_s + cooldown_s (4)",
         ),
         (
             replace("run_timeout_s = 120", "run_timeout_s = 10"),
