@@ -20,7 +20,7 @@ from harness.lab import Lab
 from harness.ledger import Ledger, PlannedRow
 from harness.matrix import PlannedRun
 from harness.progress import Progress
-from harness.runner import Hooks, NotReady, RunnerConfig, RunOutcome, execute_run
+from harness.runner import Hooks, NotReady, RunnerConfig, RunOutcome, execute_with_reruns
 
 log = logging.getLogger(__name__)
 
@@ -109,27 +109,6 @@ def _with_outcome(manifest: RunManifest, outcome: RunOutcome, earlier: list[str]
     )
 
 
-def _attempts(
-    run_id: str,
-    run: PlannedRun,
-    cfg: RunnerConfig,
-    make_lab: Callable[[str], Lab],
-    hooks: Hooks,
-    progress: Progress,
-    reruns: int,
-) -> tuple[RunOutcome, list[str]]:
-    """Run it; a disturbed run is run again, up to ``reruns`` more times. Returns the last
-    outcome and why each earlier attempt was left out."""
-    earlier: list[str] = []
-    while True:
-        outcome = execute_run(run_id, run, cfg, make_lab, hooks)
-        if outcome.status is not RunState.DISTURBED or len(earlier) >= reruns:
-            return outcome, earlier
-        earlier.append(outcome.reason or RunState.DISTURBED.value)
-        hooks.run_finished(run_id, run, outcome)
-        progress.note(f"{outcome.reason}; running it again ({len(earlier)}/{reruns})")
-
-
 def run_campaign(
     ledger: Ledger,
     info: CampaignInfo,
@@ -158,8 +137,8 @@ def run_campaign(
         ledger.start_run(row.run_id, manifest)
         progress.start(row.seq, f"{run.cell.mode} {run.cell.rate}/s r{run.repeat}")
         try:
-            outcome, earlier = _attempts(
-                row.run_id, run, cfg, make_lab, hooks, progress, reruns_disturbed
+            outcome, earlier = execute_with_reruns(
+                row.run_id, run, cfg, make_lab, hooks, reruns_disturbed, progress.note
             )
         except KeyboardInterrupt:
             ledger.interrupt_run(row.run_id)

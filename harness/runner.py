@@ -194,6 +194,8 @@ def _load_and_judge(
     d, limit = facts.disturbance, cfg.max_disturbance_pct
     if d is not None and limit is not None and d.total_pct > limit:
         why = f"disturbed: {d.describe()}, above the {limit:g} allowed"
+        if not verdict.valid:  # what the load did meanwhile: maybe the disturbance's doing
+            why += "; and the load was invalid: " + "; ".join(verdict.reasons)
         return RunOutcome(RunState.DISTURBED, why, steady, result, accept, per_sec, facts)
     return RunOutcome(
         RunState.DONE if verdict.valid else RunState.INVALID,
@@ -308,3 +310,25 @@ def execute_run(
             return outcome
     except (NotReady, AgentFailed, LabError, loadmod.LoadToolError, OSError) as exc:
         return RunOutcome(RunState.FAILED, str(exc), facts=facts)
+
+
+def execute_with_reruns(
+    run_id: str,
+    planned: PlannedRun,
+    cfg: RunnerConfig,
+    make_lab: Callable[[str], Lab],
+    hooks: Hooks,
+    reruns: int,
+    note: Callable[[str], None],
+) -> tuple[RunOutcome, list[str]]:
+    """One run; a disturbed one is run again, up to ``reruns`` more times (each attempt's
+    results still go to ``hooks``). Returns the last outcome and why each earlier attempt was
+    left out."""
+    earlier: list[str] = []
+    while True:
+        outcome = execute_run(run_id, planned, cfg, make_lab, hooks)
+        if outcome.status is not RunState.DISTURBED or len(earlier) >= reruns:
+            return outcome, earlier
+        earlier.append(outcome.reason or RunState.DISTURBED.value)
+        hooks.run_finished(run_id, planned, outcome)
+        note(f"{outcome.reason}; running it again ({len(earlier)}/{reruns})")

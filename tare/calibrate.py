@@ -24,7 +24,7 @@ from harness.lab import Lab, namespace_lab, split_cpus
 from harness.lock import LabLock
 from harness.matrix import Cell, PlannedRun
 from harness.preflight import agents_on_path, check_tools
-from harness.runner import RunOutcome, execute_run
+from harness.runner import RunOutcome, execute_with_reruns
 from pipeline.calibration import Criteria, Result, RunData, fetch_values, narrow_enough, result
 from pipeline.fetch import RunRef
 from pipeline.graphite import GraphiteClient
@@ -32,6 +32,7 @@ from tare.run import Recorder
 from tare.stack.settings import StackSettings
 
 NAME = "calibrate"
+RERUNS_DISTURBED = 2  # like a campaign's default design.reruns_disturbed
 
 
 def cores() -> tuple[str, str]:
@@ -82,7 +83,15 @@ def calibrate(
         levels = design.levels(group)
         run_id = label(f"calib-{stamp}-{seq:03d}-{group.value.lower()}")
         planned = PlannedRun(seq, Cell(tuple(levels.items())), rnd + 1, ())
-        outcome = execute_run(run_id, planned, cfg, lab_for, hooks)
+        outcome, _ = execute_with_reruns(
+            run_id,
+            planned,
+            cfg,
+            lab_for,
+            hooks,
+            RERUNS_DISTURBED,
+            lambda text: print(f"calibrate: {run_id}: {text}", file=stream, flush=True),
+        )
         hooks.run_finished(run_id, planned, outcome)
         print(
             f"calibrate: round {rnd + 1}/{design.rounds} {group.value:<2} {levels['mode']:<8} "

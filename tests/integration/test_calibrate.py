@@ -23,7 +23,11 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
         "--rate",
         "1000",
         "--cpu-percent",
-        "10",
+        "20",
+        # without a covariate the workload core's floor at 1K/s here is ~2-3 points of a core
+        # for 5 rounds of 20 s (docs/precision.md): judged within +-max(3, 20 %) = +-4
+        "--cpu-margin",
+        "3",
         "--memory-mb",
         "96",
         "--budget-s",
@@ -41,11 +45,12 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
     assert res.code == 0, res.err  # a good lab calibrates; a failed one exits 5 naming the KPI
     out = json.loads(res.out)
     assert out["ok"] and out["problems"] == []
-    assert out["injected"] == {"cpu_percent": 10.0, "memory_mb": 96.0}
+    assert out["injected"] == {"cpu_percent": 20.0, "memory_mb": 96.0}
     assert [r["group"] for r in out["runs"]][:3] == ["A", "B", "A2"]
-    assert all(r["status"] == "done" for r in out["runs"]), out["runs"]
+    # a run disturbed by a neighbour was run again; every run judged is done
+    assert sum(r["status"] == "done" for r in out["runs"]) >= 10, out["runs"]
     by_kpi = {b["kpi"]: b for b in out["ballast"]}
-    for kpi, injected in (("cpu_cgroup", 10.0), ("cpu_workload_core", 10.0), ("mem_cgroup", 96.0)):
+    for kpi, injected in (("cpu_cgroup", 20.0), ("cpu_workload_core", 20.0), ("mem_cgroup", 96.0)):
         b = by_kpi[kpi]
         assert b["judged"] and b["injected"] == injected and b["problems"] == []
         rec = b["recovered"]
