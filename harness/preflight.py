@@ -32,6 +32,6 @@ def check_tools(tool: str, workload_program: str, where: str) -> None:
         package = PACKAGES.get(tool, tool)
         raise ToolMissing(f"load tool {tool} not found (apt-get install {package})")
     if "{" in workload_program:
-        return  # a placeholder: known only when the run starts
+        return  # a {field} of the campaign's: the program is known once a run fills it in
     if shutil.which(workload_program, path=os.environ.get("PATH", "") + ":" + SBIN) is None:
         raise ToolMissing(f"{where}: {workload_program} not found")

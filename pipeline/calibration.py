@@ -15,7 +15,7 @@ from contracts.kpis import BY_NAME, CPU_UNIT, Kpi
 from contracts.states import RunState
 from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
-from pipeline.precision import CPU_MARGIN, MEMORY_MARGIN, Margin, Verdict, judge
+from pipeline.precision import CPU_MARGIN, MEMORY_MARGIN, Margin, Recovery, judge
 from pipeline.precision import narrow_enough as precise
 from pipeline.stats import Comparison, compare
 
@@ -74,8 +74,8 @@ class Result:
     budget_s: int
     run_s: int
     runs: list[RunData]
-    aa: list[Verdict]
-    ballast: list[tuple[Target, Verdict]]
+    aa: list[Recovery]
+    ballast: list[tuple[Target, Recovery]]
     sd_between_runs: dict[str, float]
     rounds: int
     stopped: str
@@ -134,11 +134,11 @@ def _missing(c: Criteria, runs: Sequence[RunData], groups: Sequence[Group], kpi:
 
 def evaluate(
     c: Criteria, runs: Sequence[RunData]
-) -> tuple[list[Verdict], list[tuple[Target, Verdict]]]:
+) -> tuple[list[Recovery], list[tuple[Target, Recovery]]]:
     """Every judged KPI gets a verdict, from at least ``min_runs`` finished runs per group, or
     a problem saying why not; reported KPIs get a verdict when they can."""
-    ballast: list[tuple[Target, Verdict]] = []
-    aa: list[Verdict] = []
+    ballast: list[tuple[Target, Recovery]] = []
+    aa: list[Recovery] = []
     for t in targets(c.techniques):
         cpu = t.injected == "cpu"
         injected = c.ballast.cpu_percent if cpu else c.ballast.memory_mb

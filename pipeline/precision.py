@@ -31,7 +31,7 @@ MEMORY_MARGIN = Margin(2.0, 0.10)  # MB
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class Recovery:
     kpi: str
     injected: float  # 0 for an A/A pair
     recovered: Comparison | None  # None: no comparison at all (no runs, no series)
@@ -63,11 +63,11 @@ def judge(
     margin: float,
     unit: str,
     missing: str | None = None,
-) -> Verdict:
+) -> Recovery:
     """``missing``: why there is no comparison (say, which group lacks finished runs)."""
     if recovered is None or not recovered.inferred:
         why = missing or (recovered.method if recovered is not None else "no comparison")
-        return Verdict(kpi, injected, recovered, margin, (f"not measured: {why}",))
+        return Recovery(kpi, injected, recovered, margin, (f"not measured: {why}",))
     lo, hi = recovered.ci_low, recovered.ci_high
     half = (hi - lo) / 2
     problems: tuple[str, ...] = ()
@@ -78,10 +78,10 @@ def judge(
     else:
         what = "A/A difference" if injected == 0 else f"injected {injected:g} {unit}"
         problems = (f"biased: CI [{lo:.2f}, {hi:.2f}] {unit} not within {what} +-{margin:.2f}",)
-    return Verdict(kpi, injected, recovered, margin, problems)
+    return Recovery(kpi, injected, recovered, margin, problems)
 
 
-def narrow_enough(v: Verdict) -> bool:
+def narrow_enough(v: Recovery) -> bool:
     """Sequential stopping looks at precision only (never at where the estimate lies): the CI
     is at most half as wide as the margin allows."""
     return v.recovered is not None and v.recovered.inferred and v.half_width <= v.margin / 2

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import time
 import uuid
 from collections.abc import Callable
 from typing import TextIO
 
 from collectors.carbon import unreachable
+from collectors.collect import default_host
 from contracts.addresses import RenderUrl
 from contracts.calibration import Group
 from contracts.errors import ServiceUnavailable, UsageError
@@ -63,8 +63,8 @@ def calibrate(
         )
     graphite = GraphiteTarget(RenderUrl.parse(stack.render_url), stack.carbon, DEFAULT_PREFIX)
     hooks = Recorder(graphite, NAME, NAME, stack.state_dir, ("nginx", "tare-ballast"))
-    host = label(socket.gethostname())
-    w_core, _load_core = cores()
+    host = default_host()
+    w_core = cores()[0]
     record_dir = stack.state_dir / "lab" / "records"
     tech = design.techniques
 

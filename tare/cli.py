@@ -23,7 +23,6 @@ from tare.stack.settings import StackSettings, default_state_dir, resolve
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 LOG_FILE = Path("log") / "tare.log"
-_log_path = [Path("var") / LOG_FILE]  # where this command logs (set once, in main)
 
 
 def _state_dir_of(argv: list[str]) -> Path:
@@ -37,31 +36,32 @@ def _state_dir_of(argv: list[str]) -> Path:
     return default_state_dir(os.environ)
 
 
-def _configure_logging(argv: list[str]) -> None:
-    """Once per command: stderr at the level the flags ask for, and the full log (tracebacks
-    included) in the state directory's log/tare.log, for every verb."""
-    debug = "--debug" in argv
-    verbose = any(a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv)
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("tare: %(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    handler.setLevel(level)
+_STDERR = logging.StreamHandler(sys.stderr)
+_STDERR.setFormatter(logging.Formatter("tare: %(levelname)s: %(message)s"))
+_STDERR.addFilter(RedactingFilter())
+
+
+def _configure_logging(argv: list[str]) -> Path:
+    """Once per command: warnings on stderr (``-v``/``--debug`` lower the level once click has
+    parsed them), and the full log (tracebacks included) in the state directory's
+    log/tare.log, for every verb. Returns the log file's path."""
+    _STDERR.setStream(sys.stderr)
+    _STDERR.setLevel(logging.WARNING)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_STDERR]
     root.setLevel(logging.DEBUG)
     path = _state_dir_of(argv) / LOG_FILE
-    _log_path[0] = path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(path)
     except OSError as exc:
         log.warning("no log file %s: %s", path, exc.strerror or exc)
-        return
+        return path
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     file_handler.setLevel(logging.DEBUG)
     file_handler.addFilter(RedactingFilter())
     root.addHandler(file_handler)
+    return path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,6 +73,7 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     """tare measures what a host agent costs the server it protects, every night."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _STDERR.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
 
 
 @cli.command()
@@ -253,7 +254,7 @@ def _print_traceback() -> None:
     click.echo(redact(traceback.format_exc()).rstrip(), err=True)
 
 
-def _fail(exc: BaseException, debug: bool) -> int:
+def _fail(exc: BaseException, debug: bool, log_file: Path) -> int:
     """The one catch point: one line on stderr, the traceback in the log, the exit code."""
     code = exit_code_for(exc)
     if isinstance(exc, TareError):
@@ -264,7 +265,7 @@ def _fail(exc: BaseException, debug: bool) -> int:
     else:
         log.debug("internal error", exc_info=exc)  # the log file only; stderr gets one line
         click.echo(
-            redact(f"tare: internal error, see {_log_path[0]}: {type(exc).__name__}: {exc}"),
+            redact(f"tare: internal error, see {log_file}: {type(exc).__name__}: {exc}"),
             err=True,
         )
     if debug:
@@ -275,7 +276,7 @@ def _fail(exc: BaseException, debug: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, map every error to its exit code and one line."""
     args = list(argv if argv is not None else sys.argv[1:])
-    _configure_logging(args)
+    log_file = _configure_logging(args)
     debug = "--debug" in args
     try:
         code = cli.main(args=args, prog_name="tare", standalone_mode=False)
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return int(exc.exit_code)
     except Exception as exc:
-        return _fail(exc, debug)
+        return _fail(exc, debug, log_file)
     return 0
 
 

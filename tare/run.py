@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
 import sys
 import time
 import uuid
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from collectors.carbon import unreachable
-from collectors.collect import Background
+from collectors.collect import Background, default_host
 from collectors.results import capacity_points, load_points
 from collectors.sampler import ProcMatch, Targets
 from collectors.sender import CarbonSender
@@ -117,7 +116,7 @@ class Recorder:
         self.cid = cid
         self.state_dir = state_dir
         self.processes = processes
-        self.host = label(socket.gethostname())
+        self.host = default_host()
 
     def sender(self, name: str) -> CarbonSender:
         return CarbonSender(self.graphite.carbon, self.state_dir / "spool" / name)
@@ -314,7 +313,7 @@ def capacity(
     }
     record_dir = state_dir / "lab" / "records"
     results = []
-    host = label(socket.gethostname())
+    host = default_host()
 
     def make_lab(_run_id: str) -> Lab:
         return namespace_lab(uuid.uuid4().hex[:8], record_dir, campaign.spec.workload.port)
