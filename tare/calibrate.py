@@ -101,7 +101,7 @@ def calibrate(
         )
         return _data(client, run_id, group, outcome, host, w_core)
 
-    with LabLock(stack.state_dir):
+    with LabLock("calibrate", NAME, stack.state_dir):
         runs, rounds, stopped = run_rounds(design, execute, lambda r: narrow_enough(criteria, r))
     return result(
         criteria, design.rate, design.budget_s, design.run_length_s, runs, rounds, stopped

@@ -15,6 +15,7 @@ import click
 
 from alerting.secrets import RedactingFilter, redact
 from contracts.errors import ExitCode, TareError, exit_code_for
+from contracts.interrupts import signal_name, stop_on_signals
 from tare import __version__
 from tare.cli_common import emit
 from tare.configfile import ConfigError
@@ -279,13 +280,17 @@ def main(argv: list[str] | None = None) -> int:
     log_file = _configure_logging(args)
     debug = "--debug" in args
     try:
-        code = cli.main(args=args, prog_name="tare", standalone_mode=False)
+        with stop_on_signals():
+            code = cli.main(args=args, prog_name="tare", standalone_mode=False)
         if isinstance(code, int) and code:  # ctx.exit(N) returns N in this mode
             return code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("tare: interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns a KeyboardInterrupt into Abort, keeping it as the cause
+        why = signal_name(exc.__cause__ or exc)
+        log.info("interrupted by %s", why)
+        click.echo(f"tare: interrupted ({why})", err=True)
         return int(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()

@@ -241,13 +241,23 @@ def lab() -> None:
 
 
 @lab.command("down")
+@click.option("--force", is_flag=True, help="Tear down even while a live tare holds the lab lock.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
-def lab_down(state_dir: Path | None) -> None:
+def lab_down(force: bool, state_dir: Path | None) -> None:
     """Remove every namespace, process and cgroup a lab left behind (after a crash)."""
     from harness.lab import teardown_all
+    from harness.lock import LabBusy, LabLock
 
     settings = resolve(state_dir=state_dir)
-    done = teardown_all(settings.state_dir / "lab" / "records")
+    records = settings.state_dir / "lab" / "records"
+    if force:
+        done = teardown_all(records)
+    else:
+        try:
+            with LabLock("lab down", "-", settings.state_dir):
+                done = teardown_all(records)
+        except LabBusy as exc:
+            raise LabBusy(f"{exc}; `tare lab down --force` tears it down anyway") from None
     click.echo("lab: removed " + ", ".join(done) if done else "lab: nothing to remove")
 
 

@@ -237,7 +237,7 @@ def run(
     as_root = os.geteuid() == 0 if lab_kind == "auto" else lab_kind == "namespaces"
     record_dir = state_dir / "lab" / "records"
     spec = campaign.spec
-    with LabLock(state_dir):
+    with LabLock("run", campaign.name, state_dir):
         ledger = Ledger(state_dir / "ledger.db")
         try:
             facts = host_facts(__version__)
@@ -318,7 +318,7 @@ def capacity(
     def make_lab(_run_id: str) -> Lab:
         return namespace_lab(uuid.uuid4().hex[:8], record_dir, campaign.spec.workload.port)
 
-    with LabLock(state_dir):
+    with LabLock("capacity", campaign.name, state_dir):
         for r in range(repeats):
             for mode in modes if r % 2 == 0 else list(reversed(modes)):
                 run_id = label(f"capacity-{campaign.name}-{mode}-{uuid.uuid4().hex[:6]}")

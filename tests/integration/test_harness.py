@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,80 +16,11 @@ import pytest
 
 from pipeline.graphite import GraphiteClient
 from tests.conftest import ROOT, Stack, run_tare
+from tests.lab import campaign, netns_list, runs
 from tests.poll import wait_for
 from tests.sandbox import is_root
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
-
-
-def campaign(
-    tmp_path: Path,
-    stack: Stack,
-    *,
-    name: str = "itest",
-    modes: str = '["enforced"]',
-    rates: str = "[1000]",
-    duration: int = 6,
-    repeats: int = 1,
-    workload: str | None = None,
-    ready_timeout: float = 15,
-) -> Path:
-    workload = workload or (
-        '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
-        '"-g", "daemon off;"]'
-    )
-    agent = '"tare-refagent", "{verb}", "--state-dir", "{lab_dir}/refagent"'
-    text = f"""
-[campaign]
-name = "{name}"
-[graphite]
-render_url = "{stack.render_url}"
-carbon = "{stack.carbon_host}:{stack.carbon_port}"
-[workload]
-command = {workload}
-port = 8080
-ready_timeout_s = {ready_timeout}
-[agent]
-name = "refagent"
-process = "tare-refagent"
-modes = {modes}
-install = [{agent.replace("{verb}", "install")}, "--policy-size", "{{policy_size}}",
-           "--allow", "{{load_addr}}", "--port", "{{port}}"]
-uninstall = [{agent.replace("{verb}", "uninstall")}]
-set_mode = ["tare-refagent", "mode", "{{mode}}", "--state-dir", "{{lab_dir}}/refagent"]
-start = [{agent.replace("{verb}", "start")}]
-stop = [{agent.replace("{verb}", "stop")}]
-health = [{agent.replace("{verb}", "status")}]
-version = ["tare-refagent", "--version"]
-[load]
-rates = {rates}
-duration_s = {duration}
-warmup_s = 1
-cooldown_s = 1
-run_timeout_s = 120
-[design]
-kind = "full"
-repeats = {repeats}
-[factors]
-policy_size = [1000]
-"""
-    path = tmp_path / f"{name}.toml"
-    path.write_text(text)
-    return path
-
-
-def netns_list() -> str:
-    return subprocess.run(
-        ["ip", "netns", "list"], capture_output=True, text=True, check=False
-    ).stdout
-
-
-def runs(state: Path) -> list[dict[str, object]]:
-    res = run_tare("runs", "list", "--json", "--state-dir", str(state))
-    assert res.code == 0, res.err
-    data = json.loads(res.out)
-    assert isinstance(data["runs"], list)
-    return data["runs"]
 
 
 def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
@@ -228,17 +160,19 @@ def test_missing_load_tool_and_busy_lab(graphite_stack: Stack, tmp_path: Path) -
     )
     assert res.code == 4
     assert "load tool h2load not found (apt-get install nghttp2-client)" in res.err
-    state = tmp_path / "busy"
-    state.mkdir()
-    import fcntl
+    from harness.lock import LabLock
 
-    with (state / "lab.lock").open("a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.write("pid 4242\n")
-        fh.flush()
-        res = run_tare("run", str(conf), "--state-dir", str(state))
+    locks = tmp_path / "locks"
+    with LabLock("run", "other", tmp_path / "other-state", directory=locks):
+        res = run_tare(
+            "run",
+            str(conf),
+            "--state-dir",
+            str(tmp_path / "busy"),
+            env={"TARE_LOCK_DIR": str(locks)},
+        )
     assert res.code == 4
-    assert "the lab is in use by pid 4242" in res.err
+    assert f"the lab is in use by pid {os.getpid()} (tare run, campaign other" in res.err
 
 
 def test_lab_down_cleans_up_after_a_crash(tmp_path: Path) -> None:

@@ -1,0 +1,95 @@
+"""SIGTERM and SIGHUP stop a campaign as SIGINT does: the lab torn down, the run interrupted,
+exit 130, resumable; a second campaign on the machine is refused while one runs."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Stack, run_tare
+from tests.lab import campaign, netns_list, run_status, runs
+from tests.poll import wait_for
+from tests.sandbox import is_root
+
+pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
+
+
+def _start(conf: Path, state: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tare", "run", str(conf), "--state-dir", str(state)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _running(state: Path, seq: int) -> bool:
+    return run_status(state, seq) == "running"
+
+
+def _leftovers(state: Path) -> list[str]:
+    """Namespaces, processes and nft tables of a lab still alive."""
+    found = [line for line in netns_list().splitlines() if line.startswith("tare-")]
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=False)
+    found += [
+        line.strip()
+        for line in ps.stdout.splitlines()
+        if str(state) in line or ("h2load" in line and "ps -eo" not in line)
+    ]
+    nft = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False)
+    found += [line for line in nft.stdout.splitlines() if "tare" in line]
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_stop_signal_tears_the_lab_down_and_exits_130(
+    graphite_stack: Stack, tmp_path: Path, sig: signal.Signals
+) -> None:
+    conf = campaign(tmp_path, graphite_stack, name=f"sig{sig.name.lower()}", duration=20)
+    state = tmp_path / "state"
+    proc = _start(conf, state)
+    try:
+        wait_for(lambda: _running(state, 2), timeout_s=120, what="the agent's run to start")
+        time.sleep(4)  # the agent is up and the load is running
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert f"interrupted ({sig.name})" in err and "Traceback" not in err
+    assert [r["status"] for r in sorted(runs(state), key=lambda r: str(r["seq"]))] == [
+        "done",
+        "interrupted",
+    ]
+    assert not list((state / "lab" / "records").glob("*.json"))
+    assert _leftovers(state) == []
+
+
+def test_a_second_campaign_on_the_machine_is_refused_naming_the_first(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    first = campaign(tmp_path, graphite_stack, name="holder", duration=20)
+    second = campaign(tmp_path, graphite_stack, name="second")
+    state_a, state_b = tmp_path / "a", tmp_path / "b"
+    proc = _start(first, state_a)
+    try:
+        wait_for(lambda: _running(state_a, 1), timeout_s=60, what="the first campaign to run")
+        res = run_tare("run", str(second), "--state-dir", str(state_b))
+        assert res.code == 4, res.err
+        assert f"the lab is in use by pid {proc.pid} (tare run, campaign holder" in res.err
+        assert str(state_a.resolve()) in res.err
+        down = run_tare("lab", "down", "--state-dir", str(state_b))
+        assert down.code == 4 and "--force" in down.err, down.err
+        assert not (state_b / "ledger.db").exists()  # refused before it touched anything
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert _leftovers(state_a) == []

@@ -1,0 +1,99 @@
+"""A small real campaign for the lab tests (namespaces, nginx, h2load, the reference agent)
+and what they read back: the ledger through ``tare runs list``, the namespaces left."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from tests.conftest import Stack, run_tare
+
+
+def campaign(
+    tmp_path: Path,
+    stack: Stack,
+    *,
+    name: str = "itest",
+    modes: str = '["enforced"]',
+    rates: str = "[1000]",
+    duration: int = 6,
+    repeats: int = 1,
+    workload: str | None = None,
+    ready_timeout: float = 15,
+    load_extra: str = "",
+) -> Path:
+    workload = workload or (
+        '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
+        '"-g", "daemon off;"]'
+    )
+    agent = '"tare-refagent", "{verb}", "--state-dir", "{lab_dir}/refagent"'
+    text = f"""
+[campaign]
+name = "{name}"
+[graphite]
+render_url = "{stack.render_url}"
+carbon = "{stack.carbon_host}:{stack.carbon_port}"
+[workload]
+command = {workload}
+port = 8080
+ready_timeout_s = {ready_timeout}
+[agent]
+name = "refagent"
+process = "tare-refagent"
+modes = {modes}
+install = [{agent.replace("{verb}", "install")}, "--policy-size", "{{policy_size}}",
+           "--allow", "{{load_addr}}", "--port", "{{port}}"]
+uninstall = [{agent.replace("{verb}", "uninstall")}]
+set_mode = ["tare-refagent", "mode", "{{mode}}", "--state-dir", "{{lab_dir}}/refagent"]
+start = [{agent.replace("{verb}", "start")}]
+stop = [{agent.replace("{verb}", "stop")}]
+health = [{agent.replace("{verb}", "status")}]
+version = ["tare-refagent", "--version"]
+[load]
+rates = {rates}
+duration_s = {duration}
+warmup_s = 1
+cooldown_s = 1
+run_timeout_s = 120
+{load_extra}
+[design]
+kind = "full"
+repeats = {repeats}
+[factors]
+policy_size = [1000]
+"""
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def netns_list() -> str:
+    return subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=False
+    ).stdout
+
+
+def runs(state: Path) -> list[dict[str, object]]:
+    res = run_tare("runs", "list", "--json", "--state-dir", str(state))
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert isinstance(data["runs"], list)
+    return data["runs"]
+
+
+def run_status(state: Path, seq: int) -> str | None:
+    """One run's status read straight from the ledger (cheap enough to poll during a run, unlike
+    a `tare runs list` process, which the disturbance check would see)."""
+    path = state / "ledger.db"
+    if not path.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            row = db.execute(
+                "SELECT status FROM runs WHERE seq=? ORDER BY rowid DESC LIMIT 1", (seq,)
+            ).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return str(row[0]) if row else None
