@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from contracts.manifest import BASELINE
+from contracts.paths import NightlyKey
 
 Level = int | float | str
 
@@ -169,3 +170,15 @@ def wall_time_s(
     for run in runs:
         total += duration_s + setup_s + (0.0 if run.cell.mode == BASELINE else agent_setup_s)
     return total
+
+
+def path_collisions(cells: Sequence[Cell]) -> list[tuple[Cell, Cell]]:
+    """Pairs of distinct cells whose nightly series would share one Graphite path."""
+    seen: dict[str, Cell] = {}
+    out: list[tuple[Cell, Cell]] = []
+    for cell in cells:
+        path = NightlyKey.of("p", "c", dict(cell.levels), "k").cell
+        other = seen.setdefault(path, cell)
+        if other != cell:
+            out.append((other, cell))
+    return out

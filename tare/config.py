@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from contracts.addresses import CarbonAddress, RenderUrl
+from contracts.labels import label
 from contracts.manifest import BASELINE, GraphiteTarget
 from tare.alerts_config import AlertsSection
 from tare.configfile import ConfigError, parse_model, read_text, show
@@ -222,6 +223,21 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
             problems.append(
                 Problem(f"factors.{name}", "factor names are lower-case letters, digits and '_'")
             )
+    for name, values in spec.factors.items():
+        by_label: dict[str, Any] = {}
+        for value in values:
+            key = label(value)
+            if key not in by_label:
+                by_label[key] = value
+            else:
+                other = by_label[key]
+                problems.append(
+                    Problem(
+                        f"factors.{name}",
+                        f"levels {show(other)} and {show(value)} are one level in Graphite "
+                        "(the same text); keep one",
+                    )
+                )
     load = spec.load
     if load.warmup_s + load.cooldown_s >= load.duration_s:
         problems.append(

@@ -39,6 +39,7 @@ from harness.runner import RunnerConfig, RunOutcome
 from pipeline.graphite import GraphiteClient, GraphiteUnavailable
 from tare import __version__
 from tare.config import Campaign, placeholders
+from tare.configfile import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,13 @@ class Plan:
 
 def make_plan(campaign: Campaign) -> Plan:
     runs = matrix.plan(design(campaign))
+    clashes = matrix.path_collisions(list({r.cell: None for r in runs}))
+    if clashes:
+        a, b = clashes[0]
+        raise ConfigError(
+            f"{campaign.path}: the cells {dict(a.levels)} and {dict(b.levels)} would share one "
+            "nightly Graphite path; rename a level"
+        )
     wall = matrix.wall_time_s(runs, campaign.spec.load.duration_s, SETUP_S, AGENT_SETUP_S)
     return Plan(runs, wall, len({r.cell for r in runs}))
 

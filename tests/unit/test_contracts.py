@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from contracts.addresses import CarbonAddress, RenderUrl
 from contracts.events import RunEvent
-from contracts.labels import is_safe_path
+from contracts.labels import is_safe_path, label
 from contracts.manifest import RunManifest
 from contracts.paths import (
     CapacitySeries,
@@ -151,7 +151,7 @@ def test_run_event_round_trip() -> None:
     e = RunEvent(
         "r1", "quick start", "c1", (("mode", "idle"), ("rate", 1000)), RunState.DONE, None, 5
     )
-    assert e.tags() == ["tare", "run", "quick_start", "idle", "rate-1000", "done"]
+    assert e.tags() == ["tare", "run", label("quick start"), "idle", "rate-1000", "done"]
     back = RunEvent.from_graphite({"what": e.what, "when": e.when, "data": e.data()})
     assert back == e
 

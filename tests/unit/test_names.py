@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collectors.carbon import plaintext_line
-from contracts.labels import is_safe_path, join, label, tag_value
+from contracts.labels import MAX_LABEL, is_safe_path, join, label, tag_value
 
 
 @given(st.text())
@@ -41,23 +41,52 @@ def test_a_line_built_from_any_labels_is_exactly_one_line(parts: list[str], valu
     assert ts == "1700000000\n"
 
 
+@given(st.text(), st.text())
+def test_labels_are_injective(a: str, b: str) -> None:
+    if a != b:
+        assert label(a) != label(b)
+        assert tag_value(a) != tag_value(b)
+
+
+@given(st.text())
+def test_labels_are_idempotent(text: str) -> None:
+    assert label(label(text)) == label(text)
+    assert tag_value(tag_value(text)) == tag_value(text)
+
+
+def test_labels_that_sanitize_alike_stay_apart() -> None:
+    """The finding: factor levels `a b` and `a.b` both became `a_b`, one overwrote the other."""
+    found = {label(x) for x in ("a b", "a.b", "a_b", "a__b", " a b ")}
+    assert len(found) == 5
+    assert "a_b" in found  # a safe label is used as written
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("web server 1", "web_server_1"),
-        ("evil\ntare.injected 1 0", "evil_tare_injected_1_0"),
-        ("a;run=x", "a_run_x"),
-        ("", "_"),
-        ("...", "_"),
-        ("nginx-1.22", "nginx-1_22"),
+        ("web_server-1", "web_server-1"),
+        ("web server 1", "web_server_1_x"),
+        ("evil\ntare.injected 1 0", "evil_tare_injected_1_0_x"),
+        ("a;run=x", "a_run_x_x"),
+        ("", "x"),
+        ("...", "x"),
+        ("nginx-1.22", "nginx-1_22_x"),
     ],
 )
 def test_label_examples(raw: str, expected: str) -> None:
-    assert label(raw) == expected
+    out = label(raw)
+    assert out.startswith(expected)
+    assert len(out) == len(expected) + (10 if expected.endswith("x") else 0)
+
+
+def test_long_labels_are_cut_and_still_distinct() -> None:
+    a, b = "x" * 200 + "a", "x" * 200 + "b"
+    assert label(a) != label(b)
+    assert len(label(a)) == MAX_LABEL
 
 
 def test_join_keeps_safe_dotted_parts_and_sanitizes_others() -> None:
-    assert join("tare.runs", "host a", 3) == "tare.runs.host_a.3"
+    assert join("tare.runs", "host a", 3) == f"tare.runs.{label('host a')}.3"
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from collectors.collectd_conf import GraphiteTarget, HostConfig, quote, render_host_config
+from contracts.labels import label
 from tare.stack import graphite
 from tare.stack.settings import resolve
 
@@ -73,7 +74,7 @@ def test_collectd_host_config(tmp_path: Path) -> None:
             interfaces=("veth0",),
         )
     )
-    assert 'Hostname "my_host_example"' in text
+    assert f'Hostname "{label("my host.example")}"' in text
     assert 'Port "12003"' in text
     assert "StoreRates true" in text
     assert 'Interface "veth0"' in text

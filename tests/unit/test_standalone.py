@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collectors.standalone import collect
+from contracts.labels import label
 from contracts.paths import Source, run_base
 
 
@@ -98,5 +99,5 @@ def test_interval_must_be_whole_seconds() -> None:
 def test_run_base_path_sanitizes_labels() -> None:
     assert (
         run_base("tare", "night 1;x", "web.host", Source.TARE)
-        == "tare.runs.night_1_x.web_host.tare"
+        == f"tare.runs.{label('night 1;x')}.{label('web.host')}.tare"
     )
