@@ -21,11 +21,12 @@ from typing import Any
 from alerting.errors import AlertingError
 from alerting.evaluate import Alert, Item
 from contracts.errors import ErrorKind
-from contracts.sqlite import connect, transaction
+from contracts.sqlite import open_state, transaction
 from contracts.states import AlertKind, AlertState
 
 STATES = tuple(s.value for s in AlertState)
 SAME_CHANGE_NIGHTS = 2
+APPLICATION_ID = 0x74617232  # "tar2": a tare alert store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -107,9 +108,8 @@ def _night(n: str) -> dt.date:
 class AlertStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = connect(path)
+        self._db = open_state(path, SCHEMA, APPLICATION_ID, "alert store")
         self._db.row_factory = sqlite3.Row
-        self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         self._db.close()

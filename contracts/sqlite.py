@@ -1,19 +1,76 @@
 """SQLite state files (the run ledger, the alert store): one way to open them and one
-transaction helper."""
+transaction helper (``open_state``, ``transaction``).
+
+A state file is opened in WAL mode with ``synchronous=FULL`` (a commit is on disk before it
+returns, so a crash or power loss keeps every committed transaction and none half-done), is
+checked before use (``PRAGMA quick_check``), and carries an ``application_id`` naming what it
+is, so that a corrupt file, another program's database or the wrong tare file (the alert store
+given as a ledger) is refused naming the file, never half-read; nothing is changed in a file
+that is refused.
+"""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from contracts.errors import ErrorKind, TareError
 
-def connect(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:
-    """Autocommit mode (transactions are explicit, ``transaction``), WAL journal."""
+_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
+
+
+class StateFileError(TareError):
+    """A state file that cannot be used as what it should be."""
+
+    kind = ErrorKind.BAD_INPUT
+    names_its_file = True
+
+
+def _open(path: Path, timeout_s: float) -> sqlite3.Connection:
+    """Autocommit mode: transactions are explicit (``transaction``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+    return sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+
+
+def _durable(db: sqlite3.Connection) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    return db
+
+
+def open_state(path: Path, schema: str, application_id: int, what: str) -> sqlite3.Connection:
+    """``connect``, then check that the file is a sound ``what`` before creating its tables.
+
+    Raises StateFileError naming the file and what to do. A new (empty) file gets the schema
+    and the id; a file made by an older tare (id 0, the same tables) gets the id added.
+    """
+    expected = set(_TABLE.findall(schema))
+    advice = f"move it away (tare starts a new {what}) or restore it from a backup"
+    try:
+        db = _open(path, 30.0)  # checked before anything (the WAL switch) writes to it
+        try:
+            found_id = int(db.execute("PRAGMA application_id").fetchone()[0])
+            tables = {
+                str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if found_id not in (0, application_id) or (
+                found_id == 0 and tables and not expected <= tables
+            ):
+                raise StateFileError(f"{path}: not a tare {what} (another file); {advice}")
+            check = [str(r[0]) for r in db.execute("PRAGMA quick_check").fetchall()]
+            if check != ["ok"]:
+                raise StateFileError(f"{path}: damaged {what} ({check[0]}); {advice}")
+            _durable(db).executescript(schema)
+            if found_id == 0:
+                db.execute(f"PRAGMA application_id={int(application_id)}")
+        except BaseException:
+            db.close()
+            raise
+    except sqlite3.DatabaseError as exc:
+        raise StateFileError(f"{path}: unreadable {what} ({exc}); {advice}") from None
     return db
 
 

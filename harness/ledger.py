@@ -17,7 +17,7 @@ from typing import Any
 
 from contracts.errors import ErrorKind
 from contracts.manifest import CampaignRecord, HostFacts, Levels, RunManifest, RunRecord
-from contracts.sqlite import connect, transaction
+from contracts.sqlite import open_state, transaction
 from contracts.states import CampaignState, RunState
 from harness.errors import HarnessError
 
@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS runs (
     UNIQUE (campaign_id, seq)
 );
 """
+APPLICATION_ID = 0x74617231  # "tar1": a tare run ledger
 
 
 class LedgerError(HarnessError):
@@ -76,8 +77,7 @@ class PlannedRow:
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = connect(path)
-        self.db.executescript(SCHEMA)
+        self.db = open_state(path, SCHEMA, APPLICATION_ID, "run ledger")
 
     def close(self) -> None:
         self.db.close()
