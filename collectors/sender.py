@@ -7,6 +7,9 @@ that carbon then closed may be lost in the kernel's buffers, so the last ``resen
 sent points are sent again after every reconnect: carbon keeps one value per series and second,
 so a repeat overwrites a point with itself. The spool is bounded; when full, the oldest batches
 are dropped with one log line saying how many points and which seconds.
+
+``deliver`` is how a verb sends its results: it says what happened (sent, or how many points
+wait in which spool), and once carbon answers it also sends what earlier verbs spooled.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -106,10 +110,18 @@ class CarbonSender:
     def spooled_bytes(self) -> int:
         return sum(p.stat().st_size for p in self._segments())
 
-    def close(self) -> None:
-        """Flush what can be sent; spool the rest; release the spool."""
+    def spooled_points(self) -> int:
+        """Points waiting in the spool (one line each)."""
+        total = 0
+        for segment in self._segments():
+            with segment.open("rb") as fh:
+                total += sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 16), b""))
+        return total
+
+    def close(self) -> bool:
+        """Flush what can be sent; spool the rest; release the spool. True when all was sent."""
         try:
-            self.flush()
+            return self.flush()
         finally:
             if self._sock is not None:
                 self._sock.close()
@@ -241,3 +253,60 @@ class CarbonSender:
                 self._send(lines)
                 self._remember(lines)
             segment.unlink()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a verb's points became: sent now, or kept in the spool (and how many points of
+    earlier verbs' spools went out with them)."""
+
+    points: int
+    sent: bool
+    spooled: int
+    spool_dir: Path
+    earlier_sent: int
+
+    def describe(self, what: str, address: CarbonAddress) -> str:
+        if self.sent:
+            text = f"{self.points} {what} written to Graphite"
+            if self.earlier_sent:
+                text += f" (and {self.earlier_sent} spooled earlier)"
+            return text
+        return (
+            f"{self.points} {what} spooled (carbon at {address} unreachable) in "
+            f"{self.spool_dir}: {self.spooled} points wait there; the next tare verb that "
+            "reaches carbon sends them"
+        )
+
+
+def drain_spools(address: CarbonAddress, root: Path, skip: Path | None = None) -> int:
+    """Send what earlier verbs left in the spools under ``root``; returns the points sent.
+    A spool another sender holds (a verb still running) is left to it."""
+    sent = 0
+    for spool in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if spool == skip or not any(spool.glob("*.spool")):
+            continue
+        try:
+            sender = CarbonSender(address, spool)
+        except SpoolLocked:
+            continue
+        waiting = sender.spooled_points()
+        if sender.close():
+            sent += waiting
+    return sent
+
+
+def deliver(address: CarbonAddress, root: Path, name: str, points: Iterable[Point]) -> Delivery:
+    """Send ``points`` through the spool ``root/name``; when carbon answers, also send what
+    earlier verbs spooled under ``root``."""
+    spool = root / name
+    sender = CarbonSender(address, spool)
+    waiting = sender.spooled_points()
+    batch = list(points)
+    try:
+        sender.add(batch)
+    finally:
+        sent = sender.close()
+    if not sent:
+        return Delivery(len(batch), False, sender.spooled_points(), spool, 0)
+    return Delivery(len(batch), True, 0, spool, waiting + drain_spools(address, root, skip=spool))

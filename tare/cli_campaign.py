@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
+from contracts.addresses import CarbonAddress
 from contracts.durations import fmt_duration
-from contracts.errors import RunInvalid, UsageError
+from contracts.errors import RunInvalid, ServiceUnavailable, UsageError
 from contracts.paths import DEFAULT_PREFIX
 from tare.cli_common import emit, state_path
 from tare.stack.settings import StackSettings, resolve
@@ -147,7 +148,7 @@ def capacity_cmd(
         raise UsageError("--clients: give positive numbers")
     settings = resolve(state_dir=state_dir)
     chosen = list(modes) or known
-    results = tr.capacity(campaign, settings.state_dir, chosen, steps, step_s, repeats)
+    results, delivery = tr.capacity(campaign, settings.state_dir, chosen, steps, step_s, repeats)
     maxima: dict[str, list[float]] = {m: [] for m in chosen}
     for r in results:
         if r.error is None and r.max_rate is not None:
@@ -179,11 +180,14 @@ def capacity_cmd(
                     }
                     for r in results
                 ],
+                "written_points": delivery.points if delivery.sent else 0,
+                "spooled_points": delivery.spooled,
             }
         )
     else:
         for line in capacity_table(changes):
             click.echo(line)
+        click.echo(delivery.describe("capacity points", campaign.graphite.carbon))
     errors = [f"capacity of {r.mode}: {r.error}" for r in results if r.error]
     if errors:
         raise RunInvalid(errors[0], details=errors)
@@ -285,6 +289,7 @@ def _load(settings: StackSettings, campaign_id: str | None) -> tuple[Any, list[A
     help="Where to write overhead.csv and summary.csv [the campaign's output_dir].",
 )
 @click.option("--no-write-back", is_flag=True, help="Do not write the nightly series to Graphite.")
+@click.option("--carbon", "carbon_text", help="HOST:PORT for the nightly series [the campaign's].")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 def analyze_cmd(
@@ -292,11 +297,12 @@ def analyze_cmd(
     latest: bool,
     out_dir: Path | None,
     no_write_back: bool,
+    carbon_text: str | None,
     state_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Overhead of every contender cell against its baseline, with 95% CIs."""
-    from collectors.sender import CarbonSender
+    from collectors.sender import deliver
     from pipeline import nightly, tables
     from pipeline.campaign import analyze, graphite_of, output_dir, write_tables
     from pipeline.graphite import GraphiteClient
@@ -309,23 +315,32 @@ def analyze_cmd(
     url = str(graphite.render_url) if graphite else settings.render_url
     result = analyze(campaign, rows, GraphiteClient(url, timeout_s=30))
     write_tables(result, out_dir or output_dir(rows))
-    written = 0
+    delivery = None
+    carbon = graphite.carbon if graphite else settings.carbon
+    if carbon_text is not None:
+        try:
+            carbon = CarbonAddress.parse(carbon_text)
+        except ValueError as exc:
+            raise UsageError(f"--carbon {carbon_text!r}: {exc}") from None
     if not no_write_back and result.overheads:
         prefix = graphite.prefix if graphite else DEFAULT_PREFIX
         points = nightly.points(prefix, campaign, result.overheads)
-        carbon = graphite.carbon if graphite else settings.carbon
-        sender = CarbonSender(carbon, settings.state_dir / "spool" / "analyze")
-        try:
-            sender.add(points)
-        finally:
-            sender.close()
-        written = len(points)
+        delivery = deliver(carbon, settings.state_dir / "spool", "analyze", points)
     if as_json:
-        emit({**tables.to_json(result), "written_points": written})
+        emit(
+            {
+                **tables.to_json(result),
+                "written_points": delivery.points if delivery and delivery.sent else 0,
+                "spooled_points": delivery.spooled if delivery else 0,
+            }
+        )
     else:
         for line in tables.table(result):
             click.echo(line)
-        click.echo(f"tables in {result.output_dir}; {written} nightly points written to Graphite")
+        told = delivery.describe("nightly points", carbon) if delivery else "nothing written back"
+        click.echo(f"tables in {result.output_dir}; {told}")
+    if delivery is not None and not delivery.sent:  # the tables are written; carbon is down
+        raise ServiceUnavailable(delivery.describe("nightly points", carbon))
 
 
 @click.command("report")

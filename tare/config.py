@@ -6,6 +6,8 @@ Unknown keys are errors: typos are the most common config bug.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import string
 from collections.abc import Iterable, Iterator
@@ -21,6 +23,14 @@ from contracts.manifest import BASELINE, GraphiteTarget
 from tare.alerts_config import AlertsSection
 from tare.configfile import ConfigError, parse_model, read_text, show
 
+MAX_RATE = 100_000  # new connections/s: beyond one load host and one h2load (docs/config.md)
+MIN_STEADY_S = 10  # seconds of steady window per run: fewer cannot give a run its mean
+MAX_PREFIX_CHARS = 100
+MAX_LEVEL_CHARS = 64
+# an output_dir never goes into (or is) one of these
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc")
+SYSTEM_DIRS += ("/run", "/sbin", "/sys", "/usr")
+NOT_ITSELF = ("/", "/var", "/home", "/usr/local", "/opt", "/srv", "/tmp")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 FACTOR_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 BUILTIN_FACTORS = ("mode", "rate")
@@ -47,6 +57,10 @@ def _level(value: Any) -> int | float | str:
         raise ValueError("each level must be an integer, a number or a string")
     if isinstance(value, str) and not value.strip():
         raise ValueError("a level must not be blank")
+    if isinstance(value, str) and len(value) > MAX_LEVEL_CHARS:
+        raise ValueError(f"a level is at most {MAX_LEVEL_CHARS} characters")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("a level must be a finite number")
     return value
 
 
@@ -70,6 +84,18 @@ def _name(value: str) -> str:
 Argv = Annotated[list[str], AfterValidator(_argv)]
 Level = Annotated[Any, AfterValidator(_level)]
 PositiveInt = Annotated[int, Field(gt=0)]
+
+
+def _rate(value: int) -> int:
+    if value > MAX_RATE:
+        raise ValueError(
+            f"at most {MAX_RATE} new connections/s: one load host with h2load cannot offer more "
+            "(docs/config.md)"
+        )
+    return value
+
+
+Rate = Annotated[int, Field(gt=0), AfterValidator(_rate)]
 Name = Annotated[str, AfterValidator(_name)]
 
 
@@ -93,7 +119,9 @@ def _render_url(value: str) -> str:
 class GraphiteSection(_Model):
     render_url: Annotated[str, AfterValidator(_render_url)] = "http://127.0.0.1:8080"
     carbon: Annotated[str, AfterValidator(_carbon)] = "127.0.0.1:2003"
-    prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")] = "tare"
+    prefix: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$", max_length=MAX_PREFIX_CHARS)
+    ] = "tare"
 
 
 class WorkloadSection(_Model):
@@ -121,7 +149,7 @@ class AgentSection(_Model):
 
 class LoadSection(_Model):
     tool: Literal["h2load", "httperf"] = "h2load"
-    rates: Annotated[list[PositiveInt], Field(min_length=1), AfterValidator(_unique)]
+    rates: Annotated[list[Rate], Field(min_length=1), AfterValidator(_unique)]
     duration_s: Annotated[int, Field(gt=0, le=86400)] = 30
     warmup_s: Annotated[int, Field(ge=0)] = 5
     cooldown_s: Annotated[int, Field(ge=0)] = 2
@@ -171,6 +199,11 @@ class Campaign:
     @property
     def name(self) -> str:
         return self.spec.campaign.name
+
+    @property
+    def output_dir(self) -> Path:
+        """Absolute: relative paths are relative to the campaign file (validated on load)."""
+        return output_dir_of(self.spec.campaign.output_dir, self.path)
 
     @property
     def graphite(self) -> GraphiteTarget:
@@ -239,11 +272,12 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
                     )
                 )
     load = spec.load
-    if load.warmup_s + load.cooldown_s >= load.duration_s:
+    if load.duration_s - load.warmup_s - load.cooldown_s < MIN_STEADY_S:
         problems.append(
             Problem(
                 "load.duration_s",
-                f"must exceed warmup_s + cooldown_s ({load.warmup_s + load.cooldown_s})",
+                f"leaves {load.duration_s - load.warmup_s - load.cooldown_s} s of steady window "
+                f"after warmup_s + cooldown_s; a run needs at least {MIN_STEADY_S} s",
             )
         )
     if load.run_timeout_s <= load.duration_s:
@@ -290,10 +324,29 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
     return problems
 
 
+def output_dir_of(value: str, campaign_path: Path) -> Path:
+    """Where a campaign's tables go: relative to its file, or an absolute path; ValueError for
+    an empty one or a system directory."""
+    if not value.strip():
+        raise ValueError("must not be empty (the default is var/campaigns)")
+    given = Path(value)
+    where = given if given.is_absolute() else campaign_path.resolve().parent / given
+    resolved = Path(os.path.normpath(where))
+    text = str(resolved)
+    if text in NOT_ITSELF or any(text == d or text.startswith(d + "/") for d in SYSTEM_DIRS):
+        if not text.startswith("/usr/local/"):
+            raise ValueError(f"{value!r} is {text}, a system directory")
+    return resolved
+
+
 def parse_campaign(text: str, label: str, path: Path | None = None) -> Campaign:
     """Parse and validate TOML text; raise ConfigError with one detail line per problem."""
     spec = parse_model(text, label, CampaignFile)
     problems = semantic_problems(spec)
+    try:
+        output_dir_of(spec.campaign.output_dir, path or Path(label))
+    except ValueError as exc:
+        problems.append(Problem("campaign.output_dir", str(exc)))
     if problems:
         lines = [f"{label}: {p.path}: {p.message}" for p in problems]
         raise ConfigError(lines[0], details=lines)

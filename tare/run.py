@@ -18,7 +18,7 @@ from collectors.carbon import unreachable
 from collectors.collect import Background, default_host
 from collectors.results import capacity_points, load_points
 from collectors.sampler import ProcMatch, Targets
-from collectors.sender import CarbonSender
+from collectors.sender import CarbonSender, Delivery, deliver
 from contracts.errors import ServiceUnavailable, UsageError
 from contracts.events import RunEvent
 from contracts.labels import label
@@ -155,11 +155,9 @@ class Recorder:
             outcome.summary(),
             end,
         )
-        sender = self.sender("run-results")
-        try:
-            sender.add(points)
-        finally:
-            sender.close()
+        delivery = deliver(self.graphite.carbon, self.state_dir / "spool", "run-results", points)
+        if not delivery.sent:
+            log.warning("%s: %s", run_id, delivery.describe("result points", self.graphite.carbon))
         event = RunEvent(
             run_id,
             self.campaign,
@@ -281,7 +279,7 @@ def run(
                 spec.campaign.platform,
                 facts,
                 campaign.graphite,
-                spec.campaign.output_dir,
+                str(campaign.output_dir),
                 spec.design.paired and spec.design.interleave,
             )
             progress = Progress(len(p.runs), spec.load.duration_s + SETUP_S, stream, live)
@@ -306,9 +304,10 @@ def capacity(
     clients: list[int],
     step_s: float,
     repeats: int,
-) -> list[Any]:
+) -> tuple[list[Any], Delivery]:
     """Sweep each mode's closed-loop capacity ``repeats`` times (modes interleaved, the order
-    reversed in alternate repeats), each sweep in a fresh lab; results also go to Graphite."""
+    reversed in alternate repeats), each sweep in a fresh lab; results also go to Graphite
+    (what became of them is the Delivery)."""
     from harness.capacity import sweep
 
     agents_on_path()
@@ -332,11 +331,10 @@ def capacity(
                 run_id = label(f"capacity-{campaign.name}-{mode}-{uuid.uuid4().hex[:6]}")
                 cfg = runner_config(campaign, state_dir)
                 results.append(sweep(mode, dict(levels), cfg, make_lab, run_id, clients, step_s))
-    write_capacity(campaign, state_dir, host, results)
-    return results
+    return results, write_capacity(campaign, state_dir, host, results)
 
 
-def write_capacity(campaign: Campaign, state_dir: Path, host: str, results: list[Any]) -> None:
+def write_capacity(campaign: Campaign, state_dir: Path, host: str, results: list[Any]) -> Delivery:
     """Per mode, the mean over its sweeps (one point per series and second)."""
     now = int(time.time())
     by_mode: dict[str, list[dict[CapacityMetric, float]]] = {}
@@ -350,11 +348,8 @@ def write_capacity(campaign: Campaign, state_dir: Path, host: str, results: list
                     CapacityMetric.KNEE_CONN_PER_S: k.rate,
                 }
             )
-    sender = CarbonSender(campaign.graphite.carbon, state_dir / "spool" / "capacity")
-    try:
-        for mode, sweeps in by_mode.items():
-            values = {m: sum(s[m] for s in sweeps) / len(sweeps) for m in sweeps[0]}
-            prefix = campaign.graphite.prefix
-            sender.add(capacity_points(prefix, campaign.name, host, mode, values, now))
-    finally:
-        sender.close()
+    points = []
+    for mode, sweeps in by_mode.items():
+        values = {m: sum(s[m] for s in sweeps) / len(sweeps) for m in sweeps[0]}
+        points += capacity_points(campaign.graphite.prefix, campaign.name, host, mode, values, now)
+    return deliver(campaign.graphite.carbon, state_dir / "spool", "capacity", points)

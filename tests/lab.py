@@ -18,7 +18,7 @@ def campaign(
     name: str = "itest",
     modes: str = '["enforced"]',
     rates: str = "[1000]",
-    duration: int = 6,
+    duration: int = 12,  # the smallest run a campaign allows: 10 s of steady window
     repeats: int = 1,
     workload: str | None = None,
     ready_timeout: float = 15,

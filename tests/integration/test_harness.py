@@ -141,9 +141,7 @@ def test_workload_that_never_becomes_ready(graphite_stack: Stack, tmp_path: Path
 
 
 def test_unreachable_target_rate_is_an_invalid_run(graphite_stack: Stack, tmp_path: Path) -> None:
-    conf = campaign(
-        tmp_path, graphite_stack, name="toofast", modes='["idle"]', rates="[90000]", duration=3
-    )
+    conf = campaign(tmp_path, graphite_stack, name="toofast", modes='["idle"]', rates="[90000]")
     res = run_tare("run", str(conf), "--state-dir", str(tmp_path / "s"), timeout=300)
     assert res.code == 5, res.err
     assert "invalid" in res.err and "of target 90000/s" in res.err
@@ -241,7 +239,7 @@ def test_capacity_sweep(graphite_stack: Stack, tmp_path: Path) -> None:
 def test_a_failing_agent_fails_its_run_and_the_campaign_goes_on(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
-    conf = campaign(tmp_path, graphite_stack, name="badagent", duration=4)
+    conf = campaign(tmp_path, graphite_stack, name="badagent")
     text = conf.read_text()
     start = text.index("install = [")
     end = text.index("]", text.index('"{port}"', start)) + 1
@@ -259,7 +257,7 @@ def test_a_failing_agent_fails_its_run_and_the_campaign_goes_on(
 
 
 def test_httperf_driver(graphite_stack: Stack, tmp_path: Path) -> None:
-    conf = campaign(tmp_path, graphite_stack, name="httperf", modes='["idle"]', duration=4)
+    conf = campaign(tmp_path, graphite_stack, name="httperf", modes='["idle"]')
     conf.write_text(conf.read_text().replace("[load]\n", '[load]\ntool = "httperf"\n'))
     state = tmp_path / "s"
     res = run_tare("run", str(conf), "--state-dir", str(state), timeout=300)
@@ -273,7 +271,7 @@ def test_loopback_lab_says_what_it_gives_up(graphite_stack: Stack, tmp_path: Pat
     from tests.conftest import free_ports
 
     (port,) = free_ports(1)
-    conf = campaign(tmp_path, graphite_stack, name="loop", modes='["idle"]', duration=4)
+    conf = campaign(tmp_path, graphite_stack, name="loop", modes='["idle"]')
     text = conf.read_text().replace("port = 8080", f"port = {port}")
     # an agent that needs no root: every lifecycle step succeeds and does nothing
     for key in ("install", "uninstall", "set_mode", "start", "stop", "health"):
@@ -294,7 +292,7 @@ def test_loopback_lab_says_what_it_gives_up(graphite_stack: Stack, tmp_path: Pat
 def test_analyze_overhead_with_confidence_intervals_written_back(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
-    conf = campaign(tmp_path, graphite_stack, name="analyzed", repeats=2, duration=6)
+    conf = campaign(tmp_path, graphite_stack, name="analyzed", repeats=2)
     state = tmp_path / "s"
     res = run_tare("run", str(conf), "--state-dir", str(state), timeout=400)
     assert res.code == 0, res.err
@@ -404,7 +402,7 @@ def parse_report(path: Path) -> Report:
 def test_a_run_disturbed_by_an_outside_process_is_left_out_and_run_again(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
-    conf = campaign(tmp_path, graphite_stack, name="disturbed", duration=4)
+    conf = campaign(tmp_path, graphite_stack, name="disturbed")
     text = conf.read_text().replace(
         "run_timeout_s = 120", "run_timeout_s = 120\nmax_disturbance_pct = 20"
     )

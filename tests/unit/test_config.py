@@ -112,7 +112,8 @@ def test_nightly_is_the_published_matrix() -> None:
         ),
         (
             replace("duration_s = 14", "duration_s = 4"),
-            "c.toml: load.duration_s: must exceed warmup_s + cooldown_s (4)",
+            "c.toml: load.duration_s: leaves 0 s of steady window after warmup_s + cooldown_s; "
+            "a run needs at least 10 s",
         ),
         (
             replace("run_timeout_s = 120", "run_timeout_s = 10"),
