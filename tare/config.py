@@ -333,9 +333,9 @@ def output_dir_of(value: str, campaign_path: Path) -> Path:
     where = given if given.is_absolute() else campaign_path.resolve().parent / given
     resolved = Path(os.path.normpath(where))
     text = str(resolved)
-    if text in NOT_ITSELF or any(text == d or text.startswith(d + "/") for d in SYSTEM_DIRS):
-        if not text.startswith("/usr/local/"):
-            raise ValueError(f"{value!r} is {text}, a system directory")
+    inside = any(text == d or text.startswith(d + "/") for d in SYSTEM_DIRS)
+    if text in NOT_ITSELF or (inside and not text.startswith("/usr/local/")):
+        raise ValueError(f"{value!r} is {text}, a system directory")
     return resolved
 
 
