@@ -25,7 +25,7 @@ from contracts.errors import ErrorKind
 from contracts.manifest import BASELINE, LabFacts, LoadSummary
 from contracts.processes import stop
 from contracts.states import RunState
-from harness import disturbance, nginx
+from harness import disturbance, nginx, ports
 from harness import load as loadmod
 from harness.agent import Agent, AgentCommands, AgentFailed, fill
 from harness.disturbance import Disturbance
@@ -262,6 +262,12 @@ def session(
             "port": cfg.port,
         }
         nginx.write(lab_dir / "nginx", cfg.port)
+        busy, holders = ports.listeners(lab.workload, cfg.port)
+        if busy:
+            raise NotReady(
+                f"{NotReady.PREFIX}: port {cfg.port} in the workload's namespace is already held "
+                f"by {ports.describe(holders)}"
+            )
         with (lab_dir / "workload.log").open("ab") as out:
             server = lab.workload.popen(fill(cfg.workload_argv, values), out)
         if not probe(lab.load, lab.workload.address, cfg.port, cfg.ready_timeout_s):
@@ -269,6 +275,15 @@ def session(
             raise NotReady(
                 f"{NotReady.PREFIX} on {lab.workload.address}:{cfg.port} "
                 f"within {cfg.ready_timeout_s:.0f} s" + (f": {detail}" if detail else "")
+            )
+        _, holders = ports.listeners(lab.workload, cfg.port)
+        ours = ports.descendants(server.pid)
+        if not any(h.pid in ours for h in holders):
+            detail = _tail(lab_dir / "workload.log") or _tail(lab_dir / "nginx" / "error.log")
+            raise NotReady(
+                f"{NotReady.PREFIX}: port {cfg.port} answered, but it is held by "
+                f"{ports.describe(holders)}, not by the workload (pid {server.pid})"
+                + (f": {detail}" if detail else "")
             )
         if levels["mode"] != BASELINE:
             agent = Agent(lab.workload, cfg.agent, values)
