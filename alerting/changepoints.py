@@ -245,15 +245,20 @@ def detect(values: list[float | None] | FloatArray, settings: Settings | None = 
     raw = np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
     present = np.flatnonzero(np.isfinite(raw))
     missing = tuple(int(i) for i in np.flatnonzero(~np.isfinite(raw)))
-    y = raw[present]
-    if len(y) < 2:
+    if len(present) < 2:
         return Findings(missing=missing)
+    # centred on its median: the least-squares sums then stay near the noise's size whatever
+    # the level (1e12 bytes with a 1e3 noise would otherwise lose every digit that matters)
+    offset = float(np.median(raw[present]))
+    y = raw[present] - offset
     robust = _floor(noise_scale(y), y)
     outlier_pos = find_outliers(y, robust, s)
     outliers = []
     for i in outlier_pos:
         nb = np.concatenate((y[max(0, i - s.window) : i], y[i + 1 : i + 1 + s.window]))
-        outliers.append(Outlier(int(present[i]), float(y[i]), float(np.median(nb))))
+        outliers.append(
+            Outlier(int(present[i]), float(y[i]) + offset, float(np.median(nb)) + offset)
+        )
     keep = np.ones(len(y), dtype=bool)
     keep[outlier_pos] = False
     z = y[keep]
@@ -267,19 +272,24 @@ def detect(values: list[float | None] | FloatArray, settings: Settings | None = 
     changes = tuple(
         Change(
             index=int(zpos[c]),
-            before=float(np.mean(z[bounds[i] : c])),
-            after=float(np.mean(z[c : bounds[i + 2]])),
+            before=float(np.mean(z[bounds[i] : c])) + offset,
+            after=float(np.mean(z[c : bounds[i + 2]])) + offset,
             pvalue=p,
             nights_after=int(bounds[i + 2] - c),
         )
         for i, (c, p) in enumerate(kept)
     )
-    pending = _pending(z, zpos, bounds[-2], scale, s)
+    pending = _pending(z, zpos, bounds[-2], scale, s, offset)
     return Findings(changes, pending, tuple(outliers), missing, robust)
 
 
 def _pending(
-    z: FloatArray, zpos: NDArray[np.int64], last_start: int, scale: float, s: Settings
+    z: FloatArray,
+    zpos: NDArray[np.int64],
+    last_start: int,
+    scale: float,
+    s: Settings,
+    offset: float,
 ) -> tuple[Change, ...]:
     """The newest 1..confirm_nights nights all departing the same way from the current level."""
     for j in range(min(s.confirm_nights, len(z) - last_start - 2), 0, -1):
@@ -289,8 +299,8 @@ def _pending(
             return (
                 Change(
                     index=int(zpos[len(z) - j]),
-                    before=float(np.mean(level)),
-                    after=float(np.mean(tail)),
+                    before=float(np.mean(level)) + offset,
+                    after=float(np.mean(tail)) + offset,
                     pvalue=_pvalue(level, tail),
                     nights_after=j,
                     pending=True,

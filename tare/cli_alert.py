@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -228,9 +227,16 @@ for _state, _help in (
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--column", "columns", multiple=True, help="Only these columns (repeatable).")
 @click.option("--confirm-nights", type=click.IntRange(1, 30), default=2, show_default=True)
+@click.option(
+    "--sort", "sort_rows", is_flag=True, help="Sort rows by time [refuse rows out of order]."
+)
 @click.option("--json", "as_json", is_flag=True)
 def changepoints_cmd(
-    files: tuple[Path, ...], columns: tuple[str, ...], confirm_nights: int, as_json: bool
+    files: tuple[Path, ...],
+    columns: tuple[str, ...],
+    confirm_nights: int,
+    sort_rows: bool,
+    as_json: bool,
 ) -> None:
     """Change points and outliers in any CSV history (time column, then numeric columns)."""
     from alerting import changepoints as cp
@@ -240,15 +246,14 @@ def changepoints_cmd(
     out: list[dict[str, Any]] = []
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open(encoding="utf-8", newline="") as fh:
+                history = parse(fh, "sort" if sort_rows else "strict")
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.__class__.__name__}") from None
-        try:
-            history = parse(text)
         except CsvError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.__class__.__name__}") from None
         unknown = [c for c in columns if c not in history.columns]
         if unknown:
             raise ConfigError(
@@ -261,7 +266,7 @@ def changepoints_cmd(
             label = name if len(files) == 1 else f"{path.name}:{name}"
             out.append(summary.series_json(label, history.times, found))
     if as_json:
-        click.echo(json.dumps({"series": out}, indent=2))
+        emit({"series": out})
         return
     for line in summary.changepoint_lines(out):
         click.echo(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -134,7 +135,7 @@ def test_changepoints_cli_json_on_a_csv_history(tmp_path: Path) -> None:
     rows = ["night,latency_ms,throughput"]
     for i in range(60):
         lat = "" if i == 10 else f"{y[i]:.4f}"
-        rows.append(f"2026-01-{1 + i % 28:02d}T{i:02d},{lat},{z[i]:.3f}")
+        rows.append(f"{dt.date(2026, 1, 1) + dt.timedelta(days=i)},{lat},{z[i]:.3f}")
     res = run_tare("changepoints", str(write_csv(tmp_path / "h.csv", rows)), "--json")
     assert res.code == 0, res.err
     out = json.loads(res.out)
