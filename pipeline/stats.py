@@ -66,9 +66,8 @@ def welch(baseline: Sequence[float], contender: Sequence[float]) -> Comparison:
     delta = float(b.mean() - a.mean())
     va, vb = float(a.var(ddof=1)), float(b.var(ddof=1))
     se = math.sqrt(va / len(a) + vb / len(b))
-    if se == 0.0:
-        p = 1.0 if delta == 0.0 else 0.0
-        return Comparison(delta, delta, delta, p, 0.0, len(a), len(b), "welch")
+    if se == 0.0:  # every run alike on both sides: nothing says how wide the interval is
+        return no_variation(delta, len(a), len(b))
     denom = (va / len(a)) ** 2 / (len(a) - 1) + (vb / len(b)) ** 2 / (len(b) - 1)
     df = (va / len(a) + vb / len(b)) ** 2 / denom if denom > 0 else 0.0
     if not math.isfinite(df) or df <= 0:  # variances so small their squares underflow
@@ -87,6 +86,14 @@ def no_inference(delta: float, n_baseline: int, n_contender: int) -> Comparison:
     return Comparison(delta, nan, nan, nan, nan, n_baseline, n_contender, method)
 
 
+def no_variation(delta: float, n_baseline: int, n_contender: int) -> Comparison:
+    """Runs that did not vary at all (a counter of coarse resolution, a window too short to
+    move): a zero-width interval and p = 0 would claim certainty the runs cannot give."""
+    nan = float("nan")
+    method = f"no inference (no variation between runs, {n_baseline} vs {n_contender})"
+    return Comparison(delta, nan, nan, nan, nan, n_baseline, n_contender, method)
+
+
 def paired(baseline: Sequence[float], contender: Sequence[float]) -> Comparison:
     """A t-test on the differences of runs matched by block (same length, same order)."""
     a = np.asarray(baseline, dtype=float)
@@ -97,8 +104,7 @@ def paired(baseline: Sequence[float], contender: Sequence[float]) -> Comparison:
     delta = float(d.mean())
     se = float(d.std(ddof=1)) / math.sqrt(len(d))
     if se == 0.0:
-        p = 1.0 if delta == 0.0 else 0.0
-        return Comparison(delta, delta, delta, p, 0.0, len(a), len(b), "paired")
+        return no_variation(delta, len(a), len(b))
     df = len(d) - 1
     t_crit = float(stats.t.ppf(1 - ALPHA / 2, df))
     p = float(2 * stats.t.sf(abs(delta) / se, df))
