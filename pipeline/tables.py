@@ -81,10 +81,16 @@ def table(a: Analysis) -> list[str]:
         lines.append("  ".join([cell_name(cell).ljust(30), *cols, mde_cpu.ljust(14), mde_mem]))
     methods = sorted({o.method for o in a.overheads})
     lines.append("method: " + ", ".join(methods) if methods else "method: -")
-    if any(not o.inferred for o in a.overheads):
+    not_inferred = [o for o in a.overheads if not o.inferred]
+    if any("no variation" not in o.method for o in not_inferred):
         lines.append(
             "no inference: fewer than 2 finished runs on a side, so no interval and no star "
             "(within-run noise is no evidence); raise design.repeats"
+        )
+    if any("no variation" in o.method for o in not_inferred):
+        lines.append(
+            "no variation between runs: every run of both sides gave the same mean (a KPI the "
+            "agent does not touch in that mode, or one too coarse to move), so no interval"
         )
     reran = sum(len(r.manifest.disturbed_attempts) for r in a.runs if r.manifest)
     disturbed = sum(1 for r in a.runs if r.status is RunState.DISTURBED)
