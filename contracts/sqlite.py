@@ -42,7 +42,8 @@ def _durable(db: sqlite3.Connection) -> sqlite3.Connection:
 
 
 def open_state(path: Path, schema: str, application_id: int, what: str) -> sqlite3.Connection:
-    """``connect``, then check that the file is a sound ``what`` before creating its tables.
+    """Open ``path`` and check that it is a sound ``what`` before anything writes to it; then
+    switch it to WAL with FULL sync and create its tables.
 
     Raises StateFileError naming the file and what to do. A new (empty) file gets the schema
     and the id; a file made by an older tare (id 0, the same tables) gets the id added.

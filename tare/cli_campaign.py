@@ -191,6 +191,8 @@ def capacity_cmd(
     errors = [f"capacity of {r.mode}: {r.error}" for r in results if r.error]
     if errors:
         raise RunInvalid(errors[0], details=errors)
+    if not delivery.sent:
+        raise ServiceUnavailable(delivery.describe("capacity points", campaign.graphite.carbon))
 
 
 def vars_of(step: Any) -> dict[str, Any]:
@@ -313,15 +315,15 @@ def analyze_cmd(
     campaign, rows = _load(settings, campaign_id)
     graphite = graphite_of(rows)
     url = str(graphite.render_url) if graphite else settings.render_url
-    result = analyze(campaign, rows, GraphiteClient(url, timeout_s=30))
-    write_tables(result, out_dir or output_dir(rows))
-    delivery = None
     carbon = graphite.carbon if graphite else settings.carbon
     if carbon_text is not None:
         try:
             carbon = CarbonAddress.parse(carbon_text)
         except ValueError as exc:
             raise UsageError(f"--carbon {carbon_text!r}: {exc}") from None
+    result = analyze(campaign, rows, GraphiteClient(url, timeout_s=30))
+    write_tables(result, out_dir or output_dir(rows))
+    delivery = None
     if not no_write_back and result.overheads:
         prefix = graphite.prefix if graphite else DEFAULT_PREFIX
         points = nightly.points(prefix, campaign, result.overheads)
