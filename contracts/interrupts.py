@@ -45,7 +45,7 @@ def stop_on_signals() -> Iterator[None]:
         nonlocal raised
         if raised:
             print(
-                f"tare: {signal.Signals(signum).name} again: still stopping cleanly (lab teardown first)",
+                f"tare: {signal.Signals(signum).name} again: still stopping cleanly",
                 file=sys.stderr,
                 flush=True,
             )
