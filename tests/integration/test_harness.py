@@ -276,7 +276,8 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     point = wait_for(written, timeout_s=20, what="the nightly overhead point")
     assert point[0][0] == ts and point[0][1] == pytest.approx(cpu["absolute"])
     text = run_tare("analyze", "--latest", "--no-write-back", "--state-dir", str(state)).out
-    assert "enforced rate=1000 policy=1000" in text and "method: welch" in text
+    method = next(line for line in text.splitlines() if line.startswith("method: "))
+    assert "enforced rate=1000 policy=1000" in text and "welch" in method
     assert "Benjamini-Hochberg over the" in text
 
     # the report: one self-contained page whose images are real plots of these numbers
