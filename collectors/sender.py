@@ -283,7 +283,8 @@ def drain_spools(address: CarbonAddress, root: Path, skip: Path | None = None) -
     """Send what earlier verbs left in the spools under ``root``; returns the points sent.
     A spool another sender holds (a verb still running) is left to it."""
     sent = 0
-    for spool in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+    spools = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for spool in spools:
         if spool == skip or not any(spool.glob("*.spool")):
             continue
         try:

@@ -29,18 +29,6 @@ class StateFileError(TareError):
     names_its_file = True
 
 
-def _open(path: Path, timeout_s: float) -> sqlite3.Connection:
-    """Autocommit mode: transactions are explicit (``transaction``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
-
-
-def _durable(db: sqlite3.Connection) -> sqlite3.Connection:
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    return db
-
-
 def open_state(path: Path, schema: str, application_id: int, what: str) -> sqlite3.Connection:
     """Open ``path`` and check that it is a sound ``what`` before anything writes to it; then
     switch it to WAL with FULL sync and create its tables.
@@ -51,7 +39,9 @@ def open_state(path: Path, schema: str, application_id: int, what: str) -> sqlit
     expected = set(_TABLE.findall(schema))
     advice = f"move it away (tare starts a new {what}) or restore it from a backup"
     try:
-        db = _open(path, 30.0)  # checked before anything (the WAL switch) writes to it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # autocommit (transactions are explicit); checked before the WAL switch writes to it
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         try:
             found_id = int(db.execute("PRAGMA application_id").fetchone()[0])
             tables = {
@@ -64,7 +54,9 @@ def open_state(path: Path, schema: str, application_id: int, what: str) -> sqlit
             check = [str(r[0]) for r in db.execute("PRAGMA quick_check").fetchall()]
             if check != ["ok"]:
                 raise StateFileError(f"{path}: damaged {what} ({check[0]}); {advice}")
-            _durable(db).executescript(schema)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(schema)
             if found_id == 0:
                 db.execute(f"PRAGMA application_id={int(application_id)}")
         except BaseException:

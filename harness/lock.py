@@ -4,7 +4,7 @@ Every verb that builds a lab (``run``, ``calibrate``, ``capacity``, and the sche
 whatever its state directory: two campaigns on the same cores would each disturb the other and
 both report valid runs. The lock is an ``flock`` on ``lab.lock``, so a holder that dies (even by
 SIGKILL) releases it; the file names the last holder (pid, verb, campaign, state directory,
-since when) for the refusal message and for ``tare lab down``. ``TARE_LOCK_DIR`` moves it (for a
+since when) for the refusal message. ``TARE_LOCK_DIR`` moves it (for a
 machine without a writable ``/run``).
 """
 
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import IO
 
 from contracts.errors import ErrorKind
-from contracts.processes import alive
 from harness.errors import HarnessError
 
 ENV = "TARE_LOCK_DIR"
@@ -73,25 +72,6 @@ def _read_holder(fh: IO[str]) -> Holder | None:
             float(data["since"]),
         )
     except (ValueError, KeyError, TypeError):
-        return None
-
-
-def current_holder(directory: Path | None = None) -> Holder | None:
-    """The live holder of the lab lock, or None when nobody holds it."""
-    path = (directory or lock_dir()) / "lab.lock"
-    try:
-        fh = path.open("r")
-    except FileNotFoundError:
-        return None
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fh)
-            if holder is None or not alive(holder.pid):
-                # held, but the file does not say by whom (an older tare, or a child of it)
-                return holder or Holder(0, "?", "?", "?", path.stat().st_mtime)
-            return holder
         return None
 
 

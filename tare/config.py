@@ -28,8 +28,10 @@ MIN_STEADY_S = 10  # seconds of steady window per run: fewer cannot give a run i
 MAX_PREFIX_CHARS = 100
 MAX_LEVEL_CHARS = 64
 # an output_dir never goes into (or is) one of these
-SYSTEM_DIRS: tuple[str, ...] = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64")
-SYSTEM_DIRS += ("/libx32", "/proc", "/run", "/sbin", "/sys", "/usr")
+SYSTEM_DIRS = (
+    *("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32"),
+    *("/proc", "/run", "/sbin", "/sys", "/usr"),
+)
 NOT_ITSELF = ("/", "/var", "/home", "/usr/local", "/opt", "/srv", "/tmp")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 FACTOR_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")

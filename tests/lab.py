@@ -22,7 +22,6 @@ def campaign(
     repeats: int = 1,
     workload: str | None = None,
     ready_timeout: float = 15,
-    load_extra: str = "",
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
@@ -57,7 +56,6 @@ duration_s = {duration}
 warmup_s = 1
 cooldown_s = 1
 run_timeout_s = 120
-{load_extra}
 [design]
 kind = "full"
 repeats = {repeats}

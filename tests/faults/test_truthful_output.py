@@ -8,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from collectors.sender import CarbonSender, deliver
 from contracts.addresses import CarbonAddress
 from pipeline.graphite import GraphiteClient
@@ -21,13 +23,10 @@ def _spooled_lines(spool: Path) -> int:
     return sum(p.read_text().count("\n") for p in spool.glob("*.spool"))
 
 
+@pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
 def test_analyze_with_carbon_down_says_spooled_and_the_next_analyze_sends(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
-    import pytest
-
-    if not is_root():
-        pytest.skip("the namespaces lab needs root")
     conf = campaign(tmp_path, graphite_stack, name="spooled", modes='["idle"]')
     state = tmp_path / "s"
     res = run_tare("run", str(conf), "--state-dir", str(state), timeout=300)
