@@ -3,31 +3,39 @@ the load (``tare run``), or collectd with the run's rendered config."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import signal
 import socket
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Literal
+from typing import Literal, Protocol
 
 import collectors
 from collectors import collectd as collectd_bin
 from collectors.carbon import unreachable
+from collectors.collectd import CollectdUnavailable
 from collectors.collectd_conf import GraphiteTarget, RunConfig, render_run_config
-from collectors.sampler import Sampler, Targets
+from collectors.collectd_run import CollectdRun, cpu_pct
+from collectors.sampler import Sampler, Targets, Value
 from collectors.sender import CarbonSender
 from collectors.series import render_types_db
 from collectors.standalone import CollectStats, SamplerLike, collect
 from contracts.addresses import CarbonAddress
 from contracts.labels import label
+from contracts.manifest import CollectorReport
 from contracts.paths import Source, collectd_run_prefix, run_base
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["auto", "procfs", "psutil"]
+Collector = Literal["sampler", "collectd"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,20 +161,49 @@ def run_collectd(opts: CollectOptions) -> Path:
     return conf
 
 
+class _Timed:
+    """A sampler that notes when it sampled (the second) and the thread's CPU so far."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self.sampler = sampler
+        self.seconds: set[int] = set()
+        self.cpu_samples: list[tuple[float, float]] = []
+
+    def sample(self) -> list[Value]:
+        values = self.sampler.sample()
+        now = time.time()
+        self.seconds.add(math.floor(now))
+        self.cpu_samples.append((now, time.thread_time()))
+        return values
+
+    def close(self) -> None:
+        self.sampler.close()
+
+
 class Background:
     """tare's sampler in a thread for the length of a run (``stop`` ends it and flushes)."""
 
-    def __init__(self, targets: Targets, sender: CarbonSender, base: str) -> None:
+    def __init__(self, targets: Targets, sender: CarbonSender, base: str, prefix: str) -> None:
         self.stop_flag = threading.Event()
         self.sender = sender
-        self.sampler = Sampler(targets)
-        self.thread = threading.Thread(
-            target=collect,
-            args=(self.sampler, sender, base),
-            kwargs={"duration_s": None, "should_stop": self.stop_flag.is_set},
-            daemon=True,
-        )
+        self.prefix = prefix
+        self.sampler = _Timed(Sampler(targets))
+        self.error: str | None = None
+        self.stats: CollectStats | None = None
+        self.thread = threading.Thread(target=self._collect, args=(base,), daemon=True)
         self.thread.start()
+
+    def _collect(self, base: str) -> None:
+        try:
+            self.stats = collect(
+                self.sampler, self.sender, base, duration_s=None, should_stop=self.stop_flag.is_set
+            )
+        except Exception as exc:
+            log.exception("the sampler thread died")
+            self.error = f"the sampler died: {type(exc).__name__}: {exc}"
+
+    def start(self) -> None:
+        """Started in the constructor (a sampler needs no warm-up)."""
 
     def stop(self) -> None:
         if self.stop_flag.is_set():
@@ -175,3 +212,105 @@ class Background:
         self.thread.join(timeout=10)
         self.sampler.close()
         self.sender.close()
+
+    def failure(self) -> str | None:
+        return self.error
+
+    def report(self, steady: tuple[float, float]) -> CollectorReport:
+        window = range(math.ceil(steady[0]), math.floor(steady[1]) + 1)
+        cpu = cpu_pct(self.sampler.cpu_samples, *steady)
+        return CollectorReport(
+            "sampler",
+            self.prefix,
+            round(cpu, 3) if cpu is not None else None,
+            None,
+            sum(1 for t in window if t not in self.sampler.seconds),
+            (self.error,) if self.error else (),
+        )
+
+
+class RunCollection(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def failure(self) -> str | None: ...
+
+    def report(self, steady: tuple[float, float]) -> CollectorReport: ...
+
+
+@dataclass
+class Together:
+    """The run's collector and, when asked, the other one writing under a second prefix (to
+    compare them). Only the first one's failure fails the run."""
+
+    primary: RunCollection
+    others: tuple[RunCollection, ...] = ()
+
+    def stop(self) -> None:
+        for c in (self.primary, *self.others):
+            c.stop()
+
+    def failure(self) -> str | None:
+        return self.primary.failure()
+
+    def reports(self, steady: tuple[float, float]) -> tuple[CollectorReport, ...]:
+        out = []
+        for c in (self.primary, *self.others):
+            r = c.report(steady)
+            why = c.failure()
+            if why and c is not self.primary and why not in r.notes:
+                r = dataclasses.replace(r, notes=(*r.notes, why))
+            out.append(r)
+        return tuple(out)
+
+
+def start_run_collection(
+    kind: Collector,
+    opts: CollectOptions,
+    sender: Callable[[], CarbonSender],
+    max_restarts: int = 2,
+) -> RunCollection:
+    """One collector for one run, started (a collectd that could not start says so in
+    ``failure()``)."""
+    if kind == "sampler":
+        base = run_base(opts.prefix, opts.run_id, opts.host, Source.TARE)
+        return Background(opts.targets, sender(), base, opts.prefix)
+    conf = render_collectd(opts)
+    daemon = CollectdRun(
+        collectd_bin.require_binary(),
+        conf,
+        conf.parent / "collectd.log",
+        opts.prefix,
+        max_restarts=max_restarts,
+    )
+    daemon.start()
+    return daemon
+
+
+def check_collectd(state_dir: Path, carbon: CarbonAddress, prefix: str) -> Path:
+    """collectd is installed and loads tare's plugin (``collectd -T`` with a run config that
+    follows nothing); raises CollectdUnavailable naming the package or the plugin's error."""
+    exe = collectd_bin.require_binary()
+    opts = CollectOptions("preflight", None, carbon, prefix, default_host(), Targets(), state_dir)
+    conf = render_collectd(opts)
+    collectd_bin.preflight(exe, conf, conf.parent / "collectd.log")
+    return exe
+
+
+def resolve_collector(
+    asked: Literal["sampler", "collectd", "auto"],
+    state_dir: Path,
+    carbon: CarbonAddress,
+    prefix: str,
+) -> tuple[Collector, str | None]:
+    """The collector a campaign gets, and for ``auto`` why it is not collectd (or None)."""
+    if asked == "sampler":
+        return "sampler", None
+    try:
+        check_collectd(state_dir, carbon, prefix)
+    except CollectdUnavailable as exc:
+        if asked == "collectd":
+            raise
+        return "sampler", str(exc)
+    return "collectd", None

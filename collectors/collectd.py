@@ -4,6 +4,7 @@ the collectd binary)."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import signal
@@ -17,8 +18,9 @@ from contracts.errors import ErrorKind
 from contracts.processes import stop
 
 SEARCH_PATH = "/usr/sbin:/usr/local/sbin:/sbin"
+ENV = "TARE_COLLECTD"
 log = logging.getLogger(__name__)
-_ERROR_WORDS = re.compile(r"error|failed", re.IGNORECASE)
+_ERROR_WORDS = re.compile(r"error|exception|failed|cannot|unable", re.IGNORECASE)
 
 
 class CollectdUnavailable(CollectorError):
@@ -28,6 +30,11 @@ class CollectdUnavailable(CollectorError):
 
 
 def binary() -> Path | None:
+    """``$TARE_COLLECTD`` when set (a collectd installed elsewhere), else collectd on the PATH
+    or in the sbin directories."""
+    given = os.environ.get(ENV)
+    if given:
+        return Path(given) if os.access(given, os.X_OK) else None
     found = shutil.which("collectd") or shutil.which("collectd", path=SEARCH_PATH)
     return Path(found) if found else None
 
@@ -35,14 +42,28 @@ def binary() -> Path | None:
 def require_binary() -> Path:
     exe = binary()
     if exe is None:
+        where = f" at ${ENV}={os.environ[ENV]}" if os.environ.get(ENV) else ""
         raise CollectdUnavailable(
-            "collectd is not installed (apt-get install collectd-core libpython3.11)"
+            f"collectd is not installed{where} (apt-get install collectd-core libpython3.11; "
+            'or collector = "sampler" or "auto" in [collect])'
         )
     return exe
 
 
-def preflight(exe: Path, conf: Path, timeout_s: float = 60.0) -> None:
-    """``collectd -T`` loads plugins and runs one read cycle; ``-t`` passes configs it rejects."""
+def last_words(text: str) -> str:
+    """The last line that reads like an error, else the last line (collectd's log lines carry
+    a ``[timestamp]``, dropped here)."""
+    lines = [re.sub(r"^\[[^]]*\]\s*", "", x).strip() for x in text.splitlines()]
+    lines = [x for x in lines if x and not x.startswith("Error: Parsing the config file")]
+    errors = [x for x in lines if _ERROR_WORDS.search(x)]
+    return (errors or lines or ["no output"])[-1]
+
+
+def preflight(exe: Path, conf: Path, log_file: Path | None = None, timeout_s: float = 60.0) -> None:
+    """``collectd -T`` loads plugins and runs one read cycle; ``-t`` passes configs it rejects
+    (a Python plugin that cannot be imported among them). The error named is the last one in
+    ``log_file`` (where the logfile plugin writes) or on stderr."""
+    offset = log_file.stat().st_size if log_file is not None and log_file.exists() else 0
     proc = subprocess.run(
         [str(exe), "-T", "-C", str(conf)],
         capture_output=True,
@@ -50,10 +71,13 @@ def preflight(exe: Path, conf: Path, timeout_s: float = 60.0) -> None:
         timeout=timeout_s,
         check=False,
     )
-    text = (proc.stderr + proc.stdout).strip().splitlines()
-    errors = [line for line in text if _ERROR_WORDS.search(line)]
     if proc.returncode != 0:
-        detail = (errors or text or ["no output"])[-1]
+        logged = ""
+        if log_file is not None and log_file.exists():
+            with log_file.open("rb") as fh:
+                fh.seek(offset)
+                logged = fh.read().decode(errors="replace")
+        detail = last_words(logged + "\n" + proc.stderr + proc.stdout)
         raise CollectdUnavailable(f"collectd rejected {conf}: {detail}")
 
 
@@ -72,7 +96,7 @@ def supervise(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads run here)
+        preexec_fn=die_with_parent,  # noqa: PLW1509 (no threads run here)
     )
     log.info("collectd pid %d with %s", proc.pid, conf)
     deadline = None if duration_s is None else time.monotonic() + duration_s
@@ -88,7 +112,7 @@ def supervise(
         stop(proc, group=False, timeout_s=15)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: get SIGTERM when tare dies, so collectd is never orphaned."""
     try:
         import ctypes

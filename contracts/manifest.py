@@ -169,6 +169,39 @@ class LoadSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class CollectorReport:
+    """What one collector did during a run: its cost, and the steady seconds it missed."""
+
+    name: str  # "sampler" | "collectd"
+    prefix: str  # the Graphite prefix it wrote under
+    cpu_pct: float | None  # points of one core over the collection (None: not measured)
+    rss_mb: float | None  # peak resident memory (None: in tare's own process)
+    missing_s: int = 0  # steady-window seconds it could not have sampled
+    notes: tuple[str, ...] = ()  # restarts and the like, in words
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "prefix": self.prefix,
+            "cpu_pct": self.cpu_pct,
+            "rss_mb": self.rss_mb,
+            "missing_s": self.missing_s,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CollectorReport:
+        return cls(
+            str(d["name"]),
+            str(d["prefix"]),
+            d.get("cpu_pct"),
+            d.get("rss_mb"),
+            int(d.get("missing_s") or 0),
+            tuple(str(x) for x in d.get("notes") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignInfo:
     """The part of every run's manifest that its campaign sets."""
 
@@ -180,10 +213,12 @@ class CampaignInfo:
     graphite: GraphiteTarget
     output_dir: str  # where tables and the report go, as resolved when the campaign started
     paired: bool = False  # compare each contender run with its own block's baseline run
+    collector: str = "sampler"  # who wrote the run series the analysis reads
 
     def to_json(self) -> dict[str, Any]:
         return {
             "paired": self.paired,
+            "collector": self.collector,
             "id": self.campaign_id,
             "name": self.campaign,
             "night": self.night,
@@ -204,6 +239,7 @@ class CampaignInfo:
             GraphiteTarget.from_json(d["graphite"]),
             str(d["output_dir"]),
             bool(d.get("paired", False)),
+            str(d.get("collector") or "sampler"),
         )
 
 
@@ -222,6 +258,7 @@ class RunManifest:
     load: LoadSummary | None = None
     disturbance_pct: float | None = None  # CPU outside the lab during the load, points of a core
     disturbed_attempts: tuple[str, ...] = ()  # why each earlier attempt was left out
+    collection: tuple[CollectorReport, ...] = ()
     version: int = field(default=VERSION)
 
     def __post_init__(self) -> None:
@@ -250,6 +287,7 @@ class RunManifest:
             "load": self.load.to_json() if self.load else None,
             "disturbance_pct": self.disturbance_pct,
             "disturbed_attempts": list(self.disturbed_attempts),
+            "collection": [c.to_json() for c in self.collection],
         }
 
     @classmethod
@@ -275,6 +313,7 @@ class RunManifest:
                 LoadSummary.from_json(d["load"]) if d.get("load") else None,
                 d.get("disturbance_pct"),
                 tuple(str(x) for x in d.get("disturbed_attempts") or ()),
+                tuple(CollectorReport.from_json(c) for c in d.get("collection") or ()),
             )
         except KeyError as exc:
             raise ValueError(f"manifest: missing key {exc}") from None

@@ -106,6 +106,7 @@ def _with_outcome(manifest: RunManifest, outcome: RunOutcome, earlier: list[str]
         load=outcome.summary(),
         disturbance_pct=round(f.disturbance.total_pct, 2) if f.disturbance else None,
         disturbed_attempts=tuple(earlier),
+        collection=f.collection,
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from contracts.errors import ErrorKind
-from contracts.manifest import BASELINE, LabFacts, LoadSummary
+from contracts.manifest import BASELINE, CollectorReport, LabFacts, LoadSummary
 from contracts.processes import stop
 from contracts.states import RunState
 from harness import disturbance, nginx, ports
@@ -64,6 +64,7 @@ class RunnerConfig:
     lab_root: Path
     state_dir: Path
     max_disturbance_pct: float | None = None  # None: not checked
+    max_missing_s: int = 2  # steady seconds the run's collector may miss (else: invalid)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class RunFacts:
     teardown_problems: tuple[str, ...] = ()
     load_elapsed_s: float | None = None
     disturbance: Disturbance | None = None
+    collection: tuple[CollectorReport, ...] = ()
 
 
 @dataclass
@@ -105,7 +107,14 @@ class RunOutcome:
 
 
 class Collection(Protocol):
+    """The run's collectors: stopped after the load; a failure fails the run; the first
+    report is the collector the analysis reads (its missed seconds can invalidate the run)."""
+
     def stop(self) -> None: ...
+
+    def failure(self) -> str | None: ...
+
+    def reports(self, steady: tuple[float, float]) -> tuple[CollectorReport, ...]: ...
 
 
 class Hooks(Protocol):
@@ -301,6 +310,28 @@ def session(
             teardown(lab)
 
 
+def judge_collection(outcome: RunOutcome, collection: Collection, max_missing_s: int) -> None:
+    """A collector that failed fails the run; one that missed more steady seconds than allowed
+    makes it invalid (its mean would stand on a part of the window)."""
+    if outcome.steady is not None:
+        outcome.facts.collection = collection.reports(outcome.steady)
+    if outcome.status is RunState.FAILED:
+        return
+    why = collection.failure()
+    if why is not None:
+        outcome.status, outcome.reason = RunState.FAILED, f"collector: {why}"
+        return
+    reports = outcome.facts.collection
+    if reports and reports[0].missing_s > max_missing_s and outcome.status is RunState.DONE:
+        r = reports[0]
+        words = "; ".join(r.notes)
+        outcome.status = RunState.INVALID
+        outcome.reason = (
+            f"collector gap: {r.name} missed {r.missing_s} s of the steady window "
+            f"(at most {max_missing_s} allowed)" + (f": {words}" if words else "")
+        )
+
+
 def execute_run(
     run_id: str,
     planned: PlannedRun,
@@ -314,9 +345,13 @@ def execute_run(
         with session(run_id, dict(planned.cell.levels), cfg, make_lab, facts) as s:
             collection = hooks.start_collection(run_id, s.lab, s.agent is not None)
             try:
+                why = collection.failure()
+                if why is not None:
+                    return RunOutcome(RunState.FAILED, f"collector: {why}", facts=facts)
                 outcome = _load_and_judge(s.lab, s.server, cfg, planned, s.lab_dir, facts)
             finally:
                 collection.stop()
+            judge_collection(outcome, collection, cfg.max_missing_s)
             if s.agent is not None and outcome.status is not RunState.FAILED:
                 ok, words = s.agent.healthy()
                 if not ok:

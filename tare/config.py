@@ -178,6 +178,25 @@ class DesignSection(_Model):
     reference: dict[str, Level] = Field(default_factory=dict)
 
 
+class CollectSection(_Model):
+    # who collects each run's series: tare's in-process sampler, collectd with tare's plugin
+    # (a per-run daemon), or collectd when it is installed and loads the plugin, else the sampler
+    collector: Literal["sampler", "collectd", "auto"] = "sampler"
+    # also run the other collector, writing the same series under this prefix (to compare the
+    # two; the analysis reads the campaign's own prefix only)
+    compare_prefix: (
+        Annotated[
+            str, Field(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$", max_length=MAX_PREFIX_CHARS)
+        ]
+        | None
+    ) = None
+    # steady-window seconds the collector may miss (a restarted collectd) before the run is
+    # invalid
+    max_missing_s: Annotated[int, Field(ge=0, le=3600)] = 2
+    # a per-run collectd that dies is started again at most this many times in one run
+    max_restarts: Annotated[int, Field(ge=0, le=10)] = 2
+
+
 class CampaignFile(_Model):
     campaign: CampaignSection
     graphite: GraphiteSection = GraphiteSection()
@@ -189,6 +208,7 @@ class CampaignFile(_Model):
         Field(default_factory=dict)
     )
     alerts: AlertsSection = AlertsSection()
+    collect: CollectSection = CollectSection()
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +301,10 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
                 f"leaves {load.duration_s - load.warmup_s - load.cooldown_s} s of steady window "
                 f"after warmup_s + cooldown_s; a run needs at least {MIN_STEADY_S} s",
             )
+        )
+    if spec.collect.compare_prefix == spec.graphite.prefix:
+        problems.append(
+            Problem("collect.compare_prefix", "must differ from graphite.prefix (the run's own)")
         )
     if load.run_timeout_s <= load.duration_s:
         problems.append(Problem("load.run_timeout_s", "must exceed load.duration_s"))

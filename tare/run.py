@@ -11,11 +11,19 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 from collectors.carbon import unreachable
-from collectors.collect import Background, default_host
+from collectors.collect import (
+    CollectOptions,
+    Collector,
+    Together,
+    default_host,
+    resolve_collector,
+    start_run_collection,
+)
 from collectors.results import capacity_points, load_points
 from collectors.sampler import ProcMatch, Targets
 from collectors.sender import CarbonSender, Delivery, deliver
@@ -23,7 +31,7 @@ from contracts.errors import ServiceUnavailable, UsageError
 from contracts.events import RunEvent
 from contracts.labels import label
 from contracts.manifest import CampaignInfo, GraphiteTarget, levels_of
-from contracts.paths import CapacityMetric, Source, run_base
+from contracts.paths import CapacityMetric
 from contracts.states import RunState
 from harness import matrix
 from harness.agent import AgentCommands
@@ -107,9 +115,23 @@ def config_hash(campaign: Campaign) -> str:
     return hashlib.sha256(campaign.spec.model_dump_json().encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True, slots=True)
+class Collecting:
+    """Who collects each run: the campaign's collector, and the other one under a second
+    prefix when the campaign compares them."""
+
+    collector: Collector = "sampler"
+    compare_prefix: str | None = None
+    max_restarts: int = 2
+
+    @property
+    def other(self) -> Collector:
+        return "sampler" if self.collector == "collectd" else "collectd"
+
+
 class Recorder:
-    """The harness's hooks: tare's sampler during each run, the load results and an event
-    after it, all to this campaign's Graphite."""
+    """The harness's hooks: the run's collector(s) during each run, the load results and an
+    event after it, all to this campaign's Graphite."""
 
     def __init__(
         self,
@@ -118,18 +140,20 @@ class Recorder:
         cid: str,
         state_dir: Path,
         processes: tuple[str, str],  # the workload's and the agent's process names
+        collecting: Collecting = Collecting(),
     ) -> None:
         self.graphite = graphite
         self.campaign = campaign
         self.cid = cid
         self.state_dir = state_dir
         self.processes = processes
+        self.collecting = collecting
         self.host = default_host()
 
     def sender(self, name: str) -> CarbonSender:
         return CarbonSender(self.graphite.carbon, self.state_dir / "spool" / name)
 
-    def start_collection(self, run_id: str, lab: Lab, agent_present: bool) -> Background:
+    def start_collection(self, run_id: str, lab: Lab, agent_present: bool) -> Together:
         server, agent = self.processes
         processes: tuple[ProcMatch, ...] = (ProcMatch("server", name=server),)
         if agent_present:
@@ -140,8 +164,20 @@ class Recorder:
             cgroup=lab.cgroup,
             processes=processes,
         )
-        base = run_base(self.graphite.prefix, run_id, self.host, Source.TARE)
-        return Background(targets, self.sender("run-collect"), base)
+        c = self.collecting
+        asked = [(c.collector, self.graphite.prefix)]
+        if c.compare_prefix is not None:
+            asked.append((c.other, c.compare_prefix))
+        started = []
+        for kind, prefix in asked:
+            opts = CollectOptions(
+                run_id, None, self.graphite.carbon, prefix, self.host, targets, self.state_dir
+            )
+            name = "run-collect" if prefix == self.graphite.prefix else "run-collect-compare"
+            started.append(
+                start_run_collection(kind, opts, partial(self.sender, name), c.max_restarts)
+            )
+        return Together(started[0], tuple(started[1:]))
 
     def run_finished(self, run_id: str, planned: PlannedRun, outcome: RunOutcome) -> None:
         end = int(outcome.steady[1]) if outcome.steady else int(time.time())
@@ -213,10 +249,11 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
         lab_root=state_dir / "lab" / "runs",
         state_dir=state_dir,
         max_disturbance_pct=spec.load.max_disturbance_pct,
+        max_missing_s=spec.collect.max_missing_s,
     )
 
 
-def recorder(campaign: Campaign, cid: str, state_dir: Path) -> Recorder:
+def recorder(campaign: Campaign, cid: str, state_dir: Path, collector: Collector) -> Recorder:
     spec = campaign.spec
     return Recorder(
         campaign.graphite,
@@ -224,7 +261,22 @@ def recorder(campaign: Campaign, cid: str, state_dir: Path) -> Recorder:
         cid,
         state_dir,
         (spec.workload.process, spec.agent.process),
+        Collecting(collector, spec.collect.compare_prefix, spec.collect.max_restarts),
     )
+
+
+def collector_of(campaign: Campaign, state_dir: Path, stream: TextIO) -> Collector:
+    """The campaign's collector, checked before the first run (collectd installed and loading
+    tare's plugin; with ``auto``, the sampler when not, saying why); the comparison collector
+    is checked too."""
+    c = campaign.spec.collect
+    g = campaign.graphite
+    chosen, why = resolve_collector(c.collector, state_dir, g.carbon, g.prefix)
+    if why is not None:
+        print(f"tare: collector auto: the sampler ({why})", file=stream)
+    if c.compare_prefix is not None and chosen == "sampler":
+        resolve_collector("collectd", state_dir, g.carbon, c.compare_prefix)
+    return chosen
 
 
 def run(
@@ -244,6 +296,7 @@ def run(
     record_dir = state_dir / "lab" / "records"
     spec = campaign.spec
     with LabLock("run", campaign.name, state_dir):
+        collector = collector_of(campaign, state_dir, stream)
         ledger = Ledger(state_dir / "ledger.db")
         try:
             facts = host_facts(__version__)
@@ -281,6 +334,7 @@ def run(
                 campaign.graphite,
                 str(campaign.output_dir),
                 spec.design.paired and spec.design.interleave,
+                collector,
             )
             progress = Progress(len(p.runs), spec.load.duration_s + SETUP_S, stream, live)
             return run_campaign(
@@ -289,7 +343,7 @@ def run(
                 {r.seq: r for r in p.runs},
                 runner_config(campaign, state_dir),
                 make_lab,
-                recorder(campaign, cid, state_dir),
+                recorder(campaign, cid, state_dir, collector),
                 progress,
                 spec.design.reruns_disturbed,
             )

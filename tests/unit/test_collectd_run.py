@@ -1,0 +1,127 @@
+"""The per-run collectd's bookkeeping (gaps, CPU, last words), which collector a campaign
+gets, and how the harness judges a run by its collection: without a daemon."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from collectors import collectd as collectd_bin
+from collectors.collect import Together, resolve_collector
+from collectors.collectd import CollectdUnavailable, last_words
+from collectors.collectd_run import cpu_pct, gap_seconds
+from contracts.addresses import CarbonAddress
+from contracts.errors import ExitCode, exit_code_for
+from contracts.manifest import CollectorReport
+from contracts.states import RunState
+from harness.runner import RunOutcome, judge_collection
+
+CARBON = CarbonAddress.parse("127.0.0.1:2003")
+
+
+def test_gap_seconds_rounds_outwards_and_stays_in_the_window() -> None:
+    assert gap_seconds([], 100.0, 110.0) == 0
+    # down at 103.4, reading again at 105.2: seconds 103, 104 and 105 may lack a point
+    assert gap_seconds([(103.4, 105.2)], 100.0, 110.0) == 3
+    assert gap_seconds([(103.0, 104.0)], 100.0, 110.0) == 1
+    # a gap before the window, one across its end, one that never closed
+    assert gap_seconds([(90.0, 95.0)], 100.0, 110.0) == 0
+    assert gap_seconds([(108.5, 200.0)], 100.0, 110.0) == 3  # 108, 109, 110
+    assert gap_seconds([(105.5, math.inf)], 100.2, 110.0) == 6  # 105..110
+    # overlapping gaps count each second once
+    assert gap_seconds([(101.0, 104.0), (102.5, 104.5)], 100.0, 110.0) == 4
+
+
+def test_cpu_pct_is_over_the_window_only() -> None:
+    # 0.5 s of CPU at start-up, then 0.003 s per second
+    samples = [(100.0, 0.5), *((100.0 + i, 0.5 + 0.003 * i) for i in range(1, 21))]
+    assert cpu_pct(samples, 105.0, 115.0) == pytest.approx(0.3)
+    assert cpu_pct(samples, 130.0, 140.0) is None
+    assert cpu_pct(samples[:1], 90.0, 140.0) is None
+
+
+def test_last_words_prefer_the_last_error_and_drop_timestamps() -> None:
+    log = (
+        "[2026-12-01 16:23:08] plugin_load: plugin \"logfile\" successfully loaded.\n"
+        "[2026-12-01 16:23:08] Unhandled python exception in importing module: "
+        "ModuleNotFoundError: No module named 'collectors'\n"
+        "[2026-12-01 16:23:08] plugin_load: plugin \"write_graphite\" successfully loaded.\n"
+        "Error: Parsing the config file failed!\n"
+    )
+    assert last_words(log) == (
+        "Unhandled python exception in importing module: "
+        "ModuleNotFoundError: No module named 'collectors'"
+    )
+    assert last_words("[x] all fine\n") == "all fine"
+    assert last_words("") == "no output"
+
+
+def test_a_missing_collectd_names_the_package_and_is_a_service_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(collectd_bin.ENV, str(tmp_path / "no-collectd"))
+    assert collectd_bin.binary() is None
+    with pytest.raises(CollectdUnavailable) as info:
+        resolve_collector("collectd", tmp_path, CARBON, "tare")
+    assert "apt-get install collectd-core" in str(info.value)
+    assert str(tmp_path / "no-collectd") in str(info.value)
+    assert exit_code_for(info.value) == ExitCode.SERVICE_UNAVAILABLE
+    chosen, why = resolve_collector("auto", tmp_path, CARBON, "tare")
+    assert chosen == "sampler" and why is not None and "not installed" in why
+    assert resolve_collector("sampler", tmp_path, CARBON, "tare") == ("sampler", None)
+
+
+@dataclass
+class FakeCollector:
+    name: str
+    missing: int = 0
+    failed: str | None = None
+    stopped: bool = False
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def failure(self) -> str | None:
+        return self.failed
+
+    def report(self, steady: tuple[float, float]) -> CollectorReport:
+        return CollectorReport(self.name, "p", 0.1, None, self.missing, ("restarted once",))
+
+
+def outcome() -> RunOutcome:
+    return RunOutcome(RunState.DONE, None, steady=(100.0, 110.0))
+
+
+def test_a_gap_beyond_the_allowance_makes_the_run_invalid() -> None:
+    o = outcome()
+    judge_collection(o, Together(FakeCollector("collectd", missing=2)), max_missing_s=2)
+    assert o.status is RunState.DONE and o.facts.collection[0].missing_s == 2
+    o = outcome()
+    judge_collection(o, Together(FakeCollector("collectd", missing=3)), max_missing_s=2)
+    assert o.status is RunState.INVALID
+    assert o.reason == (
+        "collector gap: collectd missed 3 s of the steady window (at most 2 allowed): "
+        "restarted once"
+    )
+
+
+def test_only_the_primary_collector_fails_or_invalidates_the_run() -> None:
+    o = outcome()
+    primary = FakeCollector("collectd", failed="collectd exited with 1: boom")
+    judge_collection(o, Together(primary, (FakeCollector("sampler"),)), max_missing_s=2)
+    assert o.status is RunState.FAILED and o.reason == "collector: collectd exited with 1: boom"
+    o = outcome()
+    other = FakeCollector("sampler", missing=9, failed="the sampler died: OSError: x")
+    together = Together(FakeCollector("collectd"), (other,))
+    judge_collection(o, together, max_missing_s=2)
+    assert o.status is RunState.DONE
+    assert [r.name for r in o.facts.collection] == ["collectd", "sampler"]
+    assert "the sampler died: OSError: x" in o.facts.collection[1].notes
+    together.stop()
+    assert other.stopped
