@@ -18,7 +18,7 @@ from contracts.errors import ErrorKind
 from contracts.processes import stop
 
 SEARCH_PATH = "/usr/sbin:/usr/local/sbin:/sbin"
-ENV = "TARE_COLLECTD"
+ENV = "TARE_COLLECTD_BIN"
 log = logging.getLogger(__name__)
 _ERROR_WORDS = re.compile(r"error|exception|failed|cannot|unable", re.IGNORECASE)
 
@@ -30,7 +30,7 @@ class CollectdUnavailable(CollectorError):
 
 
 def binary() -> Path | None:
-    """``$TARE_COLLECTD`` when set (a collectd installed elsewhere), else collectd on the PATH
+    """``$TARE_COLLECTD_BIN`` when set (a collectd installed elsewhere), else collectd on the PATH
     or in the sbin directories."""
     given = os.environ.get(ENV)
     if given:

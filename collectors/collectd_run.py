@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -27,6 +28,16 @@ log = logging.getLogger(__name__)
 
 READY = "Initialization complete"  # collectd logs it as it enters its read loop
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def ended(returncode: int) -> str:
+    """How a process ended, in words: ``exited with 1``, ``was killed by SIGKILL``."""
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with {returncode}"
 
 
 def gap_seconds(gaps: list[tuple[float, float]], start: float, end: float) -> int:
@@ -159,10 +170,10 @@ class CollectdRun:
                     next_measure = time.monotonic() + 1.0
                 continue
             down = self.clock()
-            why = f"collectd exited with {life.proc.returncode}: {self._words(life)}"
+            why = f"collectd {ended(life.proc.returncode)}: {self._words(life)}"
             if len(self.lives) > self.max_restarts:
                 self.gaps.append((down, math.inf))
-                self.failed = f"{why} (restarted {self.max_restarts} times already)"
+                self.failed = f"{why} (after {self.max_restarts} restart(s) in this run)"
                 return
             self.notes.append(f"{why}; restarted")
             log.warning("%s; restarting it", why)

@@ -22,6 +22,7 @@ def campaign(
     repeats: int = 1,
     workload: str | None = None,
     ready_timeout: float = 15,
+    collect: str = "",  # the [collect] table's lines
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
@@ -61,6 +62,8 @@ kind = "full"
 repeats = {repeats}
 [factors]
 policy_size = [1000]
+[collect]
+{collect}
 """
     path = tmp_path / f"{name}.toml"
     path.write_text(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -13,6 +14,12 @@ from typing import Any
 
 import pytest
 
+from collectors import collectd as collectd_bin
+from contracts.kpis import KPIS
+from contracts.labels import label
+from contracts.manifest import LabFacts
+from contracts.paths import Source
+from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
 from tests.conftest import ROOT, Stack, run_tare
 from tests.lab import campaign, netns_list, runs
@@ -22,10 +29,15 @@ from tests.sandbox import is_root
 pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
 
 
+@pytest.mark.skipif(collectd_bin.binary() is None, reason="collectd not installed")
 def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
-    conf = campaign(tmp_path, graphite_stack)
+    """collectd collects the runs (the series the analysis reads); the sampler writes the same
+    series under a second prefix: both are compared second by second and run by run."""
+    conf = campaign(
+        tmp_path, graphite_stack, collect='collector = "collectd"\ncompare_prefix = "tarecmp"'
+    )
     state = tmp_path / "state"
     res = run_tare("run", str(conf), "--state-dir", str(state), "--json", timeout=300)
     assert res.code == 0, res.err
@@ -41,7 +53,10 @@ def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
     assert manifest["campaign"]["host"]["kernel"]
     assert manifest["version"] == 1 and manifest["lab"]["workload_interface"] == "tare0"
     assert manifest["load"]["achieved_rate"] >= 980
+    assert manifest["campaign"]["collector"] == "collectd"
     client = GraphiteClient(graphite_stack.render_url)
+    for row in rows:
+        same_seconds_and_means(client, row)
     now = int(time.time())
     for row in rows:
         run_id = row["run_id"]
@@ -238,6 +253,47 @@ def test_loopback_lab_says_what_it_gives_up(graphite_stack: Stack, tmp_path: Pat
     rows = runs(state)
     assert [r["status"] for r in rows] == ["done", "done"]
     assert rows[0]["manifest"]["lab"]["kind"] == "loopback"  # type: ignore[index]
+
+
+# how far the two collectors' per-run means of a judged KPI may differ (they sample the same
+# kernel counters at different phases of each second)
+TOLERANCE = {"pp of a core": 0.2, "MB": 0.5, "%": 1.0}
+TICK_SAMPLED = {"softirq_all": 0.5}  # kernel ticks (100/s): +-1 tick a second between phases
+
+
+def same_seconds_and_means(client: GraphiteClient, row: dict[str, Any]) -> None:
+    """The run's judged KPIs from collectd ('tare') and from the sampler ('tarecmp'): values
+    for the same seconds, and per-run means within TOLERANCE (rates: relative, in %)."""
+    m = row["manifest"]
+    assert [(c["name"], c["prefix"], c["missing_s"]) for c in m["collection"]] == [
+        ("collectd", "tare", 0),
+        ("sampler", "tarecmp", 0),
+    ]
+    assert all(0 < c["cpu_pct"] < 5 for c in m["collection"])  # their cost, measured
+    assert 1 < m["collection"][0]["rss_mb"] < 200
+    start, end = math.ceil(row["steady_start"]), math.floor(row["steady_end"])
+    host = label(m["campaign"]["host"]["host"])
+    core = LabFacts.from_json(m["lab"]).workload_core
+    kpis = [k for k in KPIS if k.judged and k.source is Source.TARE]
+    frames = {
+        prefix: fetch_run(
+            client,
+            RunRef(row["run_id"], host, prefix, start, end, core, m["lab"]["workload_interface"]),
+            kpis,
+        )
+        for prefix in ("tare", "tarecmp")
+    }
+    for kpi in kpis:
+        a, b = (f[f["kpi"] == kpi.name].set_index("time")["value"] for f in frames.values())
+        seconds_a, seconds_b = set(a.dropna().index), set(b.dropna().index)
+        assert len(seconds_a ^ seconds_b) <= 2, (kpi.name, sorted(seconds_a ^ seconds_b))
+        assert len(seconds_a) >= end - start - 2, (kpi.name, len(seconds_a))
+        if kpi.relative_only:
+            diff = abs(a.mean() - b.mean()) / max(abs(b.mean()), 1e-9) * 100
+        else:
+            diff = abs(a.mean() - b.mean())
+        limit = TICK_SAMPLED.get(kpi.name, TOLERANCE[kpi.unit])
+        assert diff <= limit, (kpi.name, row["mode"], a.mean(), b.mean())
 
 
 def test_analyze_overhead_with_confidence_intervals_written_back(

@@ -45,10 +45,10 @@ def test_cpu_pct_is_over_the_window_only() -> None:
 
 def test_last_words_prefer_the_last_error_and_drop_timestamps() -> None:
     log = (
-        "[2026-12-01 16:23:08] plugin_load: plugin \"logfile\" successfully loaded.\n"
+        '[2026-12-01 16:23:08] plugin_load: plugin "logfile" successfully loaded.\n'
         "[2026-12-01 16:23:08] Unhandled python exception in importing module: "
         "ModuleNotFoundError: No module named 'collectors'\n"
-        "[2026-12-01 16:23:08] plugin_load: plugin \"write_graphite\" successfully loaded.\n"
+        '[2026-12-01 16:23:08] plugin_load: plugin "write_graphite" successfully loaded.\n'
         "Error: Parsing the config file failed!\n"
     )
     assert last_words(log) == (

@@ -146,7 +146,8 @@ def test_nightly_is_the_published_matrix() -> None:
         ),
         (
             GOOD + '\n[collect]\ncollector = "statsd"\n',
-            "c.toml: collect.collector: must be one of 'sampler', 'collectd' or 'auto', not 'statsd'",
+            "c.toml: collect.collector: "
+            "must be one of 'sampler', 'collectd' or 'auto', not 'statsd'",
         ),
         (
             GOOD + '\n[collect]\ncompare_prefix = "tare"\n',
