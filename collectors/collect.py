@@ -23,6 +23,7 @@ from collectors.carbon import unreachable
 from collectors.collectd import CollectdUnavailable
 from collectors.collectd_conf import GraphiteTarget, RunConfig, render_run_config
 from collectors.collectd_run import CollectdRun, cpu_pct
+from collectors.relay import Relay
 from collectors.sampler import Sampler, Targets, Value
 from collectors.sender import CarbonSender
 from collectors.series import render_types_db
@@ -273,16 +274,14 @@ def start_run_collection(
 ) -> RunCollection:
     """One collector for one run, started (a collectd that could not start says so in
     ``failure()``)."""
+    base = run_base(opts.prefix, opts.run_id, opts.host, Source.TARE)
     if kind == "sampler":
-        base = run_base(opts.prefix, opts.run_id, opts.host, Source.TARE)
         return Background(opts.targets, sender(), base, opts.prefix)
-    conf = render_collectd(opts)
+    exe = collectd_bin.require_binary()
+    relay = Relay(sender(), f"{base}.cpu_all.busy_pct")
+    conf = render_collectd(dataclasses.replace(opts, carbon=CarbonAddress("127.0.0.1", relay.port)))
     daemon = CollectdRun(
-        collectd_bin.require_binary(),
-        conf,
-        conf.parent / "collectd.log",
-        opts.prefix,
-        max_restarts=max_restarts,
+        exe, conf, conf.parent / "collectd.log", opts.prefix, relay, max_restarts=max_restarts
     )
     daemon.start()
     return daemon

@@ -1,9 +1,10 @@
 """collectd for the length of one run: started with the run's config, found reading before the
-load starts, watched, restarted when it dies (each gap counted), stopped (killed when it hangs).
+load starts, watched, restarted when it dies, stopped (killed when it hangs).
 
 A collectd that cannot start, or dies more than ``max_restarts`` times, is a failure, told with
-its last log line; the harness fails the run with it. The seconds it was down are counted from
-the death seen to the restarted daemon's first read, in whole seconds (rounded outwards).
+its last log line; the harness fails the run with it. collectd writes to the run's ``Relay``,
+which passes everything on (spooling through carbon outages) and counts the steady seconds
+that really arrived: a restart's gap, or a hung daemon's, is what is missing there.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from collectors import collectd as collectd_bin
 from collectors.collectd import last_words
+from collectors.relay import Relay
 from contracts.manifest import CollectorReport
 from contracts.processes import stop
 
@@ -38,16 +40,6 @@ def ended(returncode: int) -> str:
         except ValueError:
             return f"was killed by signal {-returncode}"
     return f"exited with {returncode}"
-
-
-def gap_seconds(gaps: list[tuple[float, float]], start: float, end: float) -> int:
-    """Whole seconds of [start, end] that fall in a gap (a gap's seconds rounded outwards)."""
-    first, last = math.ceil(start), math.floor(end)
-    missing: set[int] = set()
-    for down, up in gaps:
-        upto = last if math.isinf(up) else min(last, math.ceil(up) - 1)
-        missing.update(range(max(first, math.floor(down)), upto + 1))
-    return len(missing)
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -97,12 +89,12 @@ class CollectdRun:
     conf: Path
     log_file: Path
     prefix: str
+    relay: Relay
     max_restarts: int = 2
     ready_timeout_s: float = 15.0
     poll_s: float = 0.1
     clock: Callable[[], float] = time.time
     lives: list[_Life] = field(default_factory=list)
-    gaps: list[tuple[float, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failed: str | None = None
     cpu_samples: list[tuple[float, float]] = field(default_factory=list)
@@ -169,17 +161,13 @@ class CollectdRun:
                     self._measure(life)
                     next_measure = time.monotonic() + 1.0
                 continue
-            down = self.clock()
             why = f"collectd {ended(life.proc.returncode)}: {self._words(life)}"
             if len(self.lives) > self.max_restarts:
-                self.gaps.append((down, math.inf))
                 self.failed = f"{why} (after {self.max_restarts} restart(s) in this run)"
                 return
             self.notes.append(f"{why}; restarted")
             log.warning("%s; restarting it", why)
             self._launch()
-            up = self.lives[-1].ready
-            self.gaps.append((down - self.poll_s, up if up is not None else math.inf))
             if self.failed is not None:
                 return
 
@@ -203,19 +191,25 @@ class CollectdRun:
             self._watch.join(timeout=30)
         if self.lives:
             self._end(self.lives[-1])
+        self.relay.close()  # what collectd wrote as it stopped, passed on
 
     def failure(self) -> str | None:
         return self.failed
 
     def report(self, steady: tuple[float, float]) -> CollectorReport:
-        """Its CPU over the steady window (start-up left out), peak RSS, the missed seconds."""
+        """Its CPU over the steady window (start-up left out; the relay's thread counted in),
+        peak RSS, and the steady seconds whose CPU point never reached the relay."""
         cpu = cpu_pct(self.cpu_samples, *steady)
+        relay = cpu_pct(self.relay.cpu_samples, *steady)
+        if cpu is not None and relay is not None:
+            cpu += relay
         peaks = [life.rss_mb for life in self.lives if life.rss_mb is not None]
+        window = range(math.ceil(steady[0]), math.floor(steady[1]) + 1)
         return CollectorReport(
             "collectd",
             self.prefix,
             round(cpu, 3) if cpu is not None else None,
             round(max(peaks), 1) if peaks else None,
-            gap_seconds(self.gaps, *steady),
+            sum(1 for t in window if t not in self.relay.seconds),
             tuple(self.notes),
         )

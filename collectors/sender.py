@@ -73,6 +73,7 @@ class CarbonSender:
             self._lock.close()
             raise SpoolLocked(f"spool {spool_dir} is in use by another sender") from None
         self._pending: dict[tuple[str, int], str] = {}
+        self._raw: list[str] = []
         self._recent: collections.deque[tuple[float, list[str]]] = collections.deque()
         self._sock: socket.socket | None = None
         self._retry_at = 0.0
@@ -89,10 +90,16 @@ class CarbonSender:
             line = plaintext_line(path, value, int(ts))
             self._pending[(path, int(ts))] = line
 
+    def add_lines(self, lines: list[str]) -> None:
+        """Queue carbon plaintext lines the caller has checked already (``collectors.relay``):
+        no parsing, no one-per-second merge."""
+        self._raw.extend(lines)
+
     def flush(self) -> bool:
         """Send the spool, then what is pending; True when nothing is left unsent."""
-        lines = list(self._pending.values())
+        lines = [*self._pending.values(), *self._raw]
         self._pending.clear()
+        self._raw = []
         if not self._connected():
             self._spool(lines)
             return False

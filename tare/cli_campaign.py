@@ -45,6 +45,9 @@ def plan(config: Path, as_json: bool) -> None:
         click.echo(
             f"  {r.seq:3d}  " + "  ".join(f"{levels[n]!s:>12}" for n in names) + f"  {r.repeat:6d}"
         )
+    c = spec.collect
+    compare = f", and {c.compare_prefix!r} compared beside it" if c.compare_prefix else ""
+    click.echo(f"collector: {c.collector}{compare}")
     click.echo(f"estimated wall time: {fmt_duration(p.wall_time_s)}")
 
 

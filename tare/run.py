@@ -107,6 +107,8 @@ def plan_json(campaign: Campaign, p: Plan) -> dict[str, Any]:
             for r in p.runs
         ],
         "load_s_per_run": campaign.spec.load.duration_s,
+        "collector": campaign.spec.collect.collector,
+        "compare_prefix": campaign.spec.collect.compare_prefix,
         "wall_time_s": round(p.wall_time_s),
     }
 

@@ -3,7 +3,7 @@ gets, and how the harness judges a run by its collection: without a daemon."""
 
 from __future__ import annotations
 
-import math
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,9 @@ import pytest
 from collectors import collectd as collectd_bin
 from collectors.collect import Together, resolve_collector
 from collectors.collectd import CollectdUnavailable, last_words
-from collectors.collectd_run import cpu_pct, gap_seconds
+from collectors.collectd_run import cpu_pct
+from collectors.relay import Relay, parse_line
+from collectors.sender import CarbonSender
 from contracts.addresses import CarbonAddress
 from contracts.errors import ExitCode, exit_code_for
 from contracts.manifest import CollectorReport
@@ -22,17 +24,33 @@ from harness.runner import RunOutcome, judge_collection
 CARBON = CarbonAddress.parse("127.0.0.1:2003")
 
 
-def test_gap_seconds_rounds_outwards_and_stays_in_the_window() -> None:
-    assert gap_seconds([], 100.0, 110.0) == 0
-    # down at 103.4, reading again at 105.2: seconds 103, 104 and 105 may lack a point
-    assert gap_seconds([(103.4, 105.2)], 100.0, 110.0) == 3
-    assert gap_seconds([(103.0, 104.0)], 100.0, 110.0) == 1
-    # a gap before the window, one across its end, one that never closed
-    assert gap_seconds([(90.0, 95.0)], 100.0, 110.0) == 0
-    assert gap_seconds([(108.5, 200.0)], 100.0, 110.0) == 3  # 108, 109, 110
-    assert gap_seconds([(105.5, math.inf)], 100.2, 110.0) == 6  # 105..110
-    # overlapping gaps count each second once
-    assert gap_seconds([(101.0, 104.0), (102.5, 104.5)], 100.0, 110.0) == 4
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_relay_passes_everything_on_spooling_when_carbon_is_down(tmp_path: Path) -> None:
+    """collectd's write_graphite drops what carbon cannot take; through the relay it is spooled
+    and the seconds of the watched series are counted."""
+    closed = CarbonAddress("127.0.0.1", free_port())
+    sender = CarbonSender(closed, tmp_path / "spool")
+    relay = Relay(sender, "tare.runs.r.h.tare.cpu_all.busy_pct")
+    with socket.create_connection(("127.0.0.1", relay.port)) as conn:
+        for t in (100, 101, 103):
+            conn.sendall(f"tare.runs.r.h.tare.cpu_all.busy_pct {t / 10} {t}\r\n".encode())
+            conn.sendall(f"tare.runs.r.h.memory.memory.used 5e8 {t}.0\r\n".encode())
+        conn.sendall(b"not a line\r\nx nan 1\r\ntare.bad path 1 2 3\r\ntare.runs.r.h.tail 7 104")
+    relay.close()
+    assert relay.seconds == {100, 101, 103}
+    assert relay.bad_lines == 3
+    spooled = "".join(p.read_text() for p in sorted((tmp_path / "spool").glob("*.spool")))
+    points = {parse_line(line.encode()) for line in spooled.splitlines()}
+    assert len(spooled.splitlines()) == 7  # 6 lines and the unterminated last one
+    assert ("tare.runs.r.h.memory.memory.used", 5e8, 103) in points
+    assert ("tare.runs.r.h.tail", 7.0, 104) in points
+    assert parse_line(b"a.b 1.5 1700000000.4") == ("a.b", 1.5, 1700000000)
+    assert parse_line(b"a.b inf 1") is None
 
 
 def test_cpu_pct_is_over_the_window_only() -> None:
