@@ -147,9 +147,9 @@ def main() -> int:
             finally:
                 ref.terminate()
                 ref.wait(timeout=20)
+            state = ["--state-dir", str(tmp / "s")]
             listed = subprocess.run(
-                [sys.executable, "-m", "tare", "runs", "list", "--json"]
-                + ["--state-dir", str(tmp / "s")],
+                [sys.executable, "-m", "tare", "runs", "list", "--json", *state],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,

@@ -137,29 +137,44 @@ def render_collectd(opts: CollectOptions) -> Path:
     return conf
 
 
-def run_collectd(opts: CollectOptions) -> Path:
-    """Run collectd with the run's config for the duration (or until SIGINT/SIGTERM)."""
+def run_collectd(opts: CollectOptions) -> tuple[Path, CollectorReport, CarbonSender]:
+    """Run collectd with the run's config for the duration (or until SIGINT/SIGTERM), writing
+    through a relay that spools what carbon cannot take; a collectd that dies is restarted, one
+    that cannot be kept up raises (its last words)."""
     exe = collectd_bin.require_binary()
-    conf = render_collectd(opts)
+    base = run_base(opts.prefix, opts.run_id, opts.host, Source.TARE)
     stop = _StopFlag()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sender = CarbonSender(opts.carbon, opts.state_dir / "spool" / "collect")
+    relay = Relay(sender, f"{base}.cpu_all.busy_pct")
+    conf = render_collectd(dataclasses.replace(opts, carbon=CarbonAddress("127.0.0.1", relay.port)))
+    daemon = CollectdRun(exe, conf, conf.parent / "collectd.log", opts.prefix, relay)
+    started = time.time()
     try:
-        collectd_bin.preflight(exe, conf)
+        collectd_bin.preflight(exe, conf, conf.parent / "collectd.log")
         why = unreachable(opts.carbon)
         if why is not None:
             print(
                 f"tare: warning: carbon at {opts.carbon} unreachable ({why}); "
-                "collectd keeps a bounded queue and retries",
+                "spooling until it answers",
                 file=sys.stderr,
             )
-        if not stop.stopped:
-            collectd_bin.supervise(exe, conf, opts.duration_s, lambda: stop.stopped)
+        daemon.start()
+        end = None if opts.duration_s is None else time.monotonic() + opts.duration_s
+        while not stop.stopped and daemon.failure() is None:
+            if end is not None and time.monotonic() >= end:
+                break
+            time.sleep(0.2)
     finally:
+        daemon.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if stop.signum == signal.SIGINT:
         raise KeyboardInterrupt
-    return conf
+    failed = daemon.failure()
+    if failed is not None:
+        raise CollectdUnavailable(failed)
+    return conf, daemon.report((started, time.time())), sender
 
 
 class _Timed:

@@ -1,5 +1,5 @@
-"""Find collectd, check a config with it and supervise the daemon (the only module that runs
-the collectd binary)."""
+"""Find collectd, check a config with it, start it (with ``collectd_run``, the only modules
+that run the collectd binary)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ import re
 import shutil
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from collectors.errors import CollectorError
 from contracts.errors import ErrorKind
-from contracts.processes import stop
 
 SEARCH_PATH = "/usr/sbin:/usr/local/sbin:/sbin"
 ENV = "TARE_COLLECTD_BIN"
@@ -50,12 +47,14 @@ def require_binary() -> Path:
     return exe
 
 
-def last_words(text: str) -> str:
-    """The last line that reads like an error, else the last line (collectd's log lines carry
-    a ``[timestamp]``, dropped here)."""
+def last_words(text: str, errors_only: bool = False) -> str:
+    """The last line that reads like an error, else (unless ``errors_only``: then "") the last
+    line (collectd's log lines carry a ``[timestamp]``, dropped here)."""
     lines = [re.sub(r"^\[[^]]*\]\s*", "", x).strip() for x in text.splitlines()]
     lines = [x for x in lines if x and not x.startswith("Error: Parsing the config file")]
     errors = [x for x in lines if _ERROR_WORDS.search(x)]
+    if errors_only:
+        return errors[-1] if errors else ""
     return (errors or lines or ["no output"])[-1]
 
 
@@ -84,32 +83,6 @@ def preflight(exe: Path, conf: Path, log_file: Path | None = None, timeout_s: fl
 def daemon_argv(exe: Path, conf: Path) -> tuple[str, ...]:
     """collectd in the foreground with ``conf`` (the stack starts this as its own process)."""
     return (str(exe), "-f", "-C", str(conf))
-
-
-def supervise(
-    exe: Path, conf: Path, duration_s: float | None, should_stop: Callable[[], bool]
-) -> None:
-    """Run ``collectd -f`` until the duration is over or ``should_stop``; a daemon that exits
-    on its own raises with its last words; stopped with SIGTERM, then SIGKILL."""
-    proc = subprocess.Popen(
-        daemon_argv(exe, conf),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        preexec_fn=die_with_parent,  # noqa: PLW1509 (no threads run here)
-    )
-    log.info("collectd pid %d with %s", proc.pid, conf)
-    deadline = None if duration_s is None else time.monotonic() + duration_s
-    try:
-        while not should_stop():
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise CollectdUnavailable(f"collectd exited with {proc.returncode}: {err.strip()}")
-            time.sleep(0.2)
-    finally:
-        stop(proc, group=False, timeout_s=15)
 
 
 def die_with_parent() -> None:

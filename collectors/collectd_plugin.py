@@ -10,6 +10,8 @@ its callbacks. ``collectd`` itself is imported only when running inside the daem
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,11 +71,18 @@ def targets_from_config(node: ConfigNode) -> Targets:
 
 @dataclass
 class Plugin:
-    """The plugin's state; ``dispatch`` is collectd's (or a test's) value sink."""
+    """The plugin's state; ``dispatch`` is collectd's (or a test's) value sink, given the group,
+    the metric, the value and the whole second it is for.
 
-    dispatch: Callable[[str, str, float], None]
+    collectd calls ``read`` at its own phase of each second; the plugin waits for the next whole
+    second and samples then, as tare's sampler does, so the two read the same windows (a burst
+    at a second's edge lands in the same second for both) and every value has an exact time."""
+
+    dispatch: Callable[[str, str, float, int], None]
     targets: Targets = field(default_factory=Targets)
     sampler: Sampler | None = None
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
 
     def configure(self, node: ConfigNode) -> None:
         self.targets = targets_from_config(node)
@@ -85,9 +94,13 @@ class Plugin:
         if self.sampler is None:
             self.init()
         assert self.sampler is not None
+        now = self.clock()
+        tick = math.ceil(now)
+        if tick - now > 0:
+            self.sleep(tick - now)
         values = self.sampler.sample()
         for group, metric, value in values:
-            self.dispatch(group, metric, value)
+            self.dispatch(group, metric, value, tick)
         return len(values)
 
     def shutdown(self) -> None:
@@ -119,8 +132,8 @@ def _register() -> None:
 
     template = collectd.Values(plugin="tare")  # one object, its fields overridden per value
 
-    def dispatch(group: str, metric: str, value: float) -> None:
-        template.dispatch(plugin_instance=group, type=metric, values=[value])
+    def dispatch(group: str, metric: str, value: float, when: int) -> None:
+        template.dispatch(plugin_instance=group, type=metric, values=[value], time=when)
 
     plugin = Plugin(dispatch=dispatch)
     handler = _CollectdLog(collectd)

@@ -68,9 +68,24 @@ class _Life:
     proc: subprocess.Popen[bytes]
     started: float
     log_offset: int
+    stderr_offset: int
     ready: float | None = None
+    ready_mono: float = 0.0
     cpu_s: float = 0.0
     rss_mb: float | None = None
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _since(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def cpu_pct(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
@@ -92,6 +107,7 @@ class CollectdRun:
     relay: Relay
     max_restarts: int = 2
     ready_timeout_s: float = 15.0
+    hang_s: float = 10.0  # alive but nothing reached the relay for this long: hung, killed
     poll_s: float = 0.1
     clock: Callable[[], float] = time.time
     lives: list[_Life] = field(default_factory=list)
@@ -108,10 +124,14 @@ class CollectdRun:
             self._watch = threading.Thread(target=self._watch_loop, daemon=True)
             self._watch.start()
 
+    @property
+    def _stderr(self) -> Path:
+        return self.conf.parent / "collectd.stderr"
+
     def _launch(self) -> None:
-        offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        stderr = (self.conf.parent / "collectd.stderr").open("ab")
-        with stderr:
+        offset = _size(self.log_file)
+        stderr_offset = _size(self._stderr)
+        with self._stderr.open("ab") as stderr:
             proc = subprocess.Popen(
                 collectd_bin.daemon_argv(self.exe, self.conf),
                 stdin=subprocess.DEVNULL,
@@ -119,18 +139,18 @@ class CollectdRun:
                 stderr=stderr,
                 preexec_fn=collectd_bin.die_with_parent,  # noqa: PLW1509 (before any thread)
             )
-        life = _Life(proc, self.clock(), offset)
+        life = _Life(proc, self.clock(), offset, stderr_offset)
         self.lives.append(life)
         log.info("collectd pid %d with %s", proc.pid, self.conf)
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
-            if READY in self._log_since(offset):
+            if READY in _since(self.log_file, offset):
                 life.ready = self.clock()
+                life.ready_mono = time.monotonic()
                 return
             if proc.poll() is not None:
-                self.failed = (
-                    f"collectd exited with {proc.returncode} at start: {self._words(life)}"
-                )
+                words = self._words(life)
+                self.failed = f"collectd {ended(proc.returncode)} at start: {words}"
                 return
             time.sleep(self.poll_s)
         self._end(life)
@@ -139,18 +159,12 @@ class CollectdRun:
             f"(killed): {self._words(life)}"
         )
 
-    def _log_since(self, offset: int) -> str:
-        try:
-            with self.log_file.open("rb") as fh:
-                fh.seek(offset)
-                return fh.read().decode(errors="replace")
-        except OSError:
-            return ""
-
     def _words(self, life: _Life) -> str:
-        stderr = self.conf.parent / "collectd.stderr"
-        err = stderr.read_text(errors="replace") if stderr.exists() else ""
-        return last_words(self._log_since(life.log_offset) + "\n" + err)
+        """The last error this life of collectd logged (or wrote on stderr)."""
+        text = (
+            _since(self.log_file, life.log_offset) + "\n" + _since(self._stderr, life.stderr_offset)
+        )
+        return last_words(text, errors_only=True) or "no error in its log"
 
     def _watch_loop(self) -> None:
         next_measure = 0.0
@@ -160,6 +174,7 @@ class CollectdRun:
                 if time.monotonic() >= next_measure:  # once a second: /proc reads cost too
                     self._measure(life)
                     next_measure = time.monotonic() + 1.0
+                    self._kill_if_hung(life)
                 continue
             why = f"collectd {ended(life.proc.returncode)}: {self._words(life)}"
             if len(self.lives) > self.max_restarts:
@@ -170,6 +185,14 @@ class CollectdRun:
             self._launch()
             if self.failed is not None:
                 return
+
+    def _kill_if_hung(self, life: _Life) -> None:
+        quiet = time.monotonic() - max(self.relay.last_arrival, life.ready_mono)
+        if quiet >= self.hang_s:
+            self.notes.append(f"collectd wrote nothing for {quiet:.0f} s (hung); killed")
+            log.warning("collectd wrote nothing for %.0f s; killing it", quiet)
+            life.proc.kill()
+            life.proc.wait(timeout=10)
 
     def _measure(self, life: _Life) -> None:
         cpu = _cpu_seconds(life.proc.pid)

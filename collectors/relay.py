@@ -53,6 +53,7 @@ class Relay:
         self.watch = watch  # the path whose seconds are counted
         self._watched = re.compile(rb"^" + re.escape(watch.encode()) + rb" \S+ ([0-9]+)", re.M)
         self.seconds: set[int] = set()
+        self.last_arrival = 0.0  # monotonic time the watched series last arrived
         self.bad_lines = 0
         self.cpu_samples: list[tuple[float, float]] = []  # (time, this thread's CPU seconds)
         self.server = socket.create_server(("127.0.0.1", 0))
@@ -108,7 +109,10 @@ class Relay:
         """Whole lines (each ending in a newline) to the sender."""
         if _CLEAN.fullmatch(data):
             self.sender.add_lines(data.decode("ascii").replace("\r\n", "\n").splitlines(True))
-            self.seconds.update(int(t) for t in self._watched.findall(data))
+            found = self._watched.findall(data)
+            if found:
+                self.seconds.update(int(t) for t in found)
+                self.last_arrival = time.monotonic()
             return
         for line in data.splitlines():  # something odd in the chunk: line by line
             if not line.strip():
@@ -123,6 +127,7 @@ class Relay:
                 continue
             if point[0] == self.watch:
                 self.seconds.add(point[2])
+                self.last_arrival = time.monotonic()
 
     def close(self, timeout_s: float = 5.0) -> None:
         """After collectd has exited: read what is left, flush, and close the sender."""

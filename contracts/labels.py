@@ -36,7 +36,7 @@ def _escaped(text: str, unsafe: re.Pattern[str]) -> str:
 def label(value: object) -> str:
     """One path component: letters, digits, '-' and '_' only; never empty; injective."""
     text = str(value)
-    if len(text) <= MAX_LABEL and _COMPONENT.match(text):
+    if len(text) <= MAX_LABEL and _COMPONENT.fullmatch(text):
         return text
     return _escaped(text, _UNSAFE)
 
@@ -44,13 +44,13 @@ def label(value: object) -> str:
 def is_label(value: str) -> bool:
     """True when ``value`` is one safe path component (as ``label`` makes, or two of them
     joined by '_', like a nightly path's ``<factor>_<level>``)."""
-    return bool(_COMPONENT.match(value))
+    return bool(_COMPONENT.fullmatch(value))
 
 
 def tag_value(value: object) -> str:
     """A tag value without ';', '~', '=', '!', space or newline; never empty; injective."""
     text = str(value)
-    if len(text) <= MAX_LABEL and _TAG_SAFE.match(text):
+    if len(text) <= MAX_LABEL and _TAG_SAFE.fullmatch(text):
         return text
     return _escaped(text, _TAG_UNSAFE)
 
@@ -60,9 +60,9 @@ def join(*parts: object) -> str:
     out: list[str] = []
     for part in parts:
         text = str(part)
-        out.append(text if _PATH.match(text) else label(text))
+        out.append(text if _PATH.fullmatch(text) else label(text))
     return ".".join(out)
 
 
 def is_safe_path(path: str) -> bool:
-    return bool(_PATH.match(path))
+    return bool(_PATH.fullmatch(path))

@@ -116,15 +116,21 @@ def collect_cmd(
         processes_plugin=processes_plugin,
     )
     if collector == "collectd":
-        conf = tc.run_collectd(opts)
+        conf, report, sender = tc.run_collectd(opts)
+        spooled = sender.spooled_bytes()
         result: dict[str, Any] = {
             "collector": "collectd",
             "config": str(conf),
             "prefix": collectd_run_prefix(prefix, run_id) + opts.host,
+            "missing_s": report.missing_s,
+            "notes": list(report.notes),
+            "spooled_bytes": spooled,
+            "spool": str(sender.spool_dir),
         }
         emit(result) if as_json else click.echo(
             f"collectd ran with {conf}; series under {result['prefix']}"
         )
+        _spooled(spooled, address, sender.spool_dir)
         return
     stats, sender = tc.run_standalone(opts)
     spooled = sender.spooled_bytes()
@@ -145,8 +151,12 @@ def collect_cmd(
             f"collected {stats.samples} samples ({stats.points} points) under "
             f"{result['base_path']} to {address}"
         )
+    _spooled(spooled, address, sender.spool_dir)
+
+
+def _spooled(spooled: int, address: CarbonAddress, spool: Path) -> None:
     if spooled:
         raise ServiceUnavailable(
             f"carbon at {address} unreachable: {spooled} bytes of points kept in "
-            f"{sender.spool_dir}; the next tare collect sends them"
+            f"{spool}; the next tare collect sends them"
         )

@@ -76,7 +76,7 @@ def _unique(value: list[Any]) -> list[Any]:
 
 
 def _name(value: str) -> str:
-    if not NAME_RE.match(value):
+    if not NAME_RE.fullmatch(value):
         raise ValueError(
             "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit"
         )
@@ -274,7 +274,7 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
             problems.append(
                 Problem(f"factors.{name}", f"'{name}' is built in (agent.modes / load.rates)")
             )
-        elif not FACTOR_RE.match(name):
+        elif not FACTOR_RE.fullmatch(name):
             problems.append(
                 Problem(f"factors.{name}", "factor names are lower-case letters, digits and '_'")
             )

@@ -288,6 +288,8 @@ def same_seconds_and_means(client: GraphiteClient, row: dict[str, Any]) -> None:
         seconds_a, seconds_b = set(a.dropna().index), set(b.dropna().index)
         assert len(seconds_a ^ seconds_b) <= 2, (kpi.name, sorted(seconds_a ^ seconds_b))
         assert len(seconds_a) >= end - start - 2, (kpi.name, len(seconds_a))
+        both = sorted(seconds_a & seconds_b)  # the means over the same seconds
+        a, b = a[both], b[both]
         if kpi.relative_only:
             diff = abs(a.mean() - b.mean()) / max(abs(b.mean()), 1e-9) * 100
         else:

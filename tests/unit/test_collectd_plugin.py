@@ -53,10 +53,16 @@ def test_unknown_option_is_named() -> None:
 def test_read_dispatches_every_value(tmp_path: Path) -> None:
     host = FakeHost(tmp_path)
     sent: list[tuple[str, str, float]] = []
-    plugin = Plugin(dispatch=lambda g, m, v: sent.append((g, m, v)))
+    slept: list[float] = []
+    plugin = Plugin(
+        dispatch=lambda g, m, v, t: sent.append((g, m, v)) if t == 1000 else None,
+        clock=lambda: 999.25,
+        sleep=slept.append,
+    )
     plugin.sampler = Sampler(Targets(proc_root=host.proc, cgroup_root=host.cg))
     assert plugin.read() == len(sent) > 0
     assert ("memory", "available_bytes", float(6 << 30)) in sent
+    assert slept == [0.75]  # sampled at the whole second, as tare's sampler does
     plugin.shutdown()
     assert plugin.sampler is None
 

@@ -145,15 +145,19 @@ def test_nightly_is_the_published_matrix() -> None:
             "c.toml: design.crossed[1]: unknown factor",
         ),
         (
-            GOOD + '\n[collect]\ncollector = "statsd"\n',
+            replace('collector = "sampler"', 'collector = "statsd"'),
             "c.toml: collect.collector: "
             "must be one of 'sampler', 'collectd' or 'auto', not 'statsd'",
         ),
         (
-            GOOD + '\n[collect]\ncompare_prefix = "tare"\n',
+            replace('collector = "sampler"', 'compare_prefix = "tare"'),
             "c.toml: collect.compare_prefix: must differ from graphite.prefix",
         ),
-        (GOOD + "\n[collect]\nmax_missing_s = -1\n", "c.toml: collect.max_missing_s: "),
+        (replace('name = "quickstart"', 'name = "quick\\n"'), "c.toml: campaign.name: must be"),
+        (
+            replace('collector = "sampler"', "max_missing_s = -1"),
+            "c.toml: collect.max_missing_s: ",
+        ),
         ("load = 3\n" + replace("[load]", "[loadx]"), "c.toml: load: must be a table"),
         ("[campaign]\nname = 'x'\n", "c.toml: workload: required key is missing"),
         ("x = 1\n", "c.toml: x: unknown key"),
