@@ -228,9 +228,10 @@ def stack_status(settings: StackSettings, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from tare import cli_alert, cli_calibrate, cli_campaign, cli_collect
+    from tare import cli_alert, cli_calibrate, cli_campaign, cli_collect, cli_nightly
 
     cli.add_command(cli_collect.collect_cmd)
+    cli.add_command(cli_nightly.nightly_cmd)
     cli.add_command(cli_alert.alert_cmd)
     cli.add_command(cli_alert.alerts_group)
     cli.add_command(cli_alert.changepoints_cmd)

@@ -14,7 +14,7 @@ from contracts.paths import DEFAULT_PREFIX
 from contracts.states import AlertState
 from tare.cli_common import emit, state_path
 from tare.configfile import ConfigError
-from tare.stack.settings import resolve
+from tare.stack.settings import StackSettings, resolve
 
 NOTIFY = click.Choice(["auto", "slack", "console", "none"])
 
@@ -63,38 +63,12 @@ def alert_cmd(
     as_json: bool,
 ) -> None:
     """Check the nightly overhead series: change points, thresholds; notify what is new."""
-    from alerting import cycle, secrets
-    from alerting.store import AlertStore
-    from pipeline import nightly
-    from pipeline.graphite import GraphiteClient
-    from tare.alerts_config import AlertsSection, load_alerts_file, rules_of, settings_of
+    from alerting import cycle
 
     settings = resolve(state_dir=state_dir)
-    section = AlertsSection()
-    if config is not None:
-        from tare.config import load_campaign
-
-        spec = load_campaign(config).spec
-        section = spec.alerts
-        campaign_name = campaign_name or spec.campaign.name
-        prefix = prefix or spec.graphite.prefix
-        render_url = render_url or spec.graphite.render_url
-    if rules is not None:
-        section = load_alerts_file(rules)
-    notifier = None
-    if not dry_run:  # secrets first: a bad secrets file fails before any work
-        notifier = cycle.notifier_for(
-            notify, secrets.from_environment(slack_secrets, section.slack_channel)
-        )
-    client = GraphiteClient(render_url or settings.render_url, timeout_s=30)
-    frame = nightly.fetch(client, prefix or DEFAULT_PREFIX, campaign_name, section.history_nights)
-    versions = cycle.agent_versions(_ledger_records(settings.state_dir / "ledger.db"))
-    thresholds, detection, url = rules_of(section), settings_of(section), section.dashboard_url
-    if dry_run:
-        outcome = cycle.run_alert(frame, thresholds, detection, url, None, None, versions)
-    else:
-        with AlertStore(settings.state_dir / "alerts.db") as store:
-            outcome = cycle.run_alert(frame, thresholds, detection, url, store, notifier, versions)
+    outcome = check_alerts(
+        settings, config, rules, campaign_name, prefix, render_url, notify, slack_secrets, dry_run
+    )
     ev = outcome.evaluation
     gate = cycle.regressions(outcome.new)
     if as_json:
@@ -124,6 +98,50 @@ def alert_cmd(
             + ", ".join(f"{i} ({a.cell}, {a.night})" for i, a in gate)
         )
     _delivery_problem(outcome.delivery)
+
+
+def check_alerts(
+    settings: StackSettings,
+    config: Path | None,
+    rules: Path | None = None,
+    campaign_name: str | None = None,
+    prefix: str | None = None,
+    render_url: str | None = None,
+    notify: str = "auto",
+    slack_secrets: Path | None = None,
+    dry_run: bool = False,
+) -> Any:
+    """``tare alert``'s work: evaluate, record and notify; the cycle's outcome."""
+    from alerting import cycle, secrets
+    from alerting.store import AlertStore
+    from pipeline import nightly
+    from pipeline.graphite import GraphiteClient
+    from tare.alerts_config import AlertsSection, load_alerts_file, rules_of, settings_of
+
+    section = AlertsSection()
+    if config is not None:
+        from tare.config import load_campaign
+
+        spec = load_campaign(config).spec
+        section = spec.alerts
+        campaign_name = campaign_name or spec.campaign.name
+        prefix = prefix or spec.graphite.prefix
+        render_url = render_url or spec.graphite.render_url
+    if rules is not None:
+        section = load_alerts_file(rules)
+    notifier = None
+    if not dry_run:  # secrets first: a bad secrets file fails before any work
+        notifier = cycle.notifier_for(
+            notify, secrets.from_environment(slack_secrets, section.slack_channel)
+        )
+    client = GraphiteClient(render_url or settings.render_url, timeout_s=30)
+    frame = nightly.fetch(client, prefix or DEFAULT_PREFIX, campaign_name, section.history_nights)
+    versions = cycle.agent_versions(_ledger_records(settings.state_dir / "ledger.db"))
+    thresholds, detection, url = rules_of(section), settings_of(section), section.dashboard_url
+    if dry_run:
+        return cycle.run_alert(frame, thresholds, detection, url, None, None, versions)
+    with AlertStore(settings.state_dir / "alerts.db") as store:
+        return cycle.run_alert(frame, thresholds, detection, url, store, notifier, versions)
 
 
 def _ledger_records(path: Path) -> list[tuple[Any, list[Any]]]:

@@ -307,30 +307,20 @@ def analyze_cmd(
     as_json: bool,
 ) -> None:
     """Overhead of every contender cell against its baseline, with 95% CIs."""
-    from collectors.sender import deliver
-    from pipeline import nightly, tables
-    from pipeline.campaign import analyze, graphite_of, output_dir, write_tables
-    from pipeline.graphite import GraphiteClient
+    from pipeline import tables
 
     if campaign_id and latest:
         raise UsageError("give --campaign ID or --latest, not both")
-    settings = resolve(state_dir=state_dir)
-    campaign, rows = _load(settings, campaign_id)
-    graphite = graphite_of(rows)
-    url = str(graphite.render_url) if graphite else settings.render_url
-    carbon = graphite.carbon if graphite else settings.carbon
+    carbon = None
     if carbon_text is not None:
         try:
             carbon = CarbonAddress.parse(carbon_text)
         except ValueError as exc:
             raise UsageError(f"--carbon {carbon_text!r}: {exc}") from None
-    result = analyze(campaign, rows, GraphiteClient(url, timeout_s=30))
-    write_tables(result, out_dir or output_dir(rows))
-    delivery = None
-    if not no_write_back and result.overheads:
-        prefix = graphite.prefix if graphite else DEFAULT_PREFIX
-        points = nightly.points(prefix, campaign, result.overheads)
-        delivery = deliver(carbon, settings.state_dir / "spool", "analyze", points)
+    settings = resolve(state_dir=state_dir)
+    result, delivery, carbon = analyze_campaign(
+        settings, campaign_id, out_dir, not no_write_back, carbon
+    )
     if as_json:
         emit(
             {
@@ -348,6 +338,34 @@ def analyze_cmd(
         raise ServiceUnavailable(delivery.describe("nightly points", carbon))
 
 
+def analyze_campaign(
+    settings: StackSettings,
+    campaign_id: str | None,
+    out_dir: Path | None = None,
+    write_back: bool = True,
+    carbon: CarbonAddress | None = None,
+) -> tuple[Any, Any, CarbonAddress]:
+    """``tare analyze``'s work: (the Analysis, what became of the nightly points or None, the
+    carbon they went to); the tables are written."""
+    from collectors.sender import deliver
+    from pipeline import nightly
+    from pipeline.campaign import analyze, graphite_of, output_dir, write_tables
+    from pipeline.graphite import GraphiteClient
+
+    campaign, rows = _load(settings, campaign_id)
+    graphite = graphite_of(rows)
+    url = str(graphite.render_url) if graphite else settings.render_url
+    carbon = carbon or (graphite.carbon if graphite else settings.carbon)
+    result = analyze(campaign, rows, GraphiteClient(url, timeout_s=30))
+    write_tables(result, out_dir or output_dir(rows))
+    delivery = None
+    if write_back and result.overheads:
+        prefix = graphite.prefix if graphite else DEFAULT_PREFIX
+        points = nightly.points(prefix, campaign, result.overheads)
+        delivery = deliver(carbon, settings.state_dir / "spool", "analyze", points)
+    return result, delivery, carbon
+
+
 @click.command("report")
 @click.option("--campaign", "campaign_id", help="A campaign id (default: the latest).")
 @click.option(
@@ -359,15 +377,19 @@ def analyze_cmd(
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 def report_cmd(campaign_id: str | None, out_dir: Path | None, state_dir: Path | None) -> None:
     """One self-contained HTML page: overhead plots with CIs, trends, every run's series."""
+    click.echo(f"report: {build_report(resolve(state_dir=state_dir), campaign_id, out_dir)}")
+
+
+def build_report(settings: StackSettings, campaign_id: str | None, out_dir: Path | None) -> Path:
+    """``tare report``'s work: the page for a campaign (the latest by default); its path."""
     from contracts.labels import label
     from pipeline import reporting
     from pipeline.campaign import analyze, graphite_of, output_dir
     from pipeline.graphite import GraphiteClient
 
-    settings = resolve(state_dir=state_dir)
     campaign, rows = _load(settings, campaign_id)
     graphite = graphite_of(rows)
     client = GraphiteClient(str(graphite.render_url) if graphite else settings.render_url, 30)
     result = analyze(campaign, rows, client)
     root = out_dir or output_dir(rows) / label(campaign.campaign_id)
-    click.echo(f"report: {reporting.build(result, client, root)}")
+    return reporting.build(result, client, root)

@@ -23,6 +23,7 @@ def campaign(
     workload: str | None = None,
     ready_timeout: float = 15,
     collect: str = "",  # the [collect] table's lines
+    extra: str = "",  # more tables at the end
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
@@ -64,6 +65,7 @@ repeats = {repeats}
 policy_size = [1000]
 [collect]
 {collect}
+{extra}
 """
     path = tmp_path / f"{name}.toml"
     path.write_text(text)

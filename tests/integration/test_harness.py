@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,21 @@ def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
         tmp_path, graphite_stack, collect='collector = "collectd"\ncompare_prefix = "tarecmp"'
     )
     state = tmp_path / "state"
-    res = run_tare("run", str(conf), "--state-dir", str(state), "--json", timeout=300)
+    # the whole night in one command: a clean night is exit 0
+    res = run_tare(
+        "nightly", str(conf), "--state-dir", str(state), "--json", "--notify", "none", timeout=300
+    )
     assert res.code == 0, res.err
-    summary = json.loads(res.out)
-    assert summary["ran"] == 2 and summary["aborted"] is None
+    night = json.loads(res.out)
+    assert night["runs"] == 2 and night["not_valid"] == [] and night["exit"] == 0
+    assert [(s["name"], s["code"]) for s in night["stages"]] == [
+        ("stack", 0),
+        ("run", 0),
+        ("analyze", 0),
+        ("alert", 0),
+        ("report", 0),
+    ]
+    assert night["alerts_new"] == 0 and Path(night["report"]).exists()
     rows = runs(state)
     assert [(r["mode"], r["status"]) for r in rows] == [("baseline", "done"), ("enforced", "done")]
     enforced = rows[1]
@@ -107,10 +119,20 @@ def test_workload_that_never_becomes_ready(graphite_stack: Stack, tmp_path: Path
 
 
 def test_unreachable_target_rate_is_an_invalid_run(graphite_stack: Stack, tmp_path: Path) -> None:
+    """Through ``tare nightly``: exit 5, each invalid run named, and in the JUnit file."""
     conf = campaign(tmp_path, graphite_stack, name="toofast", modes='["idle"]', rates="[90000]")
-    res = run_tare("run", str(conf), "--state-dir", str(tmp_path / "s"), timeout=300)
+    junit = tmp_path / "junit.xml"
+    args = ("--state-dir", str(tmp_path / "s"), "--junit", str(junit), "--notify", "none")
+    res = run_tare("nightly", str(conf), *args, timeout=300)
     assert res.code == 5, res.err
-    assert "invalid" in res.err and "of target 90000/s" in res.err
+    assert "2 not valid" in res.out and "of target 90000/s" in res.out
+    last = res.out.strip().splitlines()[-1]  # the one-line summary
+    assert last.startswith("nightly toofast-") and "2 invalid runs" in last, last
+    assert last.endswith("; exit 5"), last
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    errors = [c for c in suite.iter("testcase") if c.find("error") is not None]
+    assert {c.get("classname") for c in errors} == {"linux.toofast.stages", "linux.toofast.runs"}
 
 
 def test_missing_load_tool_and_busy_lab(graphite_stack: Stack, tmp_path: Path) -> None:
@@ -298,13 +320,32 @@ def same_seconds_and_means(client: GraphiteClient, row: dict[str, Any]) -> None:
         assert diff <= limit, (kpi.name, row["mode"], a.mean(), b.mean())
 
 
+def the_breach_fails_its_case(junit: Path, cell: str) -> None:
+    cases = {
+        (c.get("classname"), c.get("name")): c for c in ET.parse(junit).getroot().iter("testcase")
+    }
+    failed = cases[(cell, "cpu_cgroup")].find("failure")
+    assert failed is not None and "threshold" in str(failed.get("message"))
+    assert "welch" in str(failed.get("message"))  # tonight's overhead and CI with it
+    assert cases[(cell, "cpu_workload_core")].find("failure") is None
+    assert (cell, "mem_available") not in cases  # context KPIs are not test cases
+
+
 def test_analyze_overhead_with_confidence_intervals_written_back(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
-    conf = campaign(tmp_path, graphite_stack, name="analyzed", repeats=2)
+    # a threshold every overhead breaches: through ``tare nightly --fail-on-regression``, exit 1,
+    # and that cell and KPI a failed case of the JUnit file
+    breach = '[[alerts.thresholds]]\nkpi = "cpu_cgroup"\nlimit = -1000\nmode = "enforced"\n'
+    conf = campaign(tmp_path, graphite_stack, name="analyzed", repeats=2, extra=breach)
     state = tmp_path / "s"
-    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=400)
-    assert res.code == 0, res.err
+    junit = tmp_path / "junit.xml"
+    args = ("--state-dir", str(state), "--junit", str(junit), "--notify", "none", "--json")
+    res = run_tare("nightly", str(conf), "--fail-on-regression", *args, timeout=400)
+    assert res.code == 1, res.err
+    night = json.loads(res.out)
+    assert night["not_valid"] == [] and len(night["regressions"]) == 1 and night["exit"] == 1
+    the_breach_fails_its_case(junit, "linux.analyzed.enforced.rate_1000.policy_size_1000")
     out = tmp_path / "tables"
     res = run_tare("analyze", "--latest", "--json", "--out", str(out), "--state-dir", str(state))
     assert res.code == 0, res.err

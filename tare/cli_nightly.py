@@ -1,0 +1,123 @@
+"""``tare nightly``: the verb; the night is in ``tare.nightly``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tare.cli_alert import NOTIFY
+from tare.cli_common import emit
+from tare.stack.settings import resolve
+
+
+@click.command("nightly")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a new regression is found.")
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the night as JUnit XML (one test case per cell x judged KPI).",
+)
+@click.option("--notify", type=NOTIFY, default="auto", show_default=True)
+@click.option("--slack-secrets", type=click.Path(path_type=Path))
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the night as JSON.")
+@click.pass_context
+def nightly_cmd(
+    ctx: click.Context,
+    config: Path,
+    fail_on_regression: bool,
+    junit_file: Path | None,
+    notify: str,
+    slack_secrets: Path | None,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Stack check, run (tonight's interrupted campaign resumed), analyze, alert, report."""
+    from alerting import summary
+    from pipeline import junit, tables
+    from tare.config import load_campaign
+    from tare.nightly import run_night
+
+    campaign = load_campaign(config)
+    settings = resolve(state_dir=state_dir)
+    night = run_night(campaign, settings, notify, slack_secrets)
+    code = night.exit_code(fail_on_regression)
+    if junit_file is not None:
+        write_junit(junit_file, night, campaign.spec.campaign.platform, junit, summary)
+    data = night_json(night, code, junit_file)
+    if as_json:
+        emit(data)
+    else:
+        if night.analysis is not None:
+            for line in tables.table(night.analysis):
+                click.echo(line)
+        if night.alerts is not None:
+            for line in summary.outcome_lines(night.alerts, False):
+                click.echo(line)
+        for s in night.stages:
+            click.echo(f"  {s.name:8} {'ok' if s.code == 0 else f'exit {s.code}'}: {s.message}")
+        click.echo(one_line(data))
+    ctx.exit(code)
+
+
+def night_json(night: Any, code: int, junit_file: Path | None) -> dict[str, Any]:
+    alerts = night.alerts
+    return {
+        "campaign": night.campaign,
+        "campaign_id": night.campaign_id,
+        "resumed": night.resumed,
+        "runs": night.runs,
+        "cells": night.cells,
+        "not_valid": night.not_valid,
+        "alerts_new": len(alerts.new) if alerts else None,
+        "alerts_known": len(alerts.known) if alerts else None,
+        "pending": len(alerts.evaluation.pending) if alerts else None,
+        "regressions": night.regressions,
+        "report": str(night.report) if night.report else None,
+        "junit": str(junit_file) if junit_file else None,
+        "stages": [{"name": s.name, "code": s.code, "message": s.message} for s in night.stages],
+        "duration_s": round(time.time() - night.started, 1),
+        "exit": code,
+    }
+
+
+def one_line(d: dict[str, Any]) -> str:
+    alerts = (
+        f"alerts {d['alerts_new']} new / {d['pending']} pending"
+        if d["alerts_new"] is not None
+        else "alerts not checked"
+    )
+    return (
+        f"nightly {d['campaign_id'] or d['campaign']}: {d['cells']} cells, "
+        f"{len(d['not_valid'])} invalid runs, {alerts}, "
+        f"report {d['report'] or 'not written'}; exit {d['exit']}"
+    )
+
+
+def write_junit(path: Path, night: Any, platform: str, junit: Any, summary: Any) -> None:
+    failing: dict[tuple[str, str], str] = {}
+    if night.alerts is not None:  # tonight's open regressions and breaches, new or known
+        for aid, a in [*night.alerts.new, *night.alerts.known]:
+            if a.kind.gating and a.campaign == night.campaign:
+                for item in a.items:
+                    why = f"{aid} {a.kind}: {summary.item_line(item)}"
+                    failing[(item.cell or a.cell, item.kpi)] = why
+    overheads = night.analysis.overheads if night.analysis is not None else []
+    cases = junit.cases(platform, night.campaign, overheads, failing)
+    cases += [
+        junit.Case(f"{platform}.{night.campaign}.stages", s.name, "error", s.message)
+        for s in night.stages
+        if s.code != 0
+    ]
+    cases += [
+        junit.Case(f"{platform}.{night.campaign}.runs", run_id, "error", "run not valid")
+        for run_id in night.not_valid
+    ]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(night.started))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(junit.render(f"tare nightly {night.campaign}", cases, stamp))
