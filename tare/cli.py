@@ -232,6 +232,7 @@ def _register() -> None:
 
     cli.add_command(cli_collect.collect_cmd)
     cli.add_command(cli_nightly.nightly_cmd)
+    cli.add_command(cli_nightly.schedule_cmd)
     cli.add_command(cli_alert.alert_cmd)
     cli.add_command(cli_alert.alerts_group)
     cli.add_command(cli_alert.changepoints_cmd)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -121,3 +124,55 @@ def write_junit(path: Path, night: Any, platform: str, junit: Any, summary: Any)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(night.started))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(junit.render(f"tare nightly {night.campaign}", cases, stamp))
+
+
+@click.command("schedule")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--fail-on-regression", is_flag=True, help="Passed to each `tare nightly`.")
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Passed to each `tare nightly` (the latest night's JUnit file).",
+)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+def schedule_cmd(
+    config: Path, fail_on_regression: bool, junit_file: Path | None, state_dir: Path | None
+) -> None:
+    """Run `tare nightly CONFIG` at the times of its [schedule] table, forever: one job at a
+    time, a night missed while down run once, SIGTERM stops the running night cleanly."""
+    from harness.scheduler import Scheduler, Spec, parse_days
+    from tare.config import load_campaign
+
+    campaign = load_campaign(config)
+    settings = resolve(state_dir=state_dir)
+    s = campaign.spec.schedule
+    argv = [sys.executable, "-m", "tare", "nightly", str(config.resolve())]
+    argv += ["--state-dir", str(settings.state_dir)]
+    argv += ["--fail-on-regression"] if fail_on_regression else []
+    argv += ["--junit", str(junit_file.resolve())] if junit_file else []
+    spec = Spec(tuple(s.times), s.timezone, parse_days(s.days))
+    state_file = settings.state_dir / "schedule" / f"{campaign.name}.json"
+    scheduler = Scheduler(spec, lambda: run_child(argv), state_file, tell=click.echo)
+    nxt = scheduler.next_run()
+    click.echo(
+        f"schedule {campaign.name}: {', '.join(s.times)} {s.timezone} on {', '.join(spec.days)}"
+        + (f"; next {nxt.isoformat(timespec='minutes')}" if nxt else "")
+    )
+    scheduler.loop(lambda: False)
+
+
+def run_child(argv: list[str], grace_s: float = 300.0) -> int:
+    """``tare nightly`` as a child; an interrupt here is passed on as SIGTERM (the night tears
+    its lab down and stays resumable), waited for, then raised again."""
+    proc = subprocess.Popen(argv)
+    try:
+        return proc.wait()
+    except BaseException:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise

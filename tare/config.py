@@ -197,6 +197,43 @@ class CollectSection(_Model):
     max_restarts: Annotated[int, Field(ge=0, le=10)] = 2
 
 
+def _times(value: list[str]) -> list[str]:
+    for t in value:
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", t):
+            raise ValueError(f"{t!r}: times are HH:MM, 00:00 to 23:59")
+    return value
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (an IANA name: UTC, Europe/Berlin)"
+        ) from None
+    return value
+
+
+def _days(value: list[str]) -> list[str]:
+    from harness.scheduler import parse_days
+
+    parse_days(value)  # ValueError names the bad day
+    return value
+
+
+class ScheduleSection(_Model):
+    # when `tare schedule` runs the nightly job: times in the time zone, on these days
+    times: Annotated[
+        list[str], Field(min_length=1), AfterValidator(_times), AfterValidator(_unique)
+    ] = Field(default_factory=lambda: ["02:00"])
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    days: Annotated[list[str], Field(min_length=1), AfterValidator(_days)] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    )
+
+
 class CampaignFile(_Model):
     campaign: CampaignSection
     graphite: GraphiteSection = GraphiteSection()
@@ -209,6 +246,7 @@ class CampaignFile(_Model):
     )
     alerts: AlertsSection = AlertsSection()
     collect: CollectSection = CollectSection()
+    schedule: ScheduleSection = ScheduleSection()
 
 
 @dataclass(frozen=True, slots=True)
