@@ -178,22 +178,34 @@ def run_collectd(opts: CollectOptions) -> tuple[Path, CollectorReport, CarbonSen
 
 
 class _Timed:
-    """A sampler that notes when it sampled (the second) and the thread's CPU so far."""
+    """A sampler that notes the thread's CPU after each sample."""
 
     def __init__(self, sampler: Sampler) -> None:
         self.sampler = sampler
-        self.seconds: set[int] = set()
         self.cpu_samples: list[tuple[float, float]] = []
 
     def sample(self) -> list[Value]:
         values = self.sampler.sample()
-        now = time.time()
-        self.seconds.add(math.floor(now))
-        self.cpu_samples.append((now, time.thread_time()))
+        self.cpu_samples.append((time.time(), time.thread_time()))
         return values
 
     def close(self) -> None:
         self.sampler.close()
+
+
+class _Counted:
+    """A sink that notes the seconds it was given points for (the sampler's own timestamps)."""
+
+    def __init__(self, sink: CarbonSender) -> None:
+        self.sink = sink
+        self.seconds: set[int] = set()
+
+    def add(self, points: list[tuple[str, float, int]]) -> None:
+        self.seconds.update(ts for _, _, ts in points)
+        self.sink.add(points)
+
+    def flush(self) -> bool:
+        return self.sink.flush()
 
 
 class Background:
@@ -204,6 +216,7 @@ class Background:
         self.sender = sender
         self.prefix = prefix
         self.sampler = _Timed(Sampler(targets))
+        self.counted = _Counted(sender)
         self.error: str | None = None
         self.stats: CollectStats | None = None
         self.thread = threading.Thread(target=self._collect, args=(base,), daemon=True)
@@ -212,7 +225,7 @@ class Background:
     def _collect(self, base: str) -> None:
         try:
             self.stats = collect(
-                self.sampler, self.sender, base, duration_s=None, should_stop=self.stop_flag.is_set
+                self.sampler, self.counted, base, duration_s=None, should_stop=self.stop_flag.is_set
             )
         except Exception as exc:
             log.exception("the sampler thread died")
@@ -240,7 +253,7 @@ class Background:
             self.prefix,
             round(cpu, 3) if cpu is not None else None,
             None,
-            sum(1 for t in window if t not in self.sampler.seconds),
+            sum(1 for t in window if t not in self.counted.seconds),
             (self.error,) if self.error else (),
         )
 

@@ -4,22 +4,25 @@ gets, and how the harness judges a run by its collection: without a daemon."""
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from collectors import collectd as collectd_bin
-from collectors.collect import Together, resolve_collector
+from collectors.collect import Background, Together, resolve_collector
 from collectors.collectd import CollectdUnavailable, last_words
 from collectors.collectd_run import cpu_pct
 from collectors.relay import Relay, parse_line
+from collectors.sampler import Targets
 from collectors.sender import CarbonSender
 from contracts.addresses import CarbonAddress
 from contracts.errors import ExitCode, exit_code_for
 from contracts.manifest import CollectorReport
 from contracts.states import RunState
 from harness.runner import RunOutcome, judge_collection
+from tests.unit.fakeproc import FakeHost
 
 CARBON = CarbonAddress.parse("127.0.0.1:2003")
 
@@ -143,3 +146,21 @@ def test_only_the_primary_collector_fails_or_invalidates_the_run() -> None:
     assert "the sampler died: OSError: x" in o.facts.collection[1].notes
     together.stop()
     assert other.stopped
+
+
+def test_the_sampler_reports_the_seconds_it_wrote_and_its_cost(tmp_path: Path) -> None:
+    """The in-process sampler's report: the steady seconds without a point (none here) and
+    its thread's CPU over the window."""
+    host = FakeHost(tmp_path / "host")
+    sender = CarbonSender(CarbonAddress("127.0.0.1", free_port()), tmp_path / "spool")
+    bg = Background(
+        Targets(proc_root=host.proc, cgroup_root=host.cg), sender, "t.runs.r.h.tare", "t"
+    )
+    start = time.time()
+    time.sleep(3.2)
+    bg.stop()
+    report = bg.report((start + 1, start + 3))
+    assert report.name == "sampler" and report.prefix == "t" and report.rss_mb is None
+    assert report.missing_s == 0, sorted(bg.counted.seconds)
+    assert report.cpu_pct is not None and 0 <= report.cpu_pct < 50
+    assert bg.report((start + 1, start + 30)).missing_s >= 26  # seconds after it stopped
