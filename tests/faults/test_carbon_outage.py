@@ -94,25 +94,27 @@ def test_no_point_lost_across_a_20_second_carbon_outage(
         wait_for(partial(spooled, spool), timeout_s=20, what=f"{k} spooling")
     time.sleep(max(0.0, OUTAGE_S - (time.time() - down_at)))
     procs.start(graphite.carbon_spec(settings), settings.pid_dir)
+    up_at = time.time()
     results = {k: c.communicate(timeout=duration + 60) for k, c in collectors.items()}
     end = int(time.time())
     client = GraphiteClient(settings.render_url)
-    first, last = start + 1, end - 2
     for kind, (out, err) in results.items():
         assert collectors[kind].returncode == 0, (kind, err)
         report = json.loads(out)
         assert report["spooled_bytes"] == 0, kind
         assert "spooling until it answers" in err, kind
-        # from its first second (collectd starts a few seconds later) to the end
         for metric in ("memory.available_bytes", "cpu_all.busy_pct"):
             target = f"tare.runs.outage-{kind}.h.tare.{metric}"
 
             def complete(target: str = target) -> list[int] | None:
-                series = client.render([target], first - 5, end + 5)
+                """Every second from the collector's first to its last (each collector starts
+                and stops at its own time), a span that holds the whole outage."""
+                series = client.render([target], start - 5, end + 5)
                 seconds = {t for t, _ in series[0].values()} if series else set()
-                begun = min(seconds, default=last)
-                gaps = [t for t in range(begun + 2, last) if t not in seconds]
-                return None if gaps or not seconds else sorted(seconds)
+                if not seconds or not min(seconds) < down_at < up_at < max(seconds):
+                    return None
+                gaps = [t for t in range(min(seconds) + 2, max(seconds)) if t not in seconds]
+                return None if gaps else sorted(seconds)
 
             seconds = wait_for(complete, timeout_s=30, what=f"every second of {kind} {metric}")
             assert len(seconds) >= duration - 8, (kind, metric, len(seconds))
