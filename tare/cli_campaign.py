@@ -318,7 +318,7 @@ def analyze_cmd(
         except ValueError as exc:
             raise UsageError(f"--carbon {carbon_text!r}: {exc}") from None
     settings = resolve(state_dir=state_dir)
-    result, delivery, carbon = analyze_campaign(
+    result, delivery, carbon, _ = analyze_campaign(
         settings, campaign_id, out_dir, not no_write_back, carbon
     )
     if as_json:
@@ -344,9 +344,9 @@ def analyze_campaign(
     out_dir: Path | None = None,
     write_back: bool = True,
     carbon: CarbonAddress | None = None,
-) -> tuple[Any, Any, CarbonAddress]:
+) -> tuple[Any, Any, CarbonAddress, list[tuple[str, float, int]]]:
     """``tare analyze``'s work: (the Analysis, what became of the nightly points or None, the
-    carbon they went to); the tables are written."""
+    carbon they went to, the points); the tables are written."""
     from collectors.sender import deliver
     from pipeline import nightly
     from pipeline.campaign import analyze, graphite_of, output_dir, write_tables
@@ -359,11 +359,12 @@ def analyze_campaign(
     result = analyze(campaign, rows, GraphiteClient(url, timeout_s=30))
     write_tables(result, out_dir or output_dir(rows))
     delivery = None
+    points: list[tuple[str, float, int]] = []
     if write_back and result.overheads:
         prefix = graphite.prefix if graphite else DEFAULT_PREFIX
-        points = nightly.points(prefix, campaign, result.overheads)
+        points = list(nightly.points(prefix, campaign, result.overheads))
         delivery = deliver(carbon, settings.state_dir / "spool", "analyze", points)
-    return result, delivery, carbon
+    return result, delivery, carbon, points
 
 
 @click.command("report")

@@ -97,6 +97,22 @@ def stack_problem(campaign: Campaign) -> str | None:
     return None
 
 
+def readable(client: GraphiteClient, point: tuple[str, float, int], timeout_s: float = 30) -> bool:
+    """Wait until graphite-web returns a point just written to carbon (carbon takes a moment to
+    receive and cache it); False after ``timeout_s`` (the alert stage then says what it saw)."""
+    path, _, ts = point
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            found = client.render([path], ts - 3600, ts + 3600)
+            if found and found[0].values():
+                return True
+        except GraphiteUnavailable:
+            pass
+        time.sleep(0.5)
+    return False
+
+
 def tonight_to_resume(state_dir: Path, campaign: Campaign, now: float) -> bool:
     """Resume when this campaign's latest unfinished run was interrupted tonight (started less
     than 18 h ago) with the same config; anything older or changed starts a new campaign."""
@@ -149,7 +165,7 @@ def run_night(
             night.stages[-1] = Stage("run", int(ExitCode.RUN_INVALID), "; ".join([why, *bad]))
         analyzed = night.stage("analyze", lambda: analyze_campaign(settings, summary.campaign_id))
         if analyzed is not None:
-            night.analysis, delivery, carbon = analyzed
+            night.analysis, delivery, carbon, points = analyzed
             night.cells = len({o.cell for o in night.analysis.overheads})
             if delivery is not None and not delivery.sent:
                 night.stages[-1] = Stage(
@@ -157,6 +173,8 @@ def run_night(
                     int(ExitCode.SERVICE_UNAVAILABLE),
                     delivery.describe("nightly points", carbon),
                 )
+            elif points:  # the alert stage reads them back: wait until carbon has them
+                readable(GraphiteClient(str(campaign.graphite.render_url), 10), points[-1])
     night.alerts = night.stage(
         "alert",
         lambda: check_alerts(settings, campaign.path, notify=notify, slack_secrets=slack_secrets),
