@@ -7,17 +7,27 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from xml.etree import ElementTree as ET
 
 from contracts.paths import NightlyKey
 from pipeline.analysis import Overhead
 
 
+class Result(StrEnum):
+    """A test case's result, named as JUnit's elements are."""
+
+    PASSED = "passed"
+    FAILURE = "failure"  # a regression or a threshold breach
+    SKIPPED = "skipped"  # no inference
+    ERROR = "error"  # a stage that did not run, a run not valid
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     classname: str
     name: str
-    outcome: str  # "passed" | "failed" | "skipped" | "error"
+    outcome: Result
     message: str = ""
 
 
@@ -52,11 +62,11 @@ def cases(
         classname = f"{platform}.{campaign}.{cell}"
         why = failing.get((cell, o.kpi))
         if why is not None:
-            out.append(Case(classname, o.kpi, "failed", f"{why}; tonight {_figure(o)}"))
+            out.append(Case(classname, o.kpi, Result.FAILURE, f"{why}; tonight {_figure(o)}"))
         elif not o.inferred:
-            out.append(Case(classname, o.kpi, "skipped", _figure(o)))
+            out.append(Case(classname, o.kpi, Result.SKIPPED, _figure(o)))
         else:
-            out.append(Case(classname, o.kpi, "passed", _figure(o)))
+            out.append(Case(classname, o.kpi, Result.PASSED, _figure(o)))
     return out
 
 
@@ -67,17 +77,16 @@ def render(suite: str, items: Sequence[Case], timestamp: str) -> str:
         "testsuite",
         name=suite,
         tests=str(len(items)),
-        failures=str(sum(c.outcome == "failed" for c in items)),
-        errors=str(sum(c.outcome == "error" for c in items)),
-        skipped=str(sum(c.outcome == "skipped" for c in items)),
+        failures=str(sum(c.outcome is Result.FAILURE for c in items)),
+        errors=str(sum(c.outcome is Result.ERROR for c in items)),
+        skipped=str(sum(c.outcome is Result.SKIPPED for c in items)),
         timestamp=timestamp,
     )
     for c in items:
         case = ET.SubElement(s, "testcase", classname=c.classname, name=c.name, time="0")
-        if c.outcome == "passed":
+        if c.outcome is Result.PASSED:
             ET.SubElement(case, "system-out").text = c.message
-        elif c.outcome in ("failed", "error", "skipped"):
-            tag = {"failed": "failure", "error": "error", "skipped": "skipped"}[c.outcome]
-            ET.SubElement(case, tag, message=c.message)
+        else:  # the element is named as the result
+            ET.SubElement(case, c.outcome.value, message=c.message)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

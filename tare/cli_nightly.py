@@ -113,12 +113,12 @@ def write_junit(path: Path, night: Any, platform: str, junit: Any, summary: Any)
     overheads = night.analysis.overheads if night.analysis is not None else []
     cases = junit.cases(platform, night.campaign, overheads, failing)
     cases += [
-        junit.Case(f"{platform}.{night.campaign}.stages", s.name, "error", s.message)
+        junit.Case(f"{platform}.{night.campaign}.stages", s.name, junit.Result.ERROR, s.message)
         for s in night.stages
         if s.code != 0
     ]
     cases += [
-        junit.Case(f"{platform}.{night.campaign}.runs", run_id, "error", "run not valid")
+        junit.Case(f"{platform}.{night.campaign}.runs", run_id, junit.Result.ERROR, "not valid")
         for run_id in night.not_valid
     ]
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(night.started))

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from collectors.carbon import unreachable
 from contracts.errors import ExitCode, TareError, exit_code_for
+from contracts.paths import canary_path
 from contracts.states import CampaignState
 from harness.ledger import Ledger
 from pipeline.graphite import GraphiteClient, GraphiteUnavailable
@@ -91,7 +92,7 @@ def stack_problem(campaign: Campaign) -> str | None:
     if why is not None:
         return f"carbon at {g.carbon} unreachable ({why})"
     try:
-        GraphiteClient(str(g.render_url), timeout_s=10).find(f"{g.prefix}.*")
+        GraphiteClient(str(g.render_url), timeout_s=10).find(canary_path(g.prefix))
     except GraphiteUnavailable as exc:
         return f"graphite-web at {g.render_url}: {exc}"
     return None

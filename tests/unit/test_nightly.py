@@ -72,16 +72,18 @@ def test_junit_has_one_case_per_cell_and_judged_kpi() -> None:
     cell = "enforced.rate_1000.policy_size_1000"
     cases = junit.cases("linux", "q", items, {(cell, "cpu_cgroup"): "A1 threshold: over 2"})
     assert [(c.name, c.outcome) for c in cases] == [
-        ("cpu_cgroup", "failed"),
-        ("cpu_all", "passed"),
-        ("mem_cgroup", "skipped"),
+        ("cpu_cgroup", junit.Result.FAILURE),
+        ("cpu_all", junit.Result.PASSED),
+        ("mem_cgroup", junit.Result.SKIPPED),
     ]
     assert (
         cases[0].message
         == "A1 threshold: over 2; tonight +2.50 pp of a core [+1.50, +3.50] (welch)"
     )
     xml = junit.render(
-        "tare nightly q", [*cases, junit.Case("linux.q.stages", "run", "error", "x")], "t"
+        "tare nightly q",
+        [*cases, junit.Case("linux.q.stages", "run", junit.Result.ERROR, "x")],
+        "t",
     )
     suite = ET.fromstring(xml.split("\n", 1)[1]).find("testsuite")
     assert suite is not None
