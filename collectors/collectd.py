@@ -58,11 +58,26 @@ def last_words(text: str, errors_only: bool = False) -> str:
     return (errors or lines or ["no output"])[-1]
 
 
+def size(path: Path) -> int:
+    """A log's length now (0 when it is not there yet): where a new daemon's lines start."""
+    return path.stat().st_size if path.exists() else 0
+
+
+def since(path: Path, offset: int) -> str:
+    """What a log gained after ``offset``."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def preflight(exe: Path, conf: Path, log_file: Path | None = None, timeout_s: float = 60.0) -> None:
     """``collectd -T`` loads plugins and runs one read cycle; ``-t`` passes configs it rejects
     (a Python plugin that cannot be imported among them). The error named is the last one in
     ``log_file`` (where the logfile plugin writes) or on stderr."""
-    offset = log_file.stat().st_size if log_file is not None and log_file.exists() else 0
+    offset = size(log_file) if log_file is not None else 0
     proc = subprocess.run(
         [str(exe), "-T", "-C", str(conf)],
         capture_output=True,
@@ -71,11 +86,7 @@ def preflight(exe: Path, conf: Path, log_file: Path | None = None, timeout_s: fl
         check=False,
     )
     if proc.returncode != 0:
-        logged = ""
-        if log_file is not None and log_file.exists():
-            with log_file.open("rb") as fh:
-                fh.seek(offset)
-                logged = fh.read().decode(errors="replace")
+        logged = since(log_file, offset) if log_file is not None else ""
         detail = last_words(logged + "\n" + proc.stderr + proc.stdout)
         raise CollectdUnavailable(f"collectd rejected {conf}: {detail}")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collectors import collectd as collectd_bin
-from collectors.collectd import last_words
+from collectors.collectd import last_words, since, size
 from collectors.relay import Relay
 from contracts.manifest import CollectorReport
 from contracts.processes import stop
@@ -75,19 +75,6 @@ class _Life:
     rss_mb: float | None = None
 
 
-def _size(path: Path) -> int:
-    return path.stat().st_size if path.exists() else 0
-
-
-def _since(path: Path, offset: int) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            return fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def cpu_pct(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
     """Points of one core between the first sample at or after ``start`` and the last at or
     before ``end`` (samples: time, CPU seconds so far); None with fewer than two."""
@@ -129,8 +116,8 @@ class CollectdRun:
         return self.conf.parent / "collectd.stderr"
 
     def _launch(self) -> None:
-        offset = _size(self.log_file)
-        stderr_offset = _size(self._stderr)
+        offset = size(self.log_file)
+        stderr_offset = size(self._stderr)
         with self._stderr.open("ab") as stderr:
             proc = subprocess.Popen(
                 collectd_bin.daemon_argv(self.exe, self.conf),
@@ -144,7 +131,7 @@ class CollectdRun:
         log.info("collectd pid %d with %s", proc.pid, self.conf)
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
-            if READY in _since(self.log_file, offset):
+            if READY in since(self.log_file, offset):
                 life.ready = self.clock()
                 life.ready_mono = time.monotonic()
                 return
@@ -162,7 +149,7 @@ class CollectdRun:
     def _words(self, life: _Life) -> str:
         """The last error this life of collectd logged (or wrote on stderr)."""
         text = (
-            _since(self.log_file, life.log_offset) + "\n" + _since(self._stderr, life.stderr_offset)
+            since(self.log_file, life.log_offset) + "\n" + since(self._stderr, life.stderr_offset)
         )
         return last_words(text, errors_only=True) or "no error in its log"
 
