@@ -214,11 +214,14 @@ class CampaignInfo:
     output_dir: str  # where tables and the report go, as resolved when the campaign started
     paired: bool = False  # compare each contender run with its own block's baseline run
     collector: str = "sampler"  # who wrote the run series the analysis reads
+    # an adaptive night's target CI half-width per judged KPI (empty: a fixed design)
+    target_ci: tuple[tuple[str, float], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "paired": self.paired,
             "collector": self.collector,
+            "target_ci": dict(self.target_ci),
             "id": self.campaign_id,
             "name": self.campaign,
             "night": self.night,
@@ -240,6 +243,7 @@ class CampaignInfo:
             str(d["output_dir"]),
             bool(d.get("paired", False)),
             str(d.get("collector") or "sampler"),
+            tuple((str(k), float(v)) for k, v in dict(d.get("target_ci") or {}).items()),
         )
 
 

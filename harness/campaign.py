@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from contracts.errors import ErrorKind
 from contracts.labels import label
-from contracts.manifest import BASELINE, CampaignInfo, HostFacts, RunManifest, levels_of
+from contracts.manifest import BASELINE, CampaignInfo, HostFacts, RunManifest, RunRecord, levels_of
 from contracts.states import CampaignState, RunState
 from harness.errors import HarnessError
 from harness.lab import Lab
@@ -80,19 +80,23 @@ def start_or_resume(
         config_path,
         config_hash,
         facts,
-        [
-            PlannedRow(
-                run_id_for(cid, r),
-                r.seq,
-                r.cell.mode,
-                r.cell.rate,
-                r.repeat,
-                levels_of(dict(r.cell.levels)),
-            )
-            for r in runs
-        ],
+        planned_rows(cid, runs),
     )
     return cid
+
+
+def planned_rows(cid: str, runs: Sequence[PlannedRun]) -> list[PlannedRow]:
+    return [
+        PlannedRow(
+            run_id_for(cid, r),
+            r.seq,
+            r.cell.mode,
+            r.cell.rate,
+            r.repeat,
+            levels_of(dict(r.cell.levels)),
+        )
+        for r in runs
+    ]
 
 
 def _with_outcome(manifest: RunManifest, outcome: RunOutcome, earlier: list[str]) -> RunManifest:
@@ -119,63 +123,105 @@ def run_campaign(
     hooks: Hooks,
     progress: Progress,
     reruns_disturbed: int = 2,
+    more: Callable[[list[RunRecord]], list[PlannedRun]] | None = None,
 ) -> CampaignSummary:
+    """Every planned run not finished, in order; then, while ``more`` (an adaptive night's
+    stopping rule, given the campaign's runs so far) plans further rounds, those too."""
     cid = info.campaign_id
     rows = ledger.runs(cid)
     summary = CampaignSummary(cid, skipped=sum(1 for r in rows if r.status.finished))
-    todo = [r for r in rows if not r.status.finished]
-    workload_seen_ready = any(r.status is RunState.DONE for r in rows)
-    for row in todo:
-        run = planned[row.seq]
-        manifest = RunManifest(
-            info,
-            row.run_id,
-            row.seq,
-            levels_of(dict(run.cell.levels)),
-            run.repeat,
-            tuple(levels_of(dict(c.levels)) for c in run.baseline_of),
-        )
-        ledger.start_run(row.run_id, manifest)
-        progress.start(row.seq, f"{run.cell.mode} {run.cell.rate}/s r{run.repeat}")
-        try:
-            outcome, earlier = execute_with_reruns(
-                row.run_id, run, cfg, make_lab, hooks, reruns_disturbed, progress.note
-            )
-        except KeyboardInterrupt:
-            ledger.interrupt_run(row.run_id)
-            progress.finish(RunState.INTERRUPTED.value)
-            raise
-        ledger.finish_run(
-            row.run_id,
-            outcome.status,
-            outcome.reason,
-            _with_outcome(manifest, outcome, earlier),
-            outcome.steady,
-            outcome.load.achieved_rate if outcome.load else None,
-        )
-        hooks.run_finished(row.run_id, run, outcome)
-        summary.ran += 1
-        summary.reran += len(earlier)
-        summary.outcomes[row.run_id] = outcome
-        if outcome.load is not None:
-            progress.finish(
-                f"{outcome.status}, {outcome.load.achieved_rate:.0f}/s achieved"
-                + (f" ({outcome.reason})" if outcome.reason else "")
-            )
-        else:
-            progress.finish(f"{outcome.status}: {outcome.reason}")
-        if outcome.status is RunState.DONE:
-            workload_seen_ready = True
-        elif (
-            not workload_seen_ready
-            and run.cell.mode == BASELINE
-            and outcome.reason
-            and outcome.reason.startswith(NotReady.PREFIX)
-        ):
-            # the workload never came up, even without an agent: every run would fail alike
-            summary.aborted = outcome.reason
+    seen_ready = [any(r.status is RunState.DONE for r in rows)]
+    while True:
+        for row in [r for r in rows if not r.status.finished]:
+            if not _run_one(
+                ledger,
+                info,
+                row,
+                planned[row.seq],
+                cfg,
+                make_lab,
+                hooks,
+                progress,
+                reruns_disturbed,
+                summary,
+                seen_ready,
+            ):
+                break
+        if summary.aborted or more is None:
             break
+        extra = more(ledger.runs(cid))
+        if not extra:
+            break
+        planned.update({r.seq: r for r in extra})
+        ledger.add_runs(cid, planned_rows(cid, extra))
+        progress.extend(len(extra))
+        rows = ledger.runs(cid)
     ledger.finish_campaign(
         cid, CampaignState.ABORTED if summary.aborted else CampaignState.FINISHED
     )
     return summary
+
+
+def _run_one(
+    ledger: Ledger,
+    info: CampaignInfo,
+    row: RunRecord,
+    run: PlannedRun,
+    cfg: RunnerConfig,
+    make_lab: Callable[[str], Lab],
+    hooks: Hooks,
+    progress: Progress,
+    reruns_disturbed: int,
+    summary: CampaignSummary,
+    seen_ready: list[bool],
+) -> bool:
+    """One run, recorded before and after; False when the campaign must stop (the workload
+    never came up even without an agent: every run would fail alike)."""
+    manifest = RunManifest(
+        info,
+        row.run_id,
+        row.seq,
+        levels_of(dict(run.cell.levels)),
+        run.repeat,
+        tuple(levels_of(dict(c.levels)) for c in run.baseline_of),
+    )
+    ledger.start_run(row.run_id, manifest)
+    progress.start(row.seq, f"{run.cell.mode} {run.cell.rate}/s r{run.repeat}")
+    try:
+        outcome, earlier = execute_with_reruns(
+            row.run_id, run, cfg, make_lab, hooks, reruns_disturbed, progress.note
+        )
+    except KeyboardInterrupt:
+        ledger.interrupt_run(row.run_id)
+        progress.finish(RunState.INTERRUPTED.value)
+        raise
+    ledger.finish_run(
+        row.run_id,
+        outcome.status,
+        outcome.reason,
+        _with_outcome(manifest, outcome, earlier),
+        outcome.steady,
+        outcome.load.achieved_rate if outcome.load else None,
+    )
+    hooks.run_finished(row.run_id, run, outcome)
+    summary.ran += 1
+    summary.reran += len(earlier)
+    summary.outcomes[row.run_id] = outcome
+    if outcome.load is not None:
+        progress.finish(
+            f"{outcome.status}, {outcome.load.achieved_rate:.0f}/s achieved"
+            + (f" ({outcome.reason})" if outcome.reason else "")
+        )
+    else:
+        progress.finish(f"{outcome.status}: {outcome.reason}")
+    if outcome.status is RunState.DONE:
+        seen_ready[0] = True
+    elif (
+        not seen_ready[0]
+        and run.cell.mode == BASELINE
+        and outcome.reason
+        and outcome.reason.startswith(NotReady.PREFIX)
+    ):
+        summary.aborted = outcome.reason
+        return False
+    return True

@@ -74,6 +74,24 @@ class PlannedRow:
     levels: Levels
 
 
+def insert_planned(db: Any, cid: str, runs: Sequence[PlannedRow]) -> None:
+    for r in runs:
+        db.execute(
+            "INSERT INTO runs (run_id, campaign_id, seq, mode, rate, repeat, levels, "
+            "status, manifest) VALUES (?,?,?,?,?,?,?,?,'{}')",
+            (
+                r.run_id,
+                cid,
+                r.seq,
+                r.mode,
+                r.rate,
+                r.repeat,
+                json.dumps(dict(r.levels)),
+                RunState.PLANNED.value,
+            ),
+        )
+
+
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -112,21 +130,12 @@ class Ledger:
                     json.dumps(facts.to_json()),
                 ),
             )
-            for r in runs:
-                db.execute(
-                    "INSERT INTO runs (run_id, campaign_id, seq, mode, rate, repeat, levels, "
-                    "status, manifest) VALUES (?,?,?,?,?,?,?,?,'{}')",
-                    (
-                        r.run_id,
-                        cid,
-                        r.seq,
-                        r.mode,
-                        r.rate,
-                        r.repeat,
-                        json.dumps(dict(r.levels)),
-                        RunState.PLANNED.value,
-                    ),
-                )
+            insert_planned(db, cid, runs)
+
+    def add_runs(self, cid: str, runs: Sequence[PlannedRow]) -> None:
+        """More planned runs for a campaign (the next rounds of an adaptive night)."""
+        with self._tx() as db:
+            insert_planned(db, cid, runs)
 
     def latest_unfinished(self, name: str) -> tuple[str, str] | None:
         row = self.db.execute(

@@ -138,28 +138,47 @@ def blocks(d: Design) -> list[tuple[Cell, list[Cell]]]:
     return list(out.items())
 
 
-def plan(d: Design) -> list[PlannedRun]:
+def rounds(
+    d: Design, first: int, count: int, bases: Sequence[Cell] | None = None, seq: int = 1
+) -> list[PlannedRun]:
+    """Rounds ``first`` .. ``first + count - 1`` of the blocks whose baselines are ``bases``
+    (default all), interleaved and counterbalanced: odd rounds walk the blocks, and the runs
+    in each, forward (baseline first), even rounds both in reverse; sequence numbers from
+    ``seq``."""
+    groups = [(b, c) for b, c in blocks(d) if bases is None or b in bases]
     runs: list[PlannedRun] = []
-    groups = blocks(d)
-
-    def emit(base: Cell, contenders: list[Cell], repeat: int, forward: bool) -> None:
-        block = [(base, tuple(contenders)), *((c, ()) for c in contenders)]
-        for cell, serves in block if forward else reversed(block):
-            runs.append(PlannedRun(len(runs) + 1, cell, repeat, serves))
-
-    if d.interleave:
-        for repeat in range(1, d.repeats + 1):
-            forward = repeat % 2 == 1
-            for base, contenders in groups if forward else reversed(groups):
-                emit(base, contenders, repeat, forward)
-    else:
-        for base, contenders in groups:
-            for repeat in range(1, d.repeats + 1):
-                runs.append(PlannedRun(len(runs) + 1, base, repeat, tuple(contenders)))
-            for cell in contenders:
-                for repeat in range(1, d.repeats + 1):
-                    runs.append(PlannedRun(len(runs) + 1, cell, repeat, ()))
+    for repeat in range(first, first + count):
+        forward = repeat % 2 == 1
+        for base, contenders in groups if forward else reversed(groups):
+            block = [(base, tuple(contenders)), *((c, ()) for c in contenders)]
+            for cell, serves in block if forward else reversed(block):
+                runs.append(PlannedRun(seq + len(runs), cell, repeat, serves))
     return runs
+
+
+def plan(d: Design) -> list[PlannedRun]:
+    if d.interleave:
+        return rounds(d, 1, d.repeats)
+    runs: list[PlannedRun] = []
+    for base, contenders in blocks(d):
+        for repeat in range(1, d.repeats + 1):
+            runs.append(PlannedRun(len(runs) + 1, base, repeat, tuple(contenders)))
+        for cell in contenders:
+            for repeat in range(1, d.repeats + 1):
+                runs.append(PlannedRun(len(runs) + 1, cell, repeat, ()))
+    return runs
+
+
+def cell_of(d: Design, levels: Mapping[str, Level]) -> Cell:
+    return _cell(d.factors, levels)
+
+
+def replanned(d: Design, seq: int, levels: Mapping[str, Level], repeat: int) -> PlannedRun:
+    """A planned run rebuilt from what the ledger kept of it (a round added by an adaptive
+    night, on resume)."""
+    cell = cell_of(d, levels)
+    serves = next((tuple(c) for b, c in blocks(d) if b == cell), ())
+    return PlannedRun(seq, cell, repeat, serves)
 
 
 def wall_time_s(

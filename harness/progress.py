@@ -70,6 +70,18 @@ class Progress:
         else:
             self._plain(line)
 
+    def extend(self, runs: int) -> None:
+        """More runs were planned (an adaptive night's next rounds)."""
+        self.total += runs
+
+    def say(self, text: str) -> None:
+        """A line about the campaign, between runs."""
+        if self.live:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        else:
+            self._plain(text)
+
     def _plain(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
         self.stream.write(f"{stamp} {text}\n")

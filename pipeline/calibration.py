@@ -4,6 +4,7 @@ to, the A/A and ballast comparisons, the between-run spread, and the verdicts.""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 
 from contracts.calibration import Ballast, Group, Techniques
 from contracts.kpis import BY_NAME, CPU_UNIT, Kpi
+from contracts.noise import Noise
 from contracts.states import RunState
 from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
@@ -163,15 +165,26 @@ def narrow_enough(c: Criteria, runs: Sequence[RunData]) -> bool:
 
 
 def sd_between(c: Criteria, runs: Sequence[RunData]) -> dict[str, float]:
+    """Per KPI fetched, the sd of the baseline runs' means (A and A2 together), in the unit of
+    its overhead (for a relative-only KPI, % of the mean)."""
+    names = {k for r in runs for k in r.values if k in BY_NAME or k == TICKS.name}
     out = {}
-    for t in targets(c.techniques):
+    for name in sorted(names):
         means = [
-            float(np.mean(r.values[t.kpi.name]))
+            float(np.mean(r.values[name]))
             for r in runs
-            if r.group.baseline and r.status is RunState.DONE and r.values.get(t.kpi.name)
+            if r.group.baseline and r.status is RunState.DONE and r.values.get(name)
         ]
-        if len(means) >= 2:
-            out[t.kpi.name] = float(np.std(means, ddof=1))
+        if len(means) < 2:
+            continue
+        sd = float(np.std(means, ddof=1))
+        kpi = BY_NAME.get(name)
+        if kpi is not None and kpi.relative_only:
+            mean = float(np.mean(means))
+            if not mean:
+                continue
+            sd = sd / abs(mean) * 100
+        out[name] = sd
     return out
 
 
@@ -180,6 +193,15 @@ def result(
 ) -> Result:
     aa, ballast = evaluate(c, runs)
     return Result(c, rate, budget_s, run_s, runs, aa, ballast, sd_between(c, runs), rounds, why)
+
+
+def noise_of(r: Result, run_s: int, steady_s: int) -> Noise | None:
+    """What the calibration measured between runs, to keep (None: fewer than two finished
+    baseline runs, no sd)."""
+    if not r.sd_between_runs:
+        return None
+    runs = sum(1 for x in r.runs if x.group.baseline and x.status is RunState.DONE)
+    return Noise(r.rate, run_s, steady_s, dict(r.sd_between_runs), runs, int(time.time()))
 
 
 def to_json(r: Result) -> dict[str, Any]:

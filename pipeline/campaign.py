@@ -16,6 +16,7 @@ from contracts.labels import label
 from contracts.manifest import CampaignRecord, GraphiteTarget, RunRecord
 from contracts.paths import DEFAULT_PREFIX
 from contracts.states import RunState
+from pipeline.adaptive import Short, short_of
 from pipeline.analysis import (
     Overhead,
     Refusal,
@@ -51,6 +52,20 @@ class Analysis:
     @property
     def done(self) -> list[RunRecord]:
         return usable(self.runs)
+
+    @property
+    def target_ci(self) -> dict[str, float]:
+        """An adaptive night's targets (from its runs' manifests); empty for a fixed design."""
+        for r in self.runs:
+            if r.manifest is not None and r.manifest.campaign.target_ci:
+                return dict(r.manifest.campaign.target_ci)
+        return {}
+
+    def too_noisy(self) -> list[Short]:
+        """An adaptive night's judged overheads whose CI did not narrow to the target within
+        the budget: reported ``too noisy tonight``, never silently accepted."""
+        goal = self.target_ci
+        return short_of(self.overheads, goal) if goal else []
 
 
 def usable(rows: Sequence[RunRecord]) -> list[RunRecord]:

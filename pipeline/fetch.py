@@ -6,6 +6,7 @@ naming its series.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ import pandas as pd
 from contracts.errors import ErrorKind
 from contracts.kpis import Kpi
 from pipeline.errors import PipelineError
-from pipeline.graphite import GraphiteClient
+from pipeline.graphite import GraphiteClient, GraphiteUnavailable
 
 
 class SeriesMissing(PipelineError):
@@ -59,3 +60,19 @@ def fetch_run(
             v = values.get(t)
             rows.append((ref.run_id, kpi.name, t, float("nan") if v is None else v * kpi.scale))
     return pd.DataFrame(rows, columns=["run_id", "kpi", "time", "value"])
+
+
+def wait_readable(client: GraphiteClient, ref: RunRef, kpi: Kpi, timeout_s: float = 20) -> bool:
+    """Wait until a run just finished has its ``kpi`` readable over its steady window (carbon
+    takes a moment to cache what a collector sent last); False after ``timeout_s``."""
+    want = ref.end - ref.start - 2
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            frame = fetch_run(client, ref, [kpi], required=False)
+            if int(frame["value"].notna().sum()) >= want:
+                return True
+        except GraphiteUnavailable:
+            pass
+        time.sleep(0.5)
+    return False

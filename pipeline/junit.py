@@ -1,17 +1,18 @@
 """A night as a JUnit XML report, which Jenkins and GitLab show without a plugin: one test case
 per cell x judged KPI (failed for a regression or a threshold breach, skipped where there is no
-inference, the overhead and its CI in the message), and one per stage that could not run."""
+inference or an adaptive night stayed too noisy, the overhead and its CI in the message), and
+one per stage that could not run."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from xml.etree import ElementTree as ET
 
 from contracts.paths import NightlyKey
-from pipeline.analysis import Overhead
+from pipeline.analysis import Levels, Overhead
 
 
 class Result(StrEnum):
@@ -52,8 +53,10 @@ def cases(
     campaign: str,
     overheads: Iterable[Overhead],
     failing: Mapping[tuple[str, str], str],
+    noisy: Collection[tuple[Levels, str]] = (),
 ) -> list[Case]:
-    """``failing``: (cell, kpi) -> why (an alert's words)."""
+    """``failing``: (cell, kpi) -> why (an alert's words); ``noisy``: (cell levels, kpi) of an
+    adaptive night's overheads that stayed too noisy (skipped, saying so)."""
     out = []
     for o in overheads:
         if not o.judged:
@@ -63,6 +66,8 @@ def cases(
         why = failing.get((cell, o.kpi))
         if why is not None:
             out.append(Case(classname, o.kpi, Result.FAILURE, f"{why}; tonight {_figure(o)}"))
+        elif (o.cell, o.kpi) in noisy:
+            out.append(Case(classname, o.kpi, Result.SKIPPED, f"too noisy tonight: {_figure(o)}"))
         elif not o.inferred:
             out.append(Case(classname, o.kpi, Result.SKIPPED, _figure(o)))
         else:

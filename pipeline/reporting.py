@@ -94,6 +94,15 @@ def build(a: Analysis, client: GraphiteClient, root: Path) -> Path:
     }
     for r in a.invalid:
         intro[f"not used: {r.run_id}"] = f"{r.status}: {r.reason}"
+    if a.target_ci:
+        noisy = a.too_noisy()
+        intro["adaptive"] = (
+            f"{len(noisy)} judged overhead(s) too noisy tonight"
+            if noisy
+            else ("every judged overhead within its target CI")
+        )
+        for i, s in enumerate(noisy, 1):
+            intro[f"too noisy tonight ({i})"] = s.describe()
     root.mkdir(parents=True, exist_ok=True)
     path = root / "report.html"
     path.write_text(rp.page(f"tare report: {c.name}", intro, sections))

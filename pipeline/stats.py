@@ -22,6 +22,7 @@ from scipy import stats
 
 ALPHA = 0.05
 POWER = 0.80
+NO_VARIATION = "no inference (no variation between runs"  # how such a method begins
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ def no_variation(delta: float, n_baseline: int, n_contender: int) -> Comparison:
     """Runs that did not vary at all (a counter of coarse resolution, a window too short to
     move): a zero-width interval and p = 0 would claim certainty the runs cannot give."""
     nan = float("nan")
-    method = f"no inference (no variation between runs, {n_baseline} vs {n_contender})"
+    method = f"{NO_VARIATION}, {n_baseline} vs {n_contender})"
     return Comparison(delta, nan, nan, nan, nan, n_baseline, n_contender, method)
 
 

@@ -99,6 +99,15 @@ def table(a: Analysis) -> list[str]:
             f"disturbed: {reran} attempt(s) left out and run again, {disturbed} run(s) left "
             "out for good (load.max_disturbance_pct)"
         )
+    noisy = a.too_noisy()
+    if noisy:
+        lines.append(
+            f"too noisy tonight: {len(noisy)} judged overhead(s) whose CI did not reach its "
+            "target (design.target_ci) within design.max_repeats rounds:"
+        )
+        lines += [f"  {s.describe()}" for s in noisy]
+    elif a.target_ci:
+        lines.append("adaptive: every judged overhead's CI is within its target (design.target_ci)")
     for r in a.refusals:
         lines.append(f"refused {dict(r.cell)}: {r.reason}")
     for row in a.invalid:
@@ -119,5 +128,10 @@ def to_json(a: Analysis) -> dict[str, Any]:
         ],
         "absent_series": a.absent,
         "disturbed_attempts": sum(len(r.manifest.disturbed_attempts) for r in a.runs if r.manifest),
+        "target_ci": a.target_ci,
+        "too_noisy": [
+            {"cell": dict(s.cell), "kpi": s.kpi, "half_width": s.half_width, "target": s.target}
+            for s in a.too_noisy()
+        ],
         "output_dir": str(a.output_dir) if a.output_dir else None,
     }

@@ -15,6 +15,7 @@ from collectors.collect import default_host
 from contracts.addresses import RenderUrl
 from contracts.calibration import Group
 from contracts.errors import ServiceUnavailable, UsageError
+from contracts.kpis import BY_NAME
 from contracts.labels import label
 from contracts.manifest import GraphiteTarget
 from contracts.paths import DEFAULT_PREFIX
@@ -33,6 +34,8 @@ from tare.stack.settings import StackSettings
 
 NAME = "calibrate"
 RERUNS_DISTURBED = 2  # like a campaign's default design.reruns_disturbed
+# the judged KPIs the calibration does not judge, fetched for their noise (``tare plan``)
+NOISE_KPIS = tuple(BY_NAME[k] for k in ("softirq_all", "mem_conntrack", "throughput", "conn_rate"))
 
 
 def cores() -> tuple[str, str]:
@@ -119,7 +122,9 @@ def _data(
     data = RunData(run_id, group, outcome.status, outcome.reason)
     if outcome.status is RunState.DONE and outcome.steady is not None:
         start, end = math.ceil(outcome.steady[0]), math.floor(outcome.steady[1])
-        ref = RunRef(run_id, host, DEFAULT_PREFIX, start, end, core)
-        data.values = fetch_values(client, ref)
+        lab = outcome.facts.lab
+        interface = lab.workload_interface if lab else None
+        ref = RunRef(run_id, host, DEFAULT_PREFIX, start, end, core, interface)
+        data.values = fetch_values(client, ref, NOISE_KPIS)
         data.ref = ref
     return data

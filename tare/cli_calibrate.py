@@ -6,13 +6,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from contracts.errors import RunInvalid, UsageError
 from tare.cli_common import emit
 from tare.stack.settings import resolve
+
+if TYPE_CHECKING:
+    from harness.calibration import Design
+    from pipeline.calibration import Result
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,6 +133,9 @@ def calibrate_cmd(
         Margin(mem_margin, MEMORY_MARGIN.relative),
     )
     result = calibrate(design, criteria, settings, sys.stderr)
+    kept = keep_noise(settings.state_dir, design, result)
+    if kept is not None:
+        print(f"tare: the noise between runs kept in {kept} (for tare plan)", file=sys.stderr)
     if as_json:
         emit(to_json(result))
     else:
@@ -136,3 +143,13 @@ def calibrate_cmd(
             click.echo(line)
     if result.problems:
         raise RunInvalid(result.problems[0], details=result.problems)
+
+
+def keep_noise(state_dir: Path, design: Design, result: Result) -> Path | None:
+    """The A/A baselines' between-run sd, for ``tare plan``'s adaptive estimate."""
+    from contracts import noise
+    from pipeline.calibration import noise_of
+
+    trim = design.warmup_s + design.cooldown_s if design.techniques.trimming else 0
+    record = noise_of(result, design.run_length_s, design.run_length_s - trim)
+    return noise.save(state_dir, record) if record is not None else None

@@ -17,26 +17,45 @@ from tare.stack.settings import StackSettings, resolve
 
 @click.command()
 @click.argument("config", type=click.Path(path_type=Path))
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(config: Path, as_json: bool) -> None:
-    """The matrix, the order of runs and the total wall time; runs nothing."""
+def plan(config: Path, state_dir: Path | None, as_json: bool) -> None:
+    """The matrix, the order of runs and the total wall time, fixed and adaptive (from the
+    noise `tare calibrate` measured); runs nothing."""
     from tare import run as tr
     from tare.config import load_campaign
 
     campaign = load_campaign(config)
     p = tr.make_plan(campaign)
+    fixed = tr.fixed_wall_time_s(campaign)
+    est = tr.adaptive_estimate(campaign, resolve(state_dir=state_dir).state_dir)
     if as_json:
-        emit(tr.plan_json(campaign, p))
+        emit(
+            {
+                **tr.plan_json(campaign, p),
+                "fixed_wall_time_s": round(fixed),
+                "adaptive_wall_time_s": {
+                    "least": round(est.least_s),
+                    "expected": round(est.expected_s),
+                    "most": round(est.most_s),
+                },
+            }
+        )
         return
     spec = campaign.spec
-    order = (
-        "interleaved, counterbalanced: even repeats run backwards"
-        if spec.design.interleave
-        else "in blocks"
-    )
+    d = spec.design
+    order = "interleaved, counterbalanced: even repeats run backwards"
+    if d.adaptive:
+        order = (
+            f"adaptive: the first {d.min_repeats} rounds below, then two at a time per block "
+            f"until its CIs are within target, at most {d.max_repeats}; {order}"
+        )
+    elif not d.interleave:
+        order = "in blocks"
+    repeats = d.min_repeats if d.adaptive else d.repeats
     click.echo(
-        f"campaign {campaign.name}: {spec.design.kind}, {p.cells} cells, {len(p.runs)} runs "
-        f"({spec.design.repeats} repeat(s), {order}), {spec.load.duration_s} s of load each"
+        f"campaign {campaign.name}: {d.kind}, {p.cells} cells, {len(p.runs)} runs "
+        f"({repeats} repeat(s), {order}), {spec.load.duration_s} s of load each"
     )
     names = list(campaign.factor_levels())
     click.echo("  seq  " + "  ".join(f"{n:>12}" for n in names) + "  repeat")
@@ -48,7 +67,15 @@ def plan(config: Path, as_json: bool) -> None:
     c = spec.collect
     compare = f", and {c.compare_prefix!r} compared beside it" if c.compare_prefix else ""
     click.echo(f"collector: {c.collector}{compare}")
-    click.echo(f"estimated wall time: {fmt_duration(p.wall_time_s)}")
+    now = "" if d.adaptive else "  <- this campaign"
+    click.echo(f"fixed design, {d.repeats} repeats: estimated wall time {fmt_duration(fixed)}{now}")
+    click.echo(
+        f"adaptive, {d.min_repeats} to {d.max_repeats} rounds: at least "
+        f"{fmt_duration(est.least_s)}, expected {fmt_duration(est.expected_s)}, at most "
+        f"{fmt_duration(est.most_s)}" + ("  <- this campaign" if d.adaptive else "")
+    )
+    for line in est.lines:
+        click.echo(line)
 
 
 @click.command("run")

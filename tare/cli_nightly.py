@@ -77,6 +77,10 @@ def night_json(night: Any, code: int, junit_file: Path | None) -> dict[str, Any]
         "runs": night.runs,
         "cells": night.cells,
         "not_valid": night.not_valid,
+        "too_noisy": [
+            {"cell": dict(s.cell), "kpi": s.kpi, "half_width": s.half_width, "target": s.target}
+            for s in (night.analysis.too_noisy() if night.analysis is not None else [])
+        ],
         "alerts_new": len(alerts.new) if alerts else None,
         "alerts_known": len(alerts.known) if alerts else None,
         "pending": len(alerts.evaluation.pending) if alerts else None,
@@ -97,7 +101,9 @@ def one_line(d: dict[str, Any]) -> str:
     )
     return (
         f"nightly {d['campaign_id'] or d['campaign']}: {d['cells']} cells, "
-        f"{len(d['not_valid'])} invalid runs, {alerts}, "
+        f"{len(d['not_valid'])} invalid runs, "
+        + (f"{len(d['too_noisy'])} too noisy tonight, " if d["too_noisy"] else "")
+        + f"{alerts}, "
         f"report {d['report'] or 'not written'}; exit {d['exit']}"
     )
 
@@ -110,8 +116,10 @@ def write_junit(path: Path, night: Any, platform: str, junit: Any, summary: Any)
                 for item in a.items:
                     why = f"{aid} {a.kind}: {summary.item_line(item)}"
                     failing[(item.cell or a.cell, item.kpi)] = why
-    overheads = night.analysis.overheads if night.analysis is not None else []
-    cases = junit.cases(platform, night.campaign, overheads, failing)
+    a = night.analysis
+    overheads = a.overheads if a is not None else []
+    noisy = {(s.cell, s.kpi) for s in a.too_noisy()} if a is not None else set()
+    cases = junit.cases(platform, night.campaign, overheads, failing, noisy)
     cases += [
         junit.Case(f"{platform}.{night.campaign}.stages", s.name, junit.Result.ERROR, s.message)
         for s in night.stages

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from contracts.addresses import CarbonAddress, RenderUrl
+from contracts.kpis import KPIS
 from contracts.labels import label
 from contracts.manifest import BASELINE, GraphiteTarget
 from tare.alerts_config import AlertsSection
@@ -176,6 +177,16 @@ class DesignSection(_Model):
         default_factory=lambda: ["mode", "rate"]
     )
     reference: dict[str, Level] = Field(default_factory=dict)
+    # adaptive: run in rounds (every cell of a block once, counterbalanced) and stop a block once
+    # every judged KPI's between-run CI half-width is within its target_ci, looking after every
+    # second round from min_repeats; max_repeats rounds is the budget (then "too noisy
+    # tonight"); repeats is ignored
+    adaptive: bool = False
+    min_repeats: Annotated[int, Field(ge=2, le=1000)] = 4
+    max_repeats: Annotated[int, Field(ge=2, le=1000)] = 12
+    # half-width of the 95 % CI per judged KPI, in its unit; unnamed KPIs: 1 point of one core
+    # for CPU, 2 MB for memory, 1 % for throughput and connection rate
+    target_ci: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
 
 class CollectSection(_Model):
@@ -363,6 +374,19 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
                     f"{show(value)} is not one of the levels {levels[key]}",
                 )
             )
+    d = spec.design
+    judged = [k.name for k in KPIS if k.judged]
+    for key in d.target_ci:
+        if key not in judged:
+            problems.append(
+                Problem(
+                    f"design.target_ci.{key}", f"not a judged KPI (judged: {', '.join(judged)})"
+                )
+            )
+    if d.adaptive and not d.interleave:
+        problems.append(Problem("design.interleave", "an adaptive design runs interleaved rounds"))
+    if d.max_repeats < d.min_repeats:
+        problems.append(Problem("design.max_repeats", "must be at least design.min_repeats"))
     for i, name in enumerate(spec.design.crossed):
         if name not in levels:
             problems.append(

@@ -10,7 +10,8 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,7 +31,7 @@ from collectors.sender import CarbonSender, Delivery, deliver
 from contracts.errors import ServiceUnavailable, UsageError
 from contracts.events import RunEvent
 from contracts.labels import label
-from contracts.manifest import CampaignInfo, GraphiteTarget, levels_of
+from contracts.manifest import CampaignInfo, CampaignRecord, GraphiteTarget, levels_of
 from contracts.paths import CapacityMetric
 from contracts.states import RunState
 from harness import matrix
@@ -44,6 +45,7 @@ from harness.matrix import Design, PlannedRun
 from harness.preflight import agents_on_path, check_tools
 from harness.progress import Progress
 from harness.runner import RunnerConfig, RunOutcome
+from pipeline.adaptive import Expected, expected, targets
 from pipeline.graphite import GraphiteClient, GraphiteUnavailable
 from tare import __version__
 from tare.config import Campaign, placeholders
@@ -64,8 +66,8 @@ def design(campaign: Campaign) -> Design:
         kind=spec.design.kind,
         crossed=tuple(spec.design.crossed),
         reference=dict(spec.design.reference),
-        repeats=spec.design.repeats,
-        interleave=spec.design.interleave,
+        repeats=spec.design.min_repeats if spec.design.adaptive else spec.design.repeats,
+        interleave=spec.design.interleave or spec.design.adaptive,
         baseline_factors=baseline_factors,
     )
 
@@ -88,6 +90,30 @@ def make_plan(campaign: Campaign) -> Plan:
         )
     wall = matrix.wall_time_s(runs, campaign.spec.load.duration_s, SETUP_S, AGENT_SETUP_S)
     return Plan(runs, wall, len({r.cell for r in runs}))
+
+
+def adaptive_estimate(campaign: Campaign, state_dir: Path) -> Expected:
+    """An adaptive night's least, expected (from ``tare calibrate``'s noise) and most wall time."""
+    from contracts import noise
+    from tare.adaptive import block_costs
+
+    d = campaign.spec.design
+    load = campaign.spec.load
+
+    def seconds(runs: Sequence[PlannedRun]) -> float:
+        return matrix.wall_time_s(runs, load.duration_s, SETUP_S, AGENT_SETUP_S)
+
+    costs = block_costs(design(campaign), seconds)
+    goal = targets(d.target_ci)
+    found = noise.load_all(state_dir)
+    return expected(costs, d.min_repeats, d.max_repeats, goal, found, load.duration_s)
+
+
+def fixed_wall_time_s(campaign: Campaign) -> float:
+    """The campaign's wall time with ``design.repeats`` repeats and no adaptive stop."""
+    d = replace(design(campaign), repeats=campaign.spec.design.repeats)
+    load = campaign.spec.load
+    return matrix.wall_time_s(matrix.plan(d), load.duration_s, SETUP_S, AGENT_SETUP_S)
 
 
 def plan_json(campaign: Campaign, p: Plan) -> dict[str, Any]:
@@ -337,20 +363,47 @@ def run(
                 str(campaign.output_dir),
                 spec.design.paired and spec.design.interleave,
                 collector,
+                tuple(targets(spec.design.target_ci).items()) if spec.design.adaptive else (),
             )
-            progress = Progress(len(p.runs), spec.load.duration_s + SETUP_S, stream, live)
+            rows = ledger.runs(cid)
+            d = design(campaign)
+            planned = {r.seq: r for r in p.runs}
+            for row in rows:  # rounds an adaptive night added before it was interrupted
+                if row.seq not in planned:
+                    planned[row.seq] = matrix.replanned(d, row.seq, dict(row.levels), row.repeat)
+            progress = Progress(len(rows), spec.load.duration_s + SETUP_S, stream, live)
+            more = None
+            if spec.design.adaptive:
+                from tare.adaptive import Rounds
+
+                more = Rounds(
+                    d,
+                    spec.design.min_repeats,
+                    spec.design.max_repeats,
+                    dict(info.target_ci),
+                    partial(campaign_record, ledger, cid),
+                    GraphiteClient(str(campaign.graphite.render_url), timeout_s=30),
+                    progress.say,
+                )
             return run_campaign(
                 ledger,
                 info,
-                {r.seq: r for r in p.runs},
+                planned,
                 runner_config(campaign, state_dir),
                 make_lab,
                 recorder(campaign, cid, state_dir, collector),
                 progress,
                 spec.design.reruns_disturbed,
+                more,
             )
         finally:
             ledger.close()
+
+
+def campaign_record(ledger: Ledger, cid: str) -> CampaignRecord:
+    record = ledger.campaign(cid)
+    assert record is not None
+    return record
 
 
 def capacity(

@@ -24,6 +24,7 @@ def campaign(
     ready_timeout: float = 15,
     collect: str = "",  # the [collect] table's lines
     extra: str = "",  # more tables at the end
+    design: str = "",  # more lines of the [design] table
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
@@ -61,6 +62,7 @@ run_timeout_s = 120
 [design]
 kind = "full"
 repeats = {repeats}
+{design}
 [factors]
 policy_size = [1000]
 [collect]

@@ -336,9 +336,14 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
     # a threshold every overhead breaches: through ``tare nightly --fail-on-regression``, exit 1,
-    # and that cell and KPI a failed case of the JUnit file
+    # and that cell and KPI a failed case of the JUnit file. Adaptive, with a CPU target no lab
+    # reaches: the look after 2 rounds adds a third, the budget, and the night says the cell
+    # stayed too noisy
     breach = '[[alerts.thresholds]]\nkpi = "cpu_cgroup"\nlimit = -1000\nmode = "enforced"\n'
-    conf = campaign(tmp_path, graphite_stack, name="analyzed", repeats=2, extra=breach)
+    adaptive = "adaptive = true\nmin_repeats = 2\nmax_repeats = 3\ntarget_ci = {cpu_cgroup = 0.001}"
+    conf = campaign(
+        tmp_path, graphite_stack, name="analyzed", repeats=2, extra=breach, design=adaptive
+    )
     state = tmp_path / "s"
     junit = tmp_path / "junit.xml"
     args = ("--state-dir", str(state), "--junit", str(junit), "--notify", "none", "--json")
@@ -346,6 +351,12 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     assert res.code == 1, res.err
     night = json.loads(res.out)
     assert night["not_valid"] == [] and len(night["regressions"]) == 1 and night["exit"] == 1
+    assert night["runs"] == 6  # 2 rounds, then the third the look asked for
+    assert "adaptive: rate=1000 policy_size=1000: after 2 round(s) " in res.err
+    assert " short, e.g. " in res.err
+    assert "after 3 round(s) the budget is spent; too noisy tonight" in res.err
+    noisy = [n for n in night["too_noisy"] if n["kpi"] == "cpu_cgroup"]
+    assert noisy and noisy[0]["target"] == 0.001 and noisy[0]["cell"]["mode"] == "enforced"
     the_breach_fails_its_case(junit, "linux.analyzed.enforced.rate_1000.policy_size_1000")
     out = tmp_path / "tables"
     res = run_tare("analyze", "--latest", "--json", "--out", str(out), "--state-dir", str(state))
@@ -355,7 +366,7 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     assert {"cpu_cgroup", "cpu_workload_core", "mem_available", "conn_rate"} <= set(rows)
     cpu = rows["cpu_cgroup"]
     assert cpu["mode"] == "enforced" and cpu["rate"] == 1000
-    assert cpu["method"] == "welch" and cpu["n_baseline"] == cpu["n_contender"] == 2
+    assert cpu["method"] == "welch" and cpu["n_baseline"] == cpu["n_contender"] == 3
     assert cpu["ci_low"] <= cpu["absolute"] <= cpu["ci_high"]
     assert cpu["mde"] > 0 and cpu["qvalue"] >= cpu["pvalue"]
     assert rows["mem_available"]["judged"] is False and not rows["mem_available"]["significant"]
@@ -379,13 +390,14 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     method = next(line for line in text.splitlines() if line.startswith("method: "))
     assert "enforced rate=1000 policy=1000" in text and "welch" in method
     assert "Benjamini-Hochberg over the" in text
+    assert "too noisy tonight: " in text and "cpu_cgroup: +-" in text
 
     # the report: one self-contained page whose images are real plots of these numbers
     res = run_tare("report", "--out", str(tmp_path / "report"), "--state-dir", str(state))
     assert res.code == 0, res.err
     page = parse_report(tmp_path / "report" / "report.html")
     assert {"overhead-cpu_cgroup", "trend-cpu_cgroup"} <= set(page.images)
-    assert len([k for k in page.images if k.startswith("run-")]) == 4
+    assert len([k for k in page.images if k.startswith("run-")]) == 6
     for image in page.images.values():
         assert image.shape[0] > 100 and image.shape[1] > 300
         assert float(image.std()) > 0.01  # not a blank picture
