@@ -35,12 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from contracts import noise as noise_store
 from contracts.durations import fmt_duration
-from contracts.manifest import BASELINE
 from harness import matrix
 from pipeline.adaptive import looks_at, targets
-from pipeline.stats import welch
-from tare.config import load_campaign
-from tare.run import AGENT_SETUP_S, SETUP_S, design
+from pipeline.stats import NO_VARIATION, welch
+from tare.config import Campaign, load_campaign
+from tare.run import design, run_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,16 +50,18 @@ class Block:
     contenders: int
     round_s: float  # wall time of one round of the block
     sd: Mapping[str, float]  # judged KPI -> between-run sd (its overhead's unit)
+    noise_rate: int  # the calibrated rate whose noise stands in for this block's
 
 
-def blocks_of(d: matrix.Design, run_s: int, records: Sequence[noise_store.Noise]) -> list[Block]:
+def blocks_of(
+    campaign: Campaign, d: matrix.Design, run_s: int, records: Sequence[noise_store.Noise]
+) -> list[Block]:
     out = []
     for base, contenders in matrix.blocks(d):
-        runs = matrix.rounds(d, 1, 1, [base])
-        round_s = matrix.wall_time_s(runs, run_s, SETUP_S, AGENT_SETUP_S)
+        round_s = run_seconds(campaign, matrix.rounds(d, 1, 1, [base]))
         same = [n for n in records if n.run_s == run_s] or list(records)
         nearest = min(same, key=lambda n: abs(n.rate - base.rate))
-        out.append(Block(base.rate, len(contenders), round_s, dict(nearest.sd)))
+        out.append(Block(base.rate, len(contenders), round_s, dict(nearest.sd), nearest.rate))
     return out
 
 
@@ -72,7 +73,9 @@ def within(
     ok, covered, total = True, 0, 0
     for c in range(cont.shape[1]):
         for j, kpi in enumerate(kpis):
-            comp = welch(base[:, j], cont[:, c, j])
+            comp = welch(base[:, j].tolist(), cont[:, c, j].tolist())
+            if comp.method.startswith(NO_VARIATION):  # as the rule: nothing to narrow
+                continue
             half = (comp.ci_high - comp.ci_low) / 2
             ok = ok and math.isfinite(half) and half <= goal[kpi]
             covered += comp.ci_low <= 0 <= comp.ci_high
@@ -88,10 +91,12 @@ def night(
     hi: int,
     fixed: Sequence[int],
     contender_sd: float,
-) -> tuple[float, bool, float, dict[int, bool]]:
+) -> tuple[float, bool, float, dict[int, bool], list[tuple[int, bool]]]:
     """(adaptive wall s, any cell too noisy, share of the CIs at the stop that hold the true
-    difference, and per fixed n whether every CI of the night was within target)."""
+    difference, per fixed n whether every CI of the night was within target, and per block
+    (rounds, too noisy))."""
     wall, noisy, covered, total = 0.0, False, 0, 0
+    per_block = []
     fixed_ok = dict.fromkeys(fixed, True)
     for b in blocks:
         kpis = [k for k in b.sd if k in goal]
@@ -108,11 +113,12 @@ def night(
                 stop = n
                 break
         wall += stop * b.round_s
+        per_block.append((stop, not ok))
         noisy = noisy or not ok
         covered, total = covered + cov, total + cis
         for n in fixed:
             fixed_ok[n] = fixed_ok[n] and within(base[:n], cont[:n], goal, kpis)[0]
-    return wall, noisy, covered / total, fixed_ok
+    return wall, noisy, covered / max(total, 1), fixed_ok, per_block
 
 
 def main() -> None:
@@ -124,17 +130,26 @@ def main() -> None:
     ap.add_argument("--min-repeats", type=int, default=4)
     ap.add_argument("--max-repeats", type=int, default=12)
     ap.add_argument("--contender-sd", type=float, default=1.0)
+    ap.add_argument(
+        "--sd-scale", type=float, default=1.0, help="every measured sd times this (a quieter night)"
+    )
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
-    records = noise_store.load_all(args.state_dir)
+    records = [
+        replace(n, sd={k: v * args.sd_scale for k, v in n.sd.items()})
+        for n in noise_store.load_all(args.state_dir)
+    ]
     if not records:
         sys.exit(f"no noise measured in {args.state_dir}/noise: run `tare calibrate --rate R`")
     run_s = args.run_s or records[0].run_s
-    campaign = load_campaign(args.config)
+    written = load_campaign(args.config)
+    spec = written.spec
+    load = spec.load.model_copy(update={"duration_s": run_s})
+    campaign = Campaign(written.path, spec.model_copy(update={"load": load}))
     d = replace(design(campaign), interleave=True)
-    goal = targets(campaign.spec.design.target_ci)
-    blocks = blocks_of(d, run_s, records)
+    goal = targets(spec.design.target_ci)
+    blocks = blocks_of(campaign, d, run_s, records)
     print(
         f"matrix of {args.config.name}: {len(matrix.contender_cells(d))} contender cells in "
         f"{len(blocks)} blocks; {run_s} s runs; targets "
@@ -146,8 +161,24 @@ def main() -> None:
             f"  {n.rate:>6}/s, {n.run_s} s runs, {n.runs} runs: "
             + ", ".join(f"{k} {v:.2f}" for k, v in sorted(n.sd.items()) if k in goal)
         )
+    for b in blocks:
+        if b.noise_rate != b.rate:
+            print(f"  the {b.rate}/s block takes the noise measured at {b.noise_rate}/s")
+    simulate(args, blocks, goal, spec.design.repeats)
+    fixed_design = replace(design(written), repeats=spec.design.repeats, interleave=True)
+    published = run_seconds(written, matrix.plan(fixed_design))
+    print(
+        f"the fixed design as written ({spec.design.repeats} repeats of "
+        f"{spec.load.duration_s} s): {fmt_duration(published)}; "
+        f"{len(blocks)} baselines and {sum(b.contenders for b in blocks)} contenders a round"
+    )
+
+
+def simulate(
+    args: argparse.Namespace, blocks: Sequence[Block], goal: Mapping[str, float], repeats: int
+) -> None:
     lo, hi = args.min_repeats, args.max_repeats
-    fixed = sorted({campaign.spec.design.repeats, *range(2, hi + 1)})
+    fixed = sorted({repeats, *range(2, hi + 1)})
     rng = np.random.default_rng(args.seed)
     results = [
         night(rng, blocks, goal, lo, hi, fixed, args.contender_sd) for _ in range(args.nights)
@@ -162,11 +193,17 @@ def main() -> None:
         f"p90 {fmt_duration(float(np.quantile(walls, 0.9)))}; a cell too noisy in "
         f"{noisy:.1%} of nights; the 95 % CIs at the stop hold the truth in {cover:.1%}"
     )
+    for i, b in enumerate(blocks):
+        stops = [r[4][i][0] for r in results]
+        print(
+            f"  {b.rate:>6}/s block: {np.mean(stops):.1f} rounds on average, too noisy in "
+            f"{np.mean([r[4][i][1] for r in results]):.0%} of nights"
+        )
     reached = {n: float(np.mean([r[3][n] for r in results])) for n in fixed}
     enough = next((n for n in fixed if reached[n] >= 0.9), None)
     for n in fixed:
         mark = "  <- the same precision in 90 % of nights" if n == enough else ""
-        mark += "  <- the campaign's repeats" if n == campaign.spec.design.repeats else ""
+        mark += "  <- the campaign's repeats" if n == repeats else ""
         print(
             f"  fixed {n:>2} repeats: {fmt_duration(n * one_round):>9}, every CI within "
             f"target in {reached[n]:6.1%} of nights{mark}"
@@ -179,21 +216,6 @@ def main() -> None:
         )
     else:
         print(f"no fixed design up to {hi} repeats reaches the target in 90 % of nights")
-    published = matrix.wall_time_s(
-        matrix.plan(replace(d, repeats=campaign.spec.design.repeats)),
-        campaign.spec.load.duration_s,
-        SETUP_S,
-        AGENT_SETUP_S,
-    )
-    print(
-        f"the campaign as written ({campaign.spec.design.repeats} repeats of "
-        f"{campaign.spec.load.duration_s} s): {fmt_duration(published)}"
-    )
-    print(
-        f"baseline cells per round: {sum(1 for b in blocks)}; "
-        f"{sum(b.contenders for b in blocks)} contenders; one round {fmt_duration(one_round)} "
-        f"({BASELINE} and agent runs at {run_s} s + {SETUP_S:g} s set-up)"
-    )
 
 
 if __name__ == "__main__":

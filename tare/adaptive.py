@@ -59,11 +59,15 @@ class Rounds:
             self.say(f"adaptive: round {latest} is not a look; judged anyway")
         self.settle(rows)
         going = []
+        more = min(2, self.hi - latest)
         for base, rs in by_block.items():
             if done[base] < latest:
                 continue  # stopped at an earlier look
-            short = self.short(base, rs)
             where = f"adaptive: {describe(base)}: after {latest} round(s)"
+            if not any(r.status is RunState.DONE for r in rs if r.repeat == latest):
+                self.say(f"{where} no run of round {latest} is valid; more would not help")
+                continue
+            short = self.short(base, rs)
             if not short:
                 self.say(f"{where} every judged KPI is within its target; block done")
             elif latest >= self.hi:
@@ -73,11 +77,13 @@ class Rounds:
                 )
             else:
                 going.append(base)
-                self.say(f"{where} {len(short)} short, e.g. {short[0].describe()}; two more")
+                self.say(
+                    f"{where} {len(short)} short, e.g. {short[0].describe()}; {more} more round(s)"
+                )
         if not going:
             return []
         seq = max(r.seq for r in rows) + 1
-        return matrix.rounds(self.d, latest + 1, min(2, self.hi - latest), going, seq)
+        return matrix.rounds(self.d, latest + 1, more, going, seq)
 
     def short(self, base: Cell, rows: Sequence[RunRecord]) -> list[Short]:
         try:

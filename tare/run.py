@@ -55,6 +55,13 @@ log = logging.getLogger(__name__)
 
 SETUP_S = 2.0  # lab, workload start and tear-down per run (measured: 1.5-2 s here)
 AGENT_SETUP_S = 0.5  # install, mode, start, health, stop, uninstall (reference agent)
+COLLECTD_SETUP_S = 1.5  # a per-run collectd's start and stop (measured: 33.5 s a 30 s run)
+
+
+def run_seconds(campaign: Campaign, runs: Sequence[PlannedRun]) -> float:
+    """The wall time of these runs of the campaign: load, set-up, the agent's, the collector's."""
+    setup = SETUP_S + (COLLECTD_SETUP_S if campaign.spec.collect.collector == "collectd" else 0)
+    return matrix.wall_time_s(runs, campaign.spec.load.duration_s, setup, AGENT_SETUP_S)
 
 
 def design(campaign: Campaign) -> Design:
@@ -88,7 +95,7 @@ def make_plan(campaign: Campaign) -> Plan:
             f"{campaign.path}: the cells {dict(a.levels)} and {dict(b.levels)} would share one "
             "nightly Graphite path; rename a level"
         )
-    wall = matrix.wall_time_s(runs, campaign.spec.load.duration_s, SETUP_S, AGENT_SETUP_S)
+    wall = run_seconds(campaign, runs)
     return Plan(runs, wall, len({r.cell for r in runs}))
 
 
@@ -99,11 +106,7 @@ def adaptive_estimate(campaign: Campaign, state_dir: Path) -> Expected:
 
     d = campaign.spec.design
     load = campaign.spec.load
-
-    def seconds(runs: Sequence[PlannedRun]) -> float:
-        return matrix.wall_time_s(runs, load.duration_s, SETUP_S, AGENT_SETUP_S)
-
-    costs = block_costs(design(campaign), seconds)
+    costs = block_costs(design(campaign), partial(run_seconds, campaign))
     goal = targets(d.target_ci)
     found = noise.load_all(state_dir)
     return expected(costs, d.min_repeats, d.max_repeats, goal, found, load.duration_s)
@@ -112,8 +115,7 @@ def adaptive_estimate(campaign: Campaign, state_dir: Path) -> Expected:
 def fixed_wall_time_s(campaign: Campaign) -> float:
     """The campaign's wall time with ``design.repeats`` repeats and no adaptive stop."""
     d = replace(design(campaign), repeats=campaign.spec.design.repeats)
-    load = campaign.spec.load
-    return matrix.wall_time_s(matrix.plan(d), load.duration_s, SETUP_S, AGENT_SETUP_S)
+    return run_seconds(campaign, matrix.plan(d))
 
 
 def plan_json(campaign: Campaign, p: Plan) -> dict[str, Any]:

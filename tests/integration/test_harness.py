@@ -19,6 +19,7 @@ from collectors import collectd as collectd_bin
 from contracts.kpis import KPIS
 from contracts.labels import label
 from contracts.manifest import LabFacts
+from contracts.noise import Noise, save
 from contracts.paths import Source
 from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
@@ -180,14 +181,26 @@ def test_lab_down_cleans_up_after_a_crash(tmp_path: Path) -> None:
     )
 
 
-def test_plan_of_the_nightly_matrix() -> None:
-    res = run_tare("plan", str(ROOT / "examples" / "nightly.toml"), "--json")
+def test_plan_of_the_nightly_matrix(tmp_path: Path) -> None:
+    nightly = str(ROOT / "examples" / "nightly.toml")
+    res = run_tare("plan", nightly, "--json", "--state-dir", str(tmp_path))
     assert res.code == 0, res.err
     plan = json.loads(res.out)
-    assert plan["cells"] == 18 and len(plan["runs"]) == 54
-    assert plan["wall_time_s"] > 54 * 300
-    text = run_tare("plan", str(ROOT / "examples" / "nightly.toml")).out
-    assert "estimated wall time: 4h" in text
+    # adaptive: the first 4 rounds of the 18 cells are planned, the rest decided as it goes
+    assert plan["cells"] == 18 and len(plan["runs"]) == 4 * 18
+    assert plan["fixed_wall_time_s"] > 3 * 18 * 30
+    a = plan["adaptive_wall_time_s"]
+    assert a["least"] == plan["wall_time_s"] and abs(a["least"] * 3 - a["most"]) <= 2
+    assert a["expected"] == a["most"]  # no noise measured in this state dir: the budget
+    text = run_tare("plan", nightly, "--state-dir", str(tmp_path)).out
+    assert "fixed design, 3 repeats: estimated wall time " in text
+    assert "adaptive, 4 to 12 rounds: at least " in text and "<- this campaign" in text
+    assert "rate=15000 policy_size=1000: no noise measured (tare calibrate)" in text
+    # with a calibration's noise at one rate, every block expects from the nearest
+    noise = Noise(5000, 30, 23, {"cpu_cgroup": 0.3, "mem_cgroup": 0.2}, 10, 0)
+    save(tmp_path, noise)
+    plan = json.loads(run_tare("plan", nightly, "--json", "--state-dir", str(tmp_path)).out)
+    assert plan["adaptive_wall_time_s"]["expected"] == plan["adaptive_wall_time_s"]["least"]
 
 
 def test_capacity_sweep(graphite_stack: Stack, tmp_path: Path) -> None:
@@ -350,13 +363,7 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     res = run_tare("nightly", str(conf), "--fail-on-regression", *args, timeout=400)
     assert res.code == 1, res.err
     night = json.loads(res.out)
-    assert night["not_valid"] == [] and len(night["regressions"]) == 1 and night["exit"] == 1
-    assert night["runs"] == 6  # 2 rounds, then the third the look asked for
-    assert "adaptive: rate=1000 policy_size=1000: after 2 round(s) " in res.err
-    assert " short, e.g. " in res.err
-    assert "after 3 round(s) the budget is spent; too noisy tonight" in res.err
-    noisy = [n for n in night["too_noisy"] if n["kpi"] == "cpu_cgroup"]
-    assert noisy and noisy[0]["target"] == 0.001 and noisy[0]["cell"]["mode"] == "enforced"
+    the_night_went_adaptive(res.err, night)
     the_breach_fails_its_case(junit, "linux.analyzed.enforced.rate_1000.policy_size_1000")
     out = tmp_path / "tables"
     res = run_tare("analyze", "--latest", "--json", "--out", str(out), "--state-dir", str(state))
@@ -365,10 +372,10 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     rows = {r["kpi"]: r for r in data["overheads"]}
     assert {"cpu_cgroup", "cpu_workload_core", "mem_available", "conn_rate"} <= set(rows)
     cpu = rows["cpu_cgroup"]
-    assert cpu["mode"] == "enforced" and cpu["rate"] == 1000
-    assert cpu["method"] == "welch" and cpu["n_baseline"] == cpu["n_contender"] == 3
-    assert cpu["ci_low"] <= cpu["absolute"] <= cpu["ci_high"]
-    assert cpu["mde"] > 0 and cpu["qvalue"] >= cpu["pvalue"]
+    assert cpu["mode"] == "enforced" and cpu["rate"] == 1000 and cpu["method"] == "welch"
+    assert cpu["n_baseline"] == cpu["n_contender"] == 3
+    assert cpu["ci_low"] <= cpu["absolute"] <= cpu["ci_high"] and cpu["mde"] > 0
+    assert cpu["qvalue"] >= cpu["pvalue"] and data["target_ci"]["cpu_cgroup"] == 0.001
     assert rows["mem_available"]["judged"] is False and not rows["mem_available"]["significant"]
     assert rows["mem_cgroup"]["absolute"] > 0  # the agent's daemon lives in the workload cgroup
     assert (out / data["campaign"]["id"] / "overhead.csv").exists()
@@ -389,8 +396,7 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     text = run_tare("analyze", "--latest", "--no-write-back", "--state-dir", str(state)).out
     method = next(line for line in text.splitlines() if line.startswith("method: "))
     assert "enforced rate=1000 policy=1000" in text and "welch" in method
-    assert "Benjamini-Hochberg over the" in text
-    assert "too noisy tonight: " in text and "cpu_cgroup: +-" in text
+    assert "Benjamini-Hochberg over the" in text and "too noisy tonight: " in text
 
     # the report: one self-contained page whose images are real plots of these numbers
     res = run_tare("report", "--out", str(tmp_path / "report"), "--state-dir", str(state))
@@ -405,6 +411,16 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     assert plotted[("enforced", 1000)] == pytest.approx(cpu["absolute"], rel=1e-3)
     trend = page.tables["trend-cpu_cgroup"]
     assert [int(r[1]) for r in trend] == [ts]
+
+
+def the_night_went_adaptive(log: str, night: dict[str, Any]) -> None:
+    assert night["not_valid"] == [] and len(night["regressions"]) == 1 and night["exit"] == 1
+    assert night["runs"] == 6  # 2 rounds, then the third the look asked for
+    assert "adaptive: rate=1000 policy_size=1000: after 2 round(s) " in log
+    assert " short, e.g. " in log and "1 more round(s)" in log
+    assert "after 3 round(s) the budget is spent; too noisy tonight" in log
+    noisy = [n for n in night["too_noisy"] if n["kpi"] == "cpu_cgroup"]
+    assert noisy and noisy[0]["target"] == 0.001 and noisy[0]["cell"]["mode"] == "enforced"
 
 
 @dataclass

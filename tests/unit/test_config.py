@@ -36,9 +36,10 @@ def test_shipped_examples_are_valid(name: str) -> None:
 def test_nightly_is_the_published_matrix() -> None:
     spec = load_campaign(ROOT / "examples" / "nightly.toml").spec
     assert spec.load.rates == [1000, 5000, 10000, 15000]
-    assert spec.load.duration_s == 300
-    assert spec.design.repeats >= 3
-    assert spec.design.interleave
+    # adaptive rounds of short runs until every judged CI is within target (docs/nightly.md)
+    assert spec.load.duration_s == 30 and spec.design.adaptive and spec.design.interleave
+    assert (spec.design.min_repeats, spec.design.max_repeats) == (4, 12)
+    assert spec.design.repeats >= 3  # the fixed design tare plan compares it with
 
 
 @pytest.mark.parametrize(
@@ -143,6 +144,18 @@ def test_nightly_is_the_published_matrix() -> None:
         (
             replace("interleave = true", 'interleave = true\ncrossed = ["mode", "speed"]'),
             "c.toml: design.crossed[1]: unknown factor",
+        ),
+        (
+            replace("interleave = true", "interleave = true\ntarget_ci = { mem_available = 1 }"),
+            "c.toml: design.target_ci.mem_available: not a judged KPI (judged: cpu_cgroup,",
+        ),
+        (
+            replace("interleave = true", "interleave = true\nmin_repeats = 6\nmax_repeats = 4"),
+            "c.toml: design.max_repeats: must be at least design.min_repeats",
+        ),
+        (
+            replace("interleave = true", "interleave = false\nadaptive = true"),
+            "c.toml: design.interleave: an adaptive design runs interleaved rounds",
         ),
         (
             replace('collector = "sampler"', 'collector = "statsd"'),

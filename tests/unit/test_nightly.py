@@ -103,6 +103,13 @@ def test_junit_has_one_case_per_cell_and_judged_kpi() -> None:
     assert not math.isnan(float(first.get("time") or "nan"))
 
 
+def test_junit_skips_what_an_adaptive_night_left_too_noisy() -> None:
+    wide = overhead("cpu_workload_core", 2.5)
+    cases = junit.cases("linux", "q", [wide], {}, {(wide.cell, "cpu_workload_core")})
+    assert cases[0].outcome is junit.Result.SKIPPED
+    assert cases[0].message.startswith("too noisy tonight: +2.50 pp of a core [+1.50, +3.50]")
+
+
 def test_a_night_with_graphite_down_reports_every_stage_and_exits_4(tmp_path: Path) -> None:
     (dead,) = free_ports(1)
     text = (ROOT / "examples" / "quickstart.toml").read_text()
