@@ -130,22 +130,25 @@ def run_campaign(
     cid = info.campaign_id
     rows = ledger.runs(cid)
     summary = CampaignSummary(cid, skipped=sum(1 for r in rows if r.status.finished))
-    seen_ready = [any(r.status is RunState.DONE for r in rows)]
+    seen_ready = any(r.status is RunState.DONE for r in rows)
     while True:
         for row in [r for r in rows if not r.status.finished]:
-            if not _run_one(
-                ledger,
-                info,
-                row,
-                planned[row.seq],
-                cfg,
-                make_lab,
-                hooks,
-                progress,
-                reruns_disturbed,
-                summary,
-                seen_ready,
+            run = planned[row.seq]
+            outcome, earlier = _run_one(
+                ledger, info, row, run, cfg, make_lab, hooks, progress, reruns_disturbed
+            )
+            summary.ran += 1
+            summary.reran += len(earlier)
+            summary.outcomes[row.run_id] = outcome
+            seen_ready = seen_ready or outcome.status is RunState.DONE
+            if (
+                not seen_ready
+                and run.cell.mode == BASELINE
+                and outcome.reason
+                and outcome.reason.startswith(NotReady.PREFIX)
             ):
+                # the workload never came up, even without an agent: every run would fail alike
+                summary.aborted = outcome.reason
                 break
         if summary.aborted or more is None:
             break
@@ -172,11 +175,8 @@ def _run_one(
     hooks: Hooks,
     progress: Progress,
     reruns_disturbed: int,
-    summary: CampaignSummary,
-    seen_ready: list[bool],
-) -> bool:
-    """One run, recorded before and after; False when the campaign must stop (the workload
-    never came up even without an agent: every run would fail alike)."""
+) -> tuple[RunOutcome, list[str]]:
+    """One run, recorded before and after: its outcome and the disturbed attempts left out."""
     manifest = RunManifest(
         info,
         row.run_id,
@@ -204,9 +204,6 @@ def _run_one(
         outcome.load.achieved_rate if outcome.load else None,
     )
     hooks.run_finished(row.run_id, run, outcome)
-    summary.ran += 1
-    summary.reran += len(earlier)
-    summary.outcomes[row.run_id] = outcome
     if outcome.load is not None:
         progress.finish(
             f"{outcome.status}, {outcome.load.achieved_rate:.0f}/s achieved"
@@ -214,14 +211,4 @@ def _run_one(
         )
     else:
         progress.finish(f"{outcome.status}: {outcome.reason}")
-    if outcome.status is RunState.DONE:
-        seen_ready[0] = True
-    elif (
-        not seen_ready[0]
-        and run.cell.mode == BASELINE
-        and outcome.reason
-        and outcome.reason.startswith(NotReady.PREFIX)
-    ):
-        summary.aborted = outcome.reason
-        return False
-    return True
+    return outcome, earlier
