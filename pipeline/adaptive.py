@@ -69,6 +69,14 @@ class Short:
     target: float
     unit: str
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "cell": dict(self.cell),
+            "kpi": self.kpi,
+            "half_width": self.half_width,
+            "target": self.target,
+        }
+
     def describe(self) -> str:
         cell = " ".join(f"{k}={v}" for k, v in self.cell)
         got = "no interval" if self.half_width is None else f"+-{self.half_width:.2f}"

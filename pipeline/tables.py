@@ -129,9 +129,6 @@ def to_json(a: Analysis) -> dict[str, Any]:
         "absent_series": a.absent,
         "disturbed_attempts": sum(len(r.manifest.disturbed_attempts) for r in a.runs if r.manifest),
         "target_ci": a.target_ci,
-        "too_noisy": [
-            {"cell": dict(s.cell), "kpi": s.kpi, "half_width": s.half_width, "target": s.target}
-            for s in a.too_noisy()
-        ],
+        "too_noisy": [s.to_json() for s in a.too_noisy()],
         "output_dir": str(a.output_dir) if a.output_dir else None,
     }

@@ -78,8 +78,7 @@ def night_json(night: Any, code: int, junit_file: Path | None) -> dict[str, Any]
         "cells": night.cells,
         "not_valid": night.not_valid,
         "too_noisy": [
-            {"cell": dict(s.cell), "kpi": s.kpi, "half_width": s.half_width, "target": s.target}
-            for s in (night.analysis.too_noisy() if night.analysis is not None else [])
+            s.to_json() for s in (night.analysis.too_noisy() if night.analysis is not None else [])
         ],
         "alerts_new": len(alerts.new) if alerts else None,
         "alerts_known": len(alerts.known) if alerts else None,

@@ -353,8 +353,7 @@ def run(
                     return namespace_lab(lab_id, record_dir, spec.workload.port)
                 return loopback_lab(lab_id, record_dir)
 
-            record = ledger.campaign(cid)
-            assert record is not None
+            record = campaign_record(ledger, cid)
             info = CampaignInfo(
                 cid,
                 campaign.name,
