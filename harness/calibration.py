@@ -41,6 +41,7 @@ class Design:
     techniques: Techniques = field(default_factory=Techniques)
     aa_only: bool = False  # the noise floor alone (benchmarks/noise_floor.py)
     max_rounds: int | None = None  # default: as many as the budget allows
+    max_disturbance_pct: float = MAX_DISTURBANCE_PCT  # points of one core outside the lab
 
     def __post_init__(self) -> None:
         if self.rate <= 0:
@@ -49,6 +50,8 @@ class Design:
             raise BadCalibration("--run-s must leave at least 5 s between warm-up and cool-down")
         if self.budget_s < 2 * self.run_s * (2 if self.techniques.short_runs else 1):
             raise BadCalibration(f"--budget-s must allow two runs per side ({4 * self.run_s} s)")
+        if not 0 < self.max_disturbance_pct <= 200:
+            raise BadCalibration("--max-disturbance must be in (0, 200] points of one core")
 
     @property
     def run_length_s(self) -> int:
@@ -105,7 +108,7 @@ def runner_config(d: Design, state_dir: Path) -> RunnerConfig:
         run_timeout_s=run_s * 3 + 60,
         lab_root=state_dir / "lab" / "runs",
         state_dir=state_dir,
-        max_disturbance_pct=MAX_DISTURBANCE_PCT,
+        max_disturbance_pct=d.max_disturbance_pct,
     )
 
 

@@ -79,6 +79,13 @@ def technique_switches(func: F) -> F:
     show_default=True,
     help="Recovered memory must lie within injected +- max(this, 10 %), in MB.",
 )
+@click.option(
+    "--max-disturbance",
+    type=float,
+    help="CPU that anything outside the lab may take during a run (processes and steal), in "
+    "points of one core; above it the run is left out and run again [CONFIG's "
+    "load.max_disturbance_pct; 5].",
+)
 @technique_switches
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
@@ -91,6 +98,7 @@ def calibrate_cmd(
     run_s: int | None,
     cpu_margin: float,
     mem_margin: float,
+    max_disturbance: float | None,
     state_dir: Path | None,
     as_json: bool,
     **techniques: bool,
@@ -112,6 +120,8 @@ def calibrate_cmd(
         raise UsageError(str(exc)) from None
     tech = Techniques(**techniques)
     design = Design(ballast, rate or 5000, budget_s, run_s or 30, techniques=tech)
+    if max_disturbance is not None:
+        design = replace(design, max_disturbance_pct=max_disturbance)
     if config is not None:
         from harness.matrix import default_reference
         from tare.config import load_campaign
@@ -125,6 +135,9 @@ def calibrate_cmd(
             run_s=run_s or load.duration_s,
             warmup_s=load.warmup_s,
             cooldown_s=load.cooldown_s,
+            max_disturbance_pct=(
+                load.max_disturbance_pct if max_disturbance is None else max_disturbance
+            ),
         )
     criteria = Criteria(
         ballast,

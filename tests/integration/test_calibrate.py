@@ -34,6 +34,10 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
         "200",
         "--run-s",
         "20",
+        # a CI VM's neighbours steal 5-10 points of a core now and then (the product's default
+        # limit is 5): this test is about recovering the ballast, not about the machine
+        "--max-disturbance",
+        "15",
         "--json",
     ]
     env = {
@@ -48,8 +52,13 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
     assert out["injected"] == {"cpu_percent": 20.0, "memory_mb": 96.0}
     assert [r["group"] for r in out["runs"]][:3] == ["A", "B", "A2"]
     # at least min_rounds (3) rounds of A, B, A2; a run disturbed by a neighbour was run again
+    # and, when every attempt was, left out naming what took the CPU: never failed or invalid
     assert len(out["runs"]) >= 9 and out["rounds"] >= 3
-    assert sum(r["status"] == "done" for r in out["runs"]) >= len(out["runs"]) - 1, out["runs"]
+    for r in out["runs"]:
+        assert r["status"] == "done" or (
+            r["status"] == "disturbed" and r["reason"].startswith("disturbed: ")
+        ), out["runs"]
+    assert sum(r["status"] == "done" for r in out["runs"]) >= 6, out["runs"]
     by_kpi = {b["kpi"]: b for b in out["ballast"]}
     for kpi, injected in (("cpu_cgroup", 20.0), ("cpu_workload_core", 20.0), ("mem_cgroup", 96.0)):
         b = by_kpi[kpi]

@@ -482,11 +482,13 @@ def parse_report(path: Path) -> Report:
 def test_a_run_disturbed_by_an_outside_process_is_left_out_and_run_again(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
-    conf = campaign(tmp_path, graphite_stack, name="disturbed")
-    text = conf.read_text().replace(
-        "run_timeout_s = 120", "run_timeout_s = 120\nmax_disturbance_pct = 20"
+    conf = campaign(
+        tmp_path,
+        graphite_stack,
+        name="disturbed",
+        max_disturbance=20,
+        design="reruns_disturbed = 1",
     )
-    conf.write_text(text.replace("repeats = 1", "repeats = 1\nreruns_disturbed = 1"))
     # a neighbour that burns a whole core, outside the lab's cgroups, for the whole campaign
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
