@@ -10,7 +10,9 @@ value built here, and a path can never gain a level, a line or a tag from a labe
   [.<factor>_<level>...].<kpi>.<stat>``, one point per night;
 - capacity: ``<prefix>.capacity.<campaign>.<host>.<mode>.<metric>``;
 - hosts (the stack's collectd): ``<prefix>.hosts.<host>.<plugin>...``;
-- the stack's canary: ``<prefix>.canary.stack``.
+- the stack's canary: ``<prefix>.canary.stack``;
+- the lab's health: ``<prefix>.lab.health.<platform>.<campaign>.<metric>`` per night, and
+  ``<prefix>.lab.calibration.<host>.rate_<rate>.<kpi>.<stat>`` per calibration.
 """
 
 from __future__ import annotations
@@ -263,3 +265,44 @@ class CapacitySeries:
             return cls(prefix, *parts[1:])
         except ValueError:
             return None
+
+
+LAB = "lab"
+HEALTH = "health"
+CALIBRATION = "calibration"
+
+
+class HealthMetric(StrEnum):
+    """The lab's own health per campaign night, under ``<prefix>.lab.health.<platform>.<campaign>``
+    (``tare analyze``): how many runs ended how, and how close the load came to its target."""
+
+    RUNS = "runs"
+    DONE = "runs_done"
+    INVALID = "runs_invalid"
+    DISTURBED = "runs_disturbed"
+    FAILED = "runs_failed"
+    RERUN = "attempts_rerun"  # disturbed attempts left out and run again
+    ACHIEVED_MIN = "achieved_ratio_min"  # achieved / target rate, the worst run
+    ACHIEVED_MEAN = "achieved_ratio_mean"
+
+
+class CalibrationStat(StrEnum):
+    """One judged KPI of one ``tare calibrate``, under
+    ``<prefix>.lab.calibration.<host>.rate_<rate>.<kpi>``: the lab's noise floor over time."""
+
+    AA_MDE = "aa_mde"  # the A/A minimum detectable effect, in the KPI's unit
+    SD_BETWEEN = "sd_between"  # between-run sd of the baseline runs
+    BALLAST_ERROR = "ballast_error"  # recovered minus injected, in the KPI's unit
+
+
+def lab_health_path(prefix: str, platform: object, campaign: object, metric: HealthMetric) -> str:
+    _check_prefix(prefix)
+    return ".".join((prefix, LAB, HEALTH, label(platform), label(campaign), metric.value))
+
+
+def calibration_path(
+    prefix: str, host: object, rate: object, kpi: object, stat: CalibrationStat
+) -> str:
+    _check_prefix(prefix)
+    level = f"{RATE_LEVEL}{label(rate)}"
+    return ".".join((prefix, LAB, CALIBRATION, label(host), level, label(kpi), stat.value))

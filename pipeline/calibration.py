@@ -14,6 +14,7 @@ import numpy as np
 from contracts.calibration import Ballast, Group, Techniques
 from contracts.kpis import BY_NAME, CPU_UNIT, Kpi
 from contracts.noise import Noise
+from contracts.paths import CalibrationStat
 from contracts.states import RunState
 from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
@@ -311,3 +312,19 @@ def table(r: Result) -> list[str]:
         "  (CPU in points of one core; memory in MB; ok: the whole CI within injected +- margin)"
     )
     return lines
+
+
+def figures(r: Result) -> list[tuple[str, CalibrationStat, float]]:
+    """What the lab-health dashboard draws of one calibration: per judged KPI the A/A MDE, the
+    baselines' between-run sd and the ballast's error (recovered minus injected)."""
+    out: list[tuple[str, CalibrationStat, float]] = []
+    for a in r.aa:
+        if a.recovered is not None and math.isfinite(a.recovered.mde):
+            out.append((a.kpi, CalibrationStat.AA_MDE, float(a.recovered.mde)))
+    out += [(k, CalibrationStat.SD_BETWEEN, float(v)) for k, v in r.sd_between_runs.items()]
+    for t, rec in r.ballast:
+        if t.judged and rec.recovered is not None:
+            out.append(
+                (t.kpi.name, CalibrationStat.BALLAST_ERROR, rec.recovered.delta - rec.injected)
+            )
+    return [(k, s, v) for k, s, v in out if math.isfinite(v)]

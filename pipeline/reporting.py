@@ -1,72 +1,106 @@
-"""The report: the analysis, each run's series and the nightly trends, as one HTML page."""
+"""The report: the analysis, its verdict, the nightly trends and each run's series, as one HTML
+page (``pipeline.report`` draws it)."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from contracts.kpis import BY_NAME
 from contracts.paths import NightlyStat
+from contracts.states import RunState
 from pipeline import report as rp
+from pipeline import report_text as fmt
+from pipeline.analysis import Overhead
 from pipeline.campaign import Analysis, prefix_of, run_ref
 from pipeline.fetch import fetch_run
 from pipeline.graphite import GraphiteClient
 from pipeline.nightly import series_for
 
 RUN_KPI = "cpu_workload_core"
-OVERHEAD_KPIS = ("cpu_cgroup", "cpu_workload_core", "mem_cgroup", "mem_available")
 TREND_DAYS = 90
 
 
+def _stats(o: Overhead) -> tuple[NightlyStat, NightlyStat, NightlyStat]:
+    if o.absolute is not None:
+        return NightlyStat.OVERHEAD, NightlyStat.CI_LOW, NightlyStat.CI_HIGH
+    return NightlyStat.OVERHEAD_PCT, NightlyStat.CI_LOW_PCT, NightlyStat.CI_HIGH_PCT
+
+
+def _cell(o: Overhead) -> str:
+    return " ".join(str(v) if k == "mode" else f"{k}={v}" for k, v in o.cell)
+
+
 def _trend(client: GraphiteClient, a: Analysis, prefix: str) -> list[rp.TrendPoint]:
+    """Every judged overhead's nightly series (TREND_DAYS back), read from Graphite."""
     now = int(time.time())
     points: list[rp.TrendPoint] = []
     for o in a.overheads:
-        if o.kpi not in OVERHEAD_KPIS or o.absolute is None:
+        if not o.judged:
             continue
-        stats = (NightlyStat.OVERHEAD, NightlyStat.CI_LOW, NightlyStat.CI_HIGH)
-        paths = {series_for(prefix, a.campaign, o, st): st.value for st in stats}
+        stats = _stats(o)
+        paths = {series_for(prefix, a.campaign, o, st): i for i, st in enumerate(stats)}
         series = {
             paths[s.target]: dict(s.values())
             for s in client.render(list(paths), now - TREND_DAYS * 86400, now + 86400)
             if s.target in paths
         }
-        cell = " ".join(str(v) if k == "mode" else f"{k}={v}" for k, v in o.cell)
-        for t, v in sorted(series.get("overhead", {}).items()):
-            points.append(
-                rp.TrendPoint(
-                    cell,
-                    o.kpi,
-                    t,
-                    v,
-                    series.get("ci_low", {}).get(t),
-                    series.get("ci_high", {}).get(t),
-                )
-            )
+        for t, v in sorted(series.get(0, {}).items()):
+            lo, hi = series.get(1, {}).get(t), series.get(2, {}).get(t)
+            points.append(rp.TrendPoint(_cell(o), o.kpi, t, v, lo, hi))
     return points
 
 
-def build(a: Analysis, client: GraphiteClient, root: Path) -> Path:
-    """Write ``root/report.html``; returns its path."""
-    done = a.done
-    manifest = done[0].manifest if done else None
-    prefix = prefix_of(a.runs)
-    sections: list[tuple[str, str]] = []
-    for kpi in OVERHEAD_KPIS:
-        if any(o.kpi == kpi and o.absolute is not None for o in a.overheads):
-            sections.append(
-                (
-                    f"{kpi}: overhead against connection rate, 95% CI",
-                    rp.overhead_section(a.overheads, kpi, f"overhead-{kpi}"),
-                )
-            )
-    trend = _trend(client, a, prefix)
-    for kpi in OVERHEAD_KPIS:
-        if any(p.kpi == kpi for p in trend):
-            sections.append((f"{kpi}: nightly trend", rp.trend_section(trend, kpi, f"trend-{kpi}")))
+def _unit(a: Analysis, kpi: str) -> str:
+    o = next(x for x in a.overheads if x.kpi == kpi)
+    return o.unit if o.absolute is not None else "%"
+
+
+def left_out(a: Analysis) -> list[str]:
+    lines = [f"{r.run_id}: {r.status}: {r.reason}" for r in a.invalid]
+    reran = [
+        f"{r.run_id}: {len(r.manifest.disturbed_attempts)} disturbed attempt(s) run again"
+        for r in a.runs
+        if r.manifest is not None and r.manifest.disturbed_attempts
+    ]
+    return lines + reran
+
+
+def noise_floor(a: Analysis) -> list[str]:
+    """Per judged KPI, the range of tonight's MDE over the cells."""
+    out = []
+    for kpi in dict.fromkeys(o.kpi for o in a.overheads if o.judged):
+        mdes = [o.mde for o in a.overheads if o.kpi == kpi and math.isfinite(o.mde)]
+        if mdes:
+            unit = _unit(a, kpi)
+            lo, hi = min(mdes), max(mdes)
+            out.append(f"{kpi}: MDE {fmt.number(lo)} to {fmt.number(hi)} {unit}")
+    return out
+
+
+def _sections(a: Analysis, client: GraphiteClient) -> list[tuple[str, str]]:
+    kpis = list(dict.fromkeys(o.kpi for o in a.overheads if o.judged))
+    sections = [
+        (
+            f"{kpi}: overhead against connection rate, 95 % CI",
+            rp.overhead_section(a.overheads, kpi, f"overhead-{kpi}"),
+        )
+        for kpi in kpis
+    ]
+    trend = _trend(client, a, prefix_of(a.runs))
+    sections += [
+        (
+            f"{kpi}: nightly trend",
+            rp.trend_section(trend, kpi, _unit(a, kpi), f"trend-{kpi}"),
+        )
+        for kpi in kpis
+        if any(p.kpi == kpi for p in trend)
+    ]
     run_kpi = BY_NAME[RUN_KPI]
-    for row in done:
+    for row in a.done:
         if row.started is None or row.ended is None or row.steady is None:
             continue
         frame = fetch_run(client, run_ref(row, whole=True), [run_kpi], required=False)
@@ -74,36 +108,37 @@ def build(a: Analysis, client: GraphiteClient, root: Path) -> Path:
             continue
         levels = " ".join(f"{k}={v}" for k, v in row.levels)
         plot = rp.RunPlot(row.run_id, f"{row.run_id} ({levels})", frame, row.steady)
-        sections.append(
-            (
-                f"run {row.run_id}",
-                rp.run_section(plot, f"{run_kpi.name} ({run_kpi.unit})", f"run-{row.run_id}"),
-            )
-        )
+        label = f"{run_kpi.name} ({run_kpi.unit})"
+        sections.append((f"run {row.run_id}", rp.run_section(plot, label, f"run-{row.run_id}")))
+    return sections
+
+
+def build(a: Analysis, client: GraphiteClient, root: Path, alerts: Sequence[str] = ()) -> Path:
+    """Write ``root/report.html`` (``alerts``: the night's alert lines, from ``tare alert``'s
+    store); returns its path."""
+    done = a.done
+    manifest = done[0].manifest if done else None
     c = a.campaign
     host = manifest.campaign.host if manifest else None
-    intro: dict[str, Any] = {
-        "campaign": c.campaign_id,
+    disturbed = sum(1 for r in a.runs if r.status is RunState.DISTURBED)
+    facts: dict[str, Any] = {
         "night": c.night,
         "platform": c.platform,
-        "runs": len(a.runs),
-        "valid runs": len(done),
-        "not valid": len(a.invalid),
-        "host": host.host if host else None,
-        "kernel": host.kernel if host else None,
+        "campaign": c.campaign_id,
+        "runs": f"{len(a.runs)} ({len(done)} valid, {len(a.invalid)} left out, "
+        f"{disturbed} of them disturbed)",
+        "host": f"{host.host} ({host.kernel})" if host else "-",
     }
-    for r in a.invalid:
-        intro[f"not used: {r.run_id}"] = f"{r.status}: {r.reason}"
+    lists: dict[str, list[str]] = {
+        "alerts": list(alerts),
+        "runs left out or run again": left_out(a),
+        "noise floor tonight": noise_floor(a),
+    }
     if a.target_ci:
-        noisy = a.too_noisy()
-        intro["adaptive"] = (
-            f"{len(noisy)} judged overhead(s) too noisy tonight"
-            if noisy
-            else ("every judged overhead within its target CI")
-        )
-        for i, s in enumerate(noisy, 1):
-            intro[f"too noisy tonight ({i})"] = s.describe()
+        lists["too noisy tonight"] = [s.describe() for s in a.too_noisy()]
+    summary = rp.summary_section(a.overheads) + rp.facts_section(facts, lists)
     root.mkdir(parents=True, exist_ok=True)
     path = root / "report.html"
-    path.write_text(rp.page(f"tare report: {c.name}", intro, sections))
+    subtitle = f"{c.name} on {c.platform}, night {c.night}: what the agent costs the server"
+    path.write_text(rp.page(f"tare report: {c.name}", subtitle, summary, _sections(a, client)))
     return path

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything tare needs on Debian 12, from nothing:
 #   - system packages (as root): collectd, h2load, nftables, iproute2, nginx, httperf, conntrack
+#     (and for the tests: chromium, docker-compose)
 #   - the project's virtualenv (.venv) with tare and its development tools
 #   - Graphite's own virtualenv (carbon, whisper, graphite-web; pinned apart from ours)
 # Without root it says what it skipped; everything else still works.
@@ -13,6 +14,7 @@ APT_PACKAGES=(
   nginx-light                   # the default workload server
   nftables iproute2 conntrack   # the lab: namespaces, veth, firewall, conntrack table
   python3-venv curl
+  chromium fonts-dejavu-core docker-compose  # the tests: the report in a real browser; compose
 )
 
 log() { echo "bootstrap: $*" >&2; }

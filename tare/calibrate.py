@@ -128,3 +128,20 @@ def _data(
         data.values = fetch_values(client, ref, NOISE_KPIS)
         data.ref = ref
     return data
+
+
+def write_health(stack: StackSettings, result_: Result) -> str:
+    """The calibration's noise floor on the lab-health paths (``pipeline.health``); what
+    became of the points, for one line on stderr (spooled when carbon is down)."""
+    from collectors.sender import deliver
+    from pipeline.calibration import figures
+    from pipeline.health import calibration_points
+
+    when = int(time.time())
+    points = calibration_points(
+        DEFAULT_PREFIX, default_host(), result_.rate, when, figures(result_)
+    )
+    if not points:
+        return "no calibration figure to write"
+    delivery = deliver(stack.carbon, stack.state_dir / "spool", "calibrate", points)
+    return delivery.describe("calibration points", stack.carbon)

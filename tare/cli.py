@@ -228,7 +228,14 @@ def stack_status(settings: StackSettings, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from tare import cli_alert, cli_calibrate, cli_campaign, cli_collect, cli_nightly
+    from tare import (
+        cli_alert,
+        cli_calibrate,
+        cli_campaign,
+        cli_collect,
+        cli_dashboards,
+        cli_nightly,
+    )
 
     cli.add_command(cli_collect.collect_cmd)
     cli.add_command(cli_nightly.nightly_cmd)
@@ -237,6 +244,7 @@ def _register() -> None:
     cli.add_command(cli_alert.alerts_group)
     cli.add_command(cli_alert.changepoints_cmd)
     cli.add_command(cli_calibrate.calibrate_cmd)
+    cli.add_command(cli_dashboards.dashboards_group)
     for command in (
         cli_campaign.plan,
         cli_campaign.run_cmd,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +115,7 @@ def check_alerts(
     dry_run: bool = False,
 ) -> Any:
     """``tare alert``'s work: evaluate, record and notify; the cycle's outcome."""
-    from alerting import cycle, secrets
+    from alerting import cycle, marks, secrets
     from alerting.store import AlertStore
     from pipeline import nightly
     from pipeline.graphite import GraphiteClient
@@ -141,7 +144,12 @@ def check_alerts(
     if dry_run:
         return cycle.run_alert(frame, thresholds, detection, url, None, None, versions)
     with AlertStore(settings.state_dir / "alerts.db") as store:
-        return cycle.run_alert(frame, thresholds, detection, url, store, notifier, versions)
+        outcome = cycle.run_alert(frame, thresholds, detection, url, store, notifier, versions)
+    events = [*marks.new_alerts(outcome.new), *marks.version_changes(versions)]
+    problem = annotate(client, events)
+    if problem is not None:
+        print(f"tare: {problem}", file=sys.stderr)
+    return outcome
 
 
 def _ledger_records(path: Path) -> list[tuple[Any, list[Any]]]:
@@ -216,8 +224,9 @@ def _state_command(state: AlertState, help_text: str) -> click.Command:
         slack_secrets: Path | None,
         state_dir: Path | None,
     ) -> None:
-        from alerting import cycle, secrets
+        from alerting import cycle, marks, secrets
         from alerting.store import UnknownAlert
+        from pipeline.graphite import GraphiteClient
 
         with _store(state_dir) as store:
             try:
@@ -228,6 +237,11 @@ def _state_command(state: AlertState, help_text: str) -> click.Command:
             notifier = cycle.notifier_for(notify, secrets.from_environment(slack_secrets, channel))
             updated, result = cycle.change_state(store, aid, state, note, notifier)
         click.echo(f"alert {updated.id}: {updated.state}")
+        event = marks.state_changed(aid, updated.alert, state, note, int(time.time()))
+        client = GraphiteClient(resolve(state_dir=state_dir).render_url, timeout_s=10)
+        problem = annotate(client, [event])
+        if problem is not None:
+            click.echo(f"tare: {problem}", err=True)
         _delivery_problem(result)
 
     return command
@@ -288,3 +302,23 @@ def changepoints_cmd(
         return
     for line in summary.changepoint_lines(out):
         click.echo(line)
+
+
+def annotate(client: Any, events: Sequence[Any]) -> str | None:
+    """Post ``events`` (``contracts.events``) to graphite-web, skipping any already there (the
+    same text at the same time: a version change is found again every night); a line saying
+    what could not be posted, or None. An annotation is never worth failing the verb for."""
+    from contracts.events import TARE_TAG
+    from pipeline.graphite import GraphiteBadResponse, GraphiteUnavailable
+
+    if not events:
+        return None
+    try:
+        start, end = min(e.when for e in events), max(e.when for e in events) + 1
+        there = {(str(e["what"]), int(e["when"])) for e in client.events([TARE_TAG], start, end)}
+        for e in events:
+            if (e.what, e.when) not in there:
+                client.post_event(e.what, e.tags(), e.when, e.data())
+    except (GraphiteUnavailable, GraphiteBadResponse) as exc:
+        return f"annotations not posted: {exc}"
+    return None

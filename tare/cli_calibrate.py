@@ -111,7 +111,7 @@ def calibrate_cmd(
     from harness.calibration import Design
     from pipeline.calibration import Criteria, table, to_json
     from pipeline.precision import CPU_MARGIN, MEMORY_MARGIN, Margin
-    from tare.calibrate import calibrate
+    from tare.calibrate import calibrate, write_health
 
     settings = resolve(state_dir=state_dir)
     try:
@@ -147,6 +147,7 @@ def calibrate_cmd(
     )
     result = calibrate(design, criteria, settings, sys.stderr)
     kept = keep_noise(settings.state_dir, design, result)
+    print(f"tare: {write_health(settings, result)}", file=sys.stderr)
     if kept is not None:
         print(f"tare: the noise between runs kept in {kept} (for tare plan)", file=sys.stderr)
     if as_json:

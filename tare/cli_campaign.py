@@ -375,7 +375,7 @@ def analyze_campaign(
     """``tare analyze``'s work: (the Analysis, what became of the nightly points or None, the
     carbon they went to, the points); the tables are written."""
     from collectors.sender import deliver
-    from pipeline import nightly
+    from pipeline import health, nightly
     from pipeline.campaign import analyze, graphite_of, output_dir, write_tables
     from pipeline.graphite import GraphiteClient
 
@@ -387,9 +387,10 @@ def analyze_campaign(
     write_tables(result, out_dir or output_dir(rows))
     delivery = None
     points: list[tuple[str, float, int]] = []
-    if write_back and result.overheads:
+    if write_back:  # the lab's health even on a night without an overhead; the overheads last
         prefix = graphite.prefix if graphite else DEFAULT_PREFIX
-        points = list(nightly.points(prefix, campaign, result.overheads))
+        points = health.campaign_points(prefix, campaign, rows)
+        points += nightly.points(prefix, campaign, result.overheads)
         delivery = deliver(carbon, settings.state_dir / "spool", "analyze", points)
     return result, delivery, carbon, points
 
@@ -420,4 +421,24 @@ def build_report(settings: StackSettings, campaign_id: str | None, out_dir: Path
     client = GraphiteClient(str(graphite.render_url) if graphite else settings.render_url, 30)
     result = analyze(campaign, rows, client)
     root = out_dir or output_dir(rows) / label(campaign.campaign_id)
-    return reporting.build(result, client, root)
+    return reporting.build(result, client, root, open_alerts(settings, campaign.name))
+
+
+def open_alerts(settings: StackSettings, campaign: str) -> list[str]:
+    """The campaign's alerts not yet resolved or invalid, one line each, for the report."""
+    path = settings.state_dir / "alerts.db"
+    if not path.exists():
+        return []
+    from alerting.messages import describe_cell
+    from alerting.store import AlertStore
+    from contracts.labels import label
+    from contracts.states import AlertState
+
+    closed = {AlertState.RESOLVED.value, AlertState.INVALID.value}
+    with AlertStore(path) as store:
+        mine = label(campaign)  # as the nightly paths spell it
+        rows = [r for r in store.alerts() if r.alert.campaign == mine and r.state not in closed]
+    return [
+        f"{r.id} {r.state}: {r.alert.kind}, {describe_cell(r.alert)}, night {r.alert.night}"
+        for r in rows
+    ]

@@ -29,7 +29,7 @@ from collectors.results import capacity_points, load_points
 from collectors.sampler import ProcMatch, Targets
 from collectors.sender import CarbonSender, Delivery, deliver
 from contracts.errors import ServiceUnavailable, UsageError
-from contracts.events import RunEvent
+from contracts.events import RunEvent, SteadyEnd
 from contracts.labels import label
 from contracts.manifest import CampaignInfo, CampaignRecord, GraphiteTarget, levels_of
 from contracts.paths import CapacityMetric
@@ -233,10 +233,13 @@ class Recorder:
             outcome.reason,
             int(outcome.steady[0]) if outcome.steady else int(time.time()),
         )
+        marks: list[RunEvent | SteadyEnd] = [event]
+        if outcome.steady:
+            marks.append(SteadyEnd(run_id, int(outcome.steady[1])))
         try:
-            GraphiteClient(str(self.graphite.render_url), timeout_s=5).post_event(
-                event.what, event.tags(), event.when, event.data()
-            )
+            client = GraphiteClient(str(self.graphite.render_url), timeout_s=5)
+            for m in marks:
+                client.post_event(m.what, m.tags(), m.when, m.data())
         except GraphiteUnavailable as exc:
             log.warning("run %s: event not posted: %s", run_id, exc)
 

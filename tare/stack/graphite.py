@@ -31,7 +31,8 @@ GRAPHITE_REQUIREMENTS = (
 )
 
 # Run data at one point per second (whisper files are created sparse, so a short run costs
-# kilobytes), then minutes for a year; nightly summaries and overheads hourly for ten years.
+# kilobytes), then minutes for a year; nightly summaries and overheads, the lab's health per
+# night and every calibration's noise floor hourly for ten years.
 STORAGE_SCHEMAS = """\
 [carbon]
 pattern = ^carbon\\.
@@ -39,6 +40,10 @@ retentions = 60s:30d
 
 [tare_nightly]
 pattern = \\.nightly\\.
+retentions = 1h:10y
+
+[tare_lab]
+pattern = \\.lab\\.(health|calibration)\\.
 retentions = 1h:10y
 
 [tare_canary]
@@ -248,3 +253,12 @@ def migrate(s: StackSettings) -> None:
         last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         raise ServiceUnavailable(f"graphite-web database migration failed: {last[0]}")
     stamp.write_text("ok\n")
+
+
+def docker_carbon_conf() -> str:
+    """carbon.conf for docker-compose's Graphite (the official image's /opt/graphite layout,
+    listening on every interface of the container): the local stack's settings, so both take
+    a night's thousands of new series at once (``MAX_CREATES_PER_MINUTE = inf``) with tags."""
+    s = StackSettings(Path("/opt"), Path("/opt/graphite"), host="0.0.0.0")
+    local_web = "GRAPHITE_URL = http://127.0.0.1:8080"
+    return render_carbon_conf(s).replace(f"GRAPHITE_URL = {s.render_url}", local_web)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
 from tests.conftest import Stack, run_tare
+from tests.dashcheck import calibration, problems
+from tests.poll import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -68,3 +71,24 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
         assert rec["method"] == "welch" and rec["n_baseline_runs"] >= 2
     assert {a["kpi"] for a in out["aa"]} == {"cpu_cgroup", "cpu_workload_core", "mem_cgroup"}
     assert all(a["noise_floor_mde"] > 0 and a["problems"] == [] for a in out["aa"])
+    assert "calibration points written to Graphite" in res.err
+    the_lab_health_dashboard_shows_it(graphite_stack)
+
+
+def the_lab_health_dashboard_shows_it(stack: Stack) -> None:
+    """The noise floor on the lab-health dashboard's calibration panels (tests/dashcheck.py; the
+    other panels are proven on a real night in test_harness)."""
+    now = int(time.time())
+    values = {"prefix": "tare", "kpi": "*"}
+
+    def check() -> tuple[int, list[str]]:
+        return problems(stack.render_url, values, now - 7200, now + 3600, calibration)
+
+    def shown() -> bool | None:
+        checked, failed = check()
+        return True if checked >= 3 and not failed else None
+
+    try:
+        wait_for(shown, timeout_s=30, what="the calibration on the lab-health panels")
+    except AssertionError:
+        raise AssertionError(check()) from None

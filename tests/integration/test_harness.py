@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -398,7 +399,15 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     assert "enforced rate=1000 policy=1000" in text and "welch" in method
     assert "Benjamini-Hochberg over the" in text and "too noisy tonight: " in text
 
-    # the report: one self-contained page whose images are real plots of these numbers
+    the_report_shows_the_night(tmp_path, state, cpu, ts, night)
+    the_dashboards_show_this_night(graphite_stack, state, ts)
+
+
+def the_report_shows_the_night(
+    tmp_path: Path, state: Path, cpu: dict[str, Any], ts: int, night: str
+) -> None:
+    """One self-contained page whose images are real plots of these numbers, read in a real
+    browser."""
     res = run_tare("report", "--out", str(tmp_path / "report"), "--state-dir", str(state))
     assert res.code == 0, res.err
     page = parse_report(tmp_path / "report" / "report.html")
@@ -408,9 +417,49 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
         assert image.shape[0] > 100 and image.shape[1] > 300
         assert float(image.std()) > 0.01  # not a blank picture
     plotted = {(r[0], int(r[1])): float(r[2]) for r in page.tables["overhead-cpu_cgroup"]}
-    assert plotted[("enforced", 1000)] == pytest.approx(cpu["absolute"], rel=1e-3)
+    assert plotted[("enforced", 1000)] == pytest.approx(cpu["absolute"], rel=1e-9)
     trend = page.tables["trend-cpu_cgroup"]
-    assert [int(r[1]) for r in trend] == [ts]
+    assert [int(r[1]) for r in trend] == [ts]  # the exact value; the text is the night's date
+    assert [r[1] for r in page.texts["trend-cpu_cgroup"]] == [night]
+    the_report_reads_in_a_browser(tmp_path / "report" / "report.html", tmp_path / "browser")
+
+
+def the_report_reads_in_a_browser(path: Path, out: Path) -> None:
+    import matplotlib.image
+
+    from tests.browser import LAPTOP, open_page
+
+    text = path.read_text()
+    assert text.index("<h2>Summary</h2>") < text.index("overhead against connection rate")
+    assert "alerts</h3><ul><li>" in text and "threshold" in text  # tonight's breach, first
+    assert not re.search(r"\d\.\d{4,}e-\d+", text)  # no p-value like 4.685e-13
+    opened = open_page(path, out)
+    assert opened.errors == [] and opened.undecoded == [], (opened.errors, opened.console)
+    assert opened.images >= 10 and opened.width <= LAPTOP[0]
+    shot = matplotlib.image.imread(opened.screenshot)
+    assert shot.shape[1] == LAPTOP[0] and float(shot.std()) > 0.01
+
+
+def the_dashboards_show_this_night(stack: Stack, state: Path, night_ts: int) -> None:
+    from tests.dashcheck import not_calibration, problems
+
+    rows = [r for r in runs(state) if r["mode"] == "enforced" and r["status"] == "done"]
+    run_id = str(rows[0]["run_id"])
+    client = GraphiteClient(stack.render_url)
+    (host,) = [n.path.rsplit(".", 1)[-1] for n in client.find(f"tare.runs.{run_id}.*")]
+    values = {
+        "prefix": "tare",
+        "platform": "linux",
+        "campaign": "analyzed",
+        "mode": "enforced",
+        "rate": "1000",
+        "policy_size": "1000",
+        "run_id": run_id,
+        "host": host,
+    }
+    start, end = night_ts - 3600, int(time.time()) + 3600
+    checked, failed = problems(stack.render_url, values, start, end, not_calibration)
+    assert checked > 40 and failed == [], failed
 
 
 def the_night_went_adaptive(log: str, night: dict[str, Any]) -> None:
@@ -426,7 +475,8 @@ def the_night_went_adaptive(log: str, night: dict[str, Any]) -> None:
 @dataclass
 class Report:
     images: dict[str, Any]
-    tables: dict[str, list[list[str]]]
+    tables: dict[str, list[list[str]]]  # each cell's exact value (data-value), else its text
+    texts: dict[str, list[list[str]]]  # each cell as shown
 
 
 def parse_report(path: Path) -> Report:
@@ -441,8 +491,10 @@ def parse_report(path: Path) -> Report:
             super().__init__()
             self.images: dict[str, Any] = {}
             self.tables: dict[str, list[list[str]]] = {}
+            self.texts: dict[str, list[list[str]]] = {}
             self.table: str | None = None
             self.cell: str | None = None
+            self.value: str | None = None
 
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
             a = dict(attrs)
@@ -455,11 +507,12 @@ def parse_report(path: Path) -> Report:
             elif tag == "table":
                 self.table = a.get("data-plot")
                 if self.table:
-                    self.tables[self.table] = []
+                    self.tables[self.table], self.texts[self.table] = [], []
             elif tag == "tr" and self.table:
                 self.tables[self.table].append([])
+                self.texts[self.table].append([])
             elif tag == "td" and self.table:
-                self.cell = ""
+                self.cell, self.value = "", a.get("data-value")
 
         def handle_data(self, data: str) -> None:
             if self.cell is not None:
@@ -467,16 +520,19 @@ def parse_report(path: Path) -> Report:
 
         def handle_endtag(self, tag: str) -> None:
             if tag == "td" and self.table and self.cell is not None:
-                self.tables[self.table][-1].append(self.cell)
+                exact = self.value if self.value is not None else self.cell
+                self.tables[self.table][-1].append(exact)
+                self.texts[self.table][-1].append(self.cell)
                 self.cell = None
             elif tag == "table":
                 if self.table:
                     self.tables[self.table] = [r for r in self.tables[self.table] if r]
+                    self.texts[self.table] = [r for r in self.texts[self.table] if r]
                 self.table = None
 
     parser = Parser()
     parser.feed(path.read_text())
-    return Report(parser.images, parser.tables)
+    return Report(parser.images, parser.tables, parser.texts)
 
 
 def test_a_run_disturbed_by_an_outside_process_is_left_out_and_run_again(

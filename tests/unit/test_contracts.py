@@ -151,7 +151,7 @@ def test_run_event_round_trip() -> None:
     e = RunEvent(
         "r1", "quick start", "c1", (("mode", "idle"), ("rate", 1000)), RunState.DONE, None, 5
     )
-    assert e.tags() == ["tare", "run", label("quick start"), "idle", "rate-1000", "done"]
+    assert e.tags() == ["tare", "run", label("quick start"), "idle", "rate-1000", "done", "r1"]
     back = RunEvent.from_graphite({"what": e.what, "when": e.when, "data": e.data()})
     assert back == e
 

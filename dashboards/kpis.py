@@ -1,0 +1,47 @@
+"""The judged KPIs as the dashboards draw them: which nightly stats hold the overhead and its CI,
+and the Grafana unit (``contracts.kpis`` is the registry; this is its look)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.kpis import KPIS, MEMORY_UNIT, Kpi
+from contracts.paths import NightlyStat
+
+
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    kpi: Kpi
+    title: str
+
+    @property
+    def relative(self) -> bool:
+        return self.kpi.relative_only
+
+    @property
+    def stats(self) -> tuple[NightlyStat, NightlyStat, NightlyStat]:
+        """(overhead, CI low, CI high)"""
+        if self.relative:
+            return NightlyStat.OVERHEAD_PCT, NightlyStat.CI_LOW_PCT, NightlyStat.CI_HIGH_PCT
+        return NightlyStat.OVERHEAD, NightlyStat.CI_LOW, NightlyStat.CI_HIGH
+
+    @property
+    def unit(self) -> str:
+        if self.relative:
+            return "percent"
+        return "decmbytes" if self.kpi.unit == MEMORY_UNIT else "suffix: pp"
+
+
+TITLES = {
+    "cpu_cgroup": "CPU of the workload cgroup (server + agent)",
+    "cpu_workload_core": "CPU of the workload's core",
+    "cpu_all": "CPU of the host, all cores",
+    "softirq_all": "softirq, all cores",
+    "mem_cgroup": "memory of the workload cgroup",
+    "mem_conntrack": "kernel memory: conntrack entries",
+    "throughput": "network throughput (received)",
+    "conn_rate": "achieved connection rate",
+}
+
+# The KPIs alerts fire on, in the order a reader scans them (CPU, memory, network).
+DRAWN: tuple[Drawn, ...] = tuple(Drawn(k, TITLES[k.name]) for k in KPIS if k.judged)
