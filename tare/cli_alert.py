@@ -315,7 +315,12 @@ def annotate(client: Any, events: Sequence[Any]) -> str | None:
         return None
     try:
         start, end = min(e.when for e in events), max(e.when for e in events) + 1
-        there = {(str(e["what"]), int(e["when"])) for e in client.events([TARE_TAG], start, end)}
+        kinds = {e.tags()[1] for e in events}  # alert, agent-version: not every run's event
+        there = {
+            (str(x["what"]), int(x["when"]))
+            for kind in kinds
+            for x in client.events([TARE_TAG, kind], start, end)
+        }
         for e in events:
             if (e.what, e.when) not in there:
                 client.post_event(e.what, e.tags(), e.when, e.data())

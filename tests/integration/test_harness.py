@@ -400,7 +400,14 @@ def test_analyze_overhead_with_confidence_intervals_written_back(
     assert "Benjamini-Hochberg over the" in text and "too noisy tonight: " in text
 
     the_report_shows_the_night(tmp_path, state, cpu, ts, night)
-    the_dashboards_show_this_night(graphite_stack, state, ts)
+    # a KPI whose runs did not vary (the connection rate, exactly on target) has no interval
+    no_ci = {k for k, r in rows.items() if not has_interval(r)}
+    the_dashboards_show_this_night(graphite_stack, state, ts, no_ci)
+
+
+def has_interval(row: dict[str, Any]) -> bool:
+    bounds = (row.get("ci_low"), row.get("relative_ci_low"))
+    return any(isinstance(b, float) and math.isfinite(b) for b in bounds)
 
 
 def the_report_shows_the_night(
@@ -440,7 +447,9 @@ def the_report_reads_in_a_browser(path: Path, out: Path) -> None:
     assert shot.shape[1] == LAPTOP[0] and float(shot.std()) > 0.01
 
 
-def the_dashboards_show_this_night(stack: Stack, state: Path, night_ts: int) -> None:
+def the_dashboards_show_this_night(
+    stack: Stack, state: Path, night_ts: int, no_ci: set[str]
+) -> None:
     from tests.dashcheck import not_calibration, problems
 
     rows = [r for r in runs(state) if r["mode"] == "enforced" and r["status"] == "done"]
@@ -458,8 +467,13 @@ def the_dashboards_show_this_night(stack: Stack, state: Path, night_ts: int) -> 
         "host": host,
     }
     start, end = night_ts - 3600, int(time.time()) + 3600
-    checked, failed = problems(stack.render_url, values, start, end, not_calibration)
-    assert checked > 40 and failed == [], failed
+    assert no_ci <= {"conn_rate", "mem_conntrack"}, no_ci  # counters that can stand still
+
+    def excused(expr: str) -> bool:
+        return any(f".{kpi}.ci_" in expr for kpi in no_ci)
+
+    checked, failed = problems(stack.render_url, values, start, end, not_calibration, excused)
+    assert checked > 60 and failed == [], failed
 
 
 def the_night_went_adaptive(log: str, night: dict[str, Any]) -> None:
