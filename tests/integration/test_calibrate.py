@@ -54,14 +54,14 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
     assert out["ok"] and out["problems"] == []
     assert out["injected"] == {"cpu_percent": 20.0, "memory_mb": 96.0}
     assert [r["group"] for r in out["runs"]][:3] == ["A", "B", "A2"]
-    # at least min_rounds (3) rounds of A, B, A2; a run disturbed by a neighbour was run again
-    # and, when every attempt was, left out naming what took the CPU: never failed or invalid
+    # at least min_rounds (3) rounds of A, B, A2. On a shared VM a run can be disturbed by a
+    # neighbour (run again; left out naming what took the CPU when every attempt was) or fall
+    # short of its load (invalid, naming why): either is left out, never failed
     assert len(out["runs"]) >= 9 and out["rounds"] >= 3
-    for r in out["runs"]:
-        assert r["status"] == "done" or (
-            r["status"] == "disturbed" and r["reason"].startswith("disturbed: ")
-        ), out["runs"]
-    assert sum(r["status"] == "done" for r in out["runs"]) >= 6, out["runs"]
+    told = "\n".join(f"{r['run_id']} {r['status']}: {r['reason']}" for r in out["runs"])
+    assert {r["status"] for r in out["runs"]} <= {"done", "disturbed", "invalid"}, told
+    assert all(r["reason"] for r in out["runs"] if r["status"] != "done"), told
+    assert sum(r["status"] == "done" for r in out["runs"]) >= 6, told
     by_kpi = {b["kpi"]: b for b in out["ballast"]}
     for kpi, injected in (("cpu_cgroup", 20.0), ("cpu_workload_core", 20.0), ("mem_cgroup", 96.0)):
         b = by_kpi[kpi]
