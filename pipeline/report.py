@@ -157,8 +157,9 @@ def summary_section(items: Sequence[Overhead]) -> str:
     legend = (
         '<p class="legend"><span class="cost">cost</span>: significant after '
         'Benjamini-Hochberg; <span class="gain">cheaper: check</span>: an agent that makes the '
-        "server cheaper is a bug until proven otherwise; no change: the CI holds zero; the MDE is "
-        "the smallest overhead these runs could tell from zero.</p>"
+        "server cheaper is a bug until proven otherwise; no change: not significant after "
+        "Benjamini-Hochberg over the night's judged tests (its own CI may still exclude zero); "
+        "the MDE is the smallest overhead these runs could tell from zero.</p>"
     )
     return table("summary", ["cell", *kpis], rows) + legend
 

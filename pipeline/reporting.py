@@ -77,7 +77,8 @@ def noise_floor(a: Analysis) -> list[str]:
         if mdes:
             unit = _unit(a, kpi)
             lo, hi = min(mdes), max(mdes)
-            out.append(f"{kpi}: MDE {fmt.number(lo)} to {fmt.number(hi)} {unit}")
+            span = fmt.number(lo) if lo == hi else f"{fmt.number(lo)} to {fmt.number(hi)}"
+            out.append(f"{kpi}: MDE {span} {unit}")
     return out
 
 
