@@ -3,31 +3,25 @@ the events; ``tare alert`` posts them)."""
 
 from __future__ import annotations
 
-import calendar
-import time
 from collections.abc import Iterable, Mapping, Sequence
 
 from alerting.evaluate import Alert
 from alerting.messages import describe_cell
 from contracts.events import AgentVersionEvent, AlertEvent
+from contracts.nights import night_timestamp
 from contracts.states import AlertState
 
 
-def night_timestamp(night: str) -> int:
-    """A night (YYYY-MM-DD) as the epoch seconds its nightly points carry (UTC midnight)."""
-    return calendar.timegm(time.strptime(night, "%Y-%m-%d"))
+def _event(aid: str, a: Alert, state: str, when: int, summary: str) -> AlertEvent:
+    return AlertEvent(aid, a.kind, a.platform, a.campaign, a.cell, a.night, state, when, summary)
 
 
 def new_alerts(new: Iterable[tuple[str, Alert]]) -> list[AlertEvent]:
     """Each new alert, dated at the first night of its change (where the trend moved)."""
     return [
-        AlertEvent(
+        _event(
             aid,
-            a.kind,
-            a.platform,
-            a.campaign,
-            a.cell,
-            a.night,
+            a,
             AlertState.NEW.value,
             night_timestamp(a.night),
             f"{a.kind}: {describe_cell(a)}, night {a.night}",
@@ -38,8 +32,9 @@ def new_alerts(new: Iterable[tuple[str, Alert]]) -> list[AlertEvent]:
 
 def state_changed(aid: str, a: Alert, state: str, note: str | None, when: int) -> AlertEvent:
     why = f" ({note})" if note else ""
-    summary = f"{state}: {a.kind} {describe_cell(a)}, night {a.night}{why}"
-    return AlertEvent(aid, a.kind, a.platform, a.campaign, a.cell, a.night, state, when, summary)
+    return _event(
+        aid, a, state, when, f"{state}: {a.kind} {describe_cell(a)}, night {a.night}{why}"
+    )
 
 
 def version_changes(

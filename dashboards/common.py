@@ -161,3 +161,15 @@ def series_panel(title: str, unit: str, targets: list[tuple[str, str]]) -> times
 
 def dash_legend() -> common_builders.VizLegendOptions:
     return common_builders.VizLegendOptions().show_legend(True)
+
+
+def nightly_board(
+    uid: str, title: str, description: str, time_from: str, shape: Shape
+) -> dash.Dashboard:
+    """A dashboard over the nightly series: its variables and tare's event annotations."""
+    d = base(uid, title, description, time_from)
+    for v in nightly_vars(shape):
+        d = d.with_variable(v)
+    for a in event_annotations():
+        d = d.annotation(a)
+    return d

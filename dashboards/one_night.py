@@ -9,7 +9,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import dashboard as model
 
 from contracts.paths import NightlyStat
-from dashboards.common import Shape, base, cell_root, event_annotations, nightly_vars
+from dashboards.common import Shape, cell_root, nightly_board
 from dashboards.graphite import DATASOURCE, Query
 from dashboards.kpis import DRAWN, Drawn
 
@@ -61,17 +61,14 @@ def figures(shape: Shape, d: Drawn) -> table.Panel:
 
 
 def build(shape: Shape) -> dash.Dashboard:
-    d = base(
+    d = nightly_board(
         UID,
         "tare: one night",
         "One night of a campaign: the overhead of every mode at every rate with its CI, and the "
         "MDE per cell. Set the time range to the night.",
         "now-2d",
+        shape,
     )
-    for v in nightly_vars(shape):
-        d = d.with_variable(v)
-    for a in event_annotations():
-        d = d.annotation(a)
     for drawn in DRAWN:
         d = d.with_row(dash.Row(drawn.title)).with_panel(bars(shape, drawn))
         d = d.with_panel(figures(shape, drawn))

@@ -11,15 +11,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
 from contracts.paths import RATE_LEVEL
-from dashboards.common import (
-    Shape,
-    Threshold,
-    base,
-    cell_root,
-    event_annotations,
-    nightly_vars,
-    series_panel,
-)
+from dashboards.common import Shape, Threshold, cell_root, nightly_board, series_panel
 from dashboards.kpis import DRAWN, Drawn
 
 UID = "tare-overhead-trends"
@@ -84,18 +76,15 @@ def panel(shape: Shape, d: Drawn) -> timeseries.Panel:
 
 
 def build(shape: Shape) -> dash.Dashboard:
-    d = base(
+    d = nightly_board(
         UID,
         "tare: overhead trends",
         "What the agent costs the server, night by night: the overhead against baseline of every "
         "judged KPI per mode and rate, with its between-run CI; alerts, agent versions and runs "
         "as annotations.",
         "now-90d",
+        shape,
     )
-    for v in nightly_vars(shape):
-        d = d.with_variable(v)
-    for a in event_annotations():
-        d = d.annotation(a)
     for drawn in DRAWN:
         d = d.with_row(dash.Row(drawn.title)).with_panel(panel(shape, drawn))
     return d

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from contracts.manifest import CampaignRecord, RunRecord
+from contracts.nights import night_timestamp
 from contracts.paths import CalibrationStat, HealthMetric, calibration_path, lab_health_path
 from contracts.states import RunState
-from pipeline.nightly import Point, night_timestamp
+from pipeline.nightly import Point
 
 COUNTED = {
     HealthMetric.DONE: RunState.DONE,

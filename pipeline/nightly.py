@@ -7,30 +7,20 @@ Path (``contracts.paths.NightlySeries``, docs/metrics.md):
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import math
-import time
 from collections.abc import Iterable
 
 import pandas as pd
 
 from contracts.frames import NIGHTLY_COLUMNS
 from contracts.manifest import CampaignRecord
+from contracts.nights import night_of, night_timestamp
 from contracts.paths import NightlyKey, NightlySeries, NightlyStat, nightly_root
 from pipeline.analysis import Overhead
 from pipeline.graphite import GraphiteClient
 
 RENDER_BATCH = 60
 Point = tuple[str, float, int]
-
-
-def night_timestamp(night: str) -> int:
-    return calendar.timegm(time.strptime(night, "%Y-%m-%d"))
-
-
-def night_of(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
 
 
 def key_for(campaign: CampaignRecord, o: Overhead) -> NightlyKey:
