@@ -3,21 +3,29 @@
 The method, in the order it runs:
 
 1. Missing nights are dropped, never filled; findings carry the original row index.
-2. The noise scale comes from the night-to-night differences (median absolute difference, so a
-   few steps or spikes do not inflate it), and, for the cost below, from a trimmed mean of the
-   squared differences (so heavy-tailed noise is not mistaken for signal).
+2. The noise is an AR(1) process (``alerting.noise``): its scale from the night-to-night
+   differences (robust to steps and spikes), its lag-1 correlation from the residuals of a
+   coarse segmentation, so that nights which remember yesterday are not mistaken for steps.
 3. A night is an *outlier* when it departs, in the same direction, from the median of the
    ``window`` nights before it and from the median of the ``window`` nights after it by more
    than ``outlier_z`` noise units. A step does not qualify (its first night agrees with the
    nights after it); a one- or two-night spike does. Outliers are reported and left out of
    change detection.
 4. Change points are the exact optimal partition of what remains into segments of constant
-   mean (least squares, penalty ``penalty_per_log_n * log(n)`` noise units squared per change),
-   with at least ``confirm_nights + 1`` nights in every segment, so a change is only called once
-   ``confirm_nights`` later nights agree with it. Each kept change passes a two-sample t-test
-   between its neighbouring segments at ``max_pvalue``.
-5. A departure seen only on the newest 1..``confirm_nights`` nights is *pending*: reported, not
-   yet a change; it becomes a change (or an outlier) as later nights arrive.
+   mean (least squares, penalty ``penalty_per_log_n * log(n)`` times the noise's long-run
+   variance per change), with at least ``confirm_nights + 1`` nights in every segment, so a
+   change is only called once ``confirm_nights`` later nights agree with it. Each kept change
+   passes a test between its neighbouring segments at ``max_pvalue``: the difference of means
+   against the AR(1) variance of those means (and Mann-Whitney's rank test where its smallest
+   p-value can reach ``max_pvalue``; where it cannot, every night of the shorter side must lie
+   ``TOGETHER`` noise units beyond the other side's mean, all on one side). A change that a
+   creep (level, line, level) explains better than a step is part of a drift, not a change.
+5. A departure seen only on the newest 1..``confirm_nights + 2`` nights is *pending*: reported,
+   not yet a change, dated at its first departing night; it becomes a change (or an outlier)
+   as later nights arrive.
+6. A *drift*: the newest ``drift_nights`` nights creep (level, line, level) by at least
+   ``drift_sd`` noise units, the slope significant at ``max_pvalue`` and no single step explaining
+   them as well (``alerting.trend``); changes inside the creep are pieces of it, not changes.
 """
 
 from __future__ import annotations
@@ -31,7 +39,17 @@ from numpy.typing import NDArray
 from scipy import special
 from scipy import stats as sps
 
+from alerting import noise as nz
+from alerting import trend
+
 FloatArray = NDArray[np.float64]
+# where the rank test cannot speak (too few nights on a side), every night of the shorter side
+# must lie at least this many noise units beyond the other side's mean, all on one side: one
+# extreme night cannot carry a change alone
+TOGETHER = 1.0
+HELD_MIN = 12
+EXTREME_NIGHTS = 3
+EXTREME_Z = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +60,17 @@ class Settings:
     penalty_per_log_n: float = 3.0
     max_pvalue: float = 0.001
     pending_z: float = 3.0
+    drift_nights: int = 30
+    drift_sd: float = 2.0
 
     def __post_init__(self) -> None:
         if self.confirm_nights < 1:
             raise ValueError("confirm_nights must be >= 1")
         if self.window < 1:
             raise ValueError("window must be >= 1")
-        for name in ("outlier_z", "penalty_per_log_n", "pending_z"):
+        if self.drift_nights < 8:
+            raise ValueError("drift_nights must be >= 8")
+        for name in ("outlier_z", "penalty_per_log_n", "pending_z", "drift_sd"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if not 0 < self.max_pvalue < 1:
@@ -79,31 +101,29 @@ class Outlier:
 
 
 @dataclass(frozen=True, slots=True)
+class Drift:
+    index: int  # row of the first night of the trending window
+    before: float  # the trend's level on that night
+    after: float  # and on the newest night
+    pvalue: float
+    nights: int
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.before == 0:
+            return None
+        return (self.after - self.before) / abs(self.before) * 100.0
+
+
+@dataclass(frozen=True, slots=True)
 class Findings:
     changes: tuple[Change, ...] = ()
     pending: tuple[Change, ...] = ()
     outliers: tuple[Outlier, ...] = ()
     missing: tuple[int, ...] = field(default=())
-    noise: float = math.nan
-
-
-def noise_scale(y: FloatArray) -> float:
-    """Robust standard deviation of the noise, from the night-to-night differences."""
-    if len(y) < 3:
-        return 0.0
-    d = np.abs(np.diff(y))
-    return float(np.median(d) / (0.6744897501960817 * math.sqrt(2.0)))
-
-
-def cost_scale(y: FloatArray) -> float:
-    """Noise scale for the least-squares cost: the squared differences, top 5 % trimmed (steps
-    and spikes live there), corrected so that Gaussian noise gives its standard deviation."""
-    if len(y) < 3:
-        return 0.0
-    d2 = np.sort(np.diff(y) ** 2)
-    keep = d2[: max(1, math.ceil(0.95 * len(d2)))]
-    # E[d^2 | |d| < 1.96 sd_d] / sd_d^2 for Gaussian d
-    return float(math.sqrt(float(np.mean(keep)) / 2.0 / 0.7593))
+    noise: float = math.nan  # the marginal standard deviation of one night
+    rho: float = 0.0  # the noise's lag-1 correlation
+    drifts: tuple[Drift, ...] = ()
 
 
 def _floor(scale: float, y: FloatArray) -> float:
@@ -168,15 +188,18 @@ def optimal_partition(y: FloatArray, penalty: float, min_size: int) -> list[int]
     return sorted(cuts)
 
 
-def _ttest(a: FloatArray, b: FloatArray) -> float:
-    na, nb = len(a), len(b)
-    df = na + nb - 2
-    pooled = (float(np.sum((a - a.mean()) ** 2)) + float(np.sum((b - b.mean()) ** 2))) / df
-    se = math.sqrt(pooled * (1.0 / na + 1.0 / nb))
+def _meantest(a: FloatArray, b: FloatArray, noise: nz.Noise, df: float) -> float:
+    """Difference of the means against their variance under the AR(1) noise model."""
+    se = math.sqrt(noise.var_mean(len(a)) + noise.var_mean(len(b)))
+    diff = abs(float(b.mean()) - float(a.mean()))
     if se == 0.0:
-        return 0.0 if float(a.mean()) != float(b.mean()) else 1.0
-    t = abs(float(b.mean()) - float(a.mean())) / se
-    return float(2.0 * special.stdtr(df, -t))
+        return 0.0 if diff else 1.0
+    return float(2.0 * special.stdtr(max(df, 1.0), -diff / se))
+
+
+def _rank_floor(na: int, nb: int) -> float:
+    """The smallest two-sided p-value the exact rank test can give."""
+    return 2.0 / math.comb(na + nb, min(na, nb))
 
 
 def _ranktest(a: FloatArray, b: FloatArray) -> float:
@@ -198,17 +221,20 @@ def _ranktest(a: FloatArray, b: FloatArray) -> float:
     return float(min(1.0, 2.0 * special.ndtr(-max(z, 0.0))))
 
 
-def _pvalue(a: FloatArray, b: FloatArray) -> float:
-    """Two tests, the larger p-value kept: a t-test with a pooled variance (the noise is one
-    process on both sides, so a change backed by a few new nights is judged against the long
-    history) and Mann-Whitney's rank test (so one extreme night cannot carry a change alone).
-    Below 3 nights a side the rank test cannot reach small p-values; ``_consistent`` stands in."""
+def _pvalue(a: FloatArray, b: FloatArray, noise: nz.Noise, df: float, floor: float) -> float:
+    """The mean test, and Mann-Whitney's rank test (so one extreme night cannot carry a change
+    alone) where it can reach ``floor``; the larger p-value kept. Where the rank test cannot,
+    the caller asks ``_consistent`` instead."""
     if len(a) + len(b) < 3 or min(len(a), len(b)) < 1:
         return 1.0
-    p = _ttest(a, b)
-    if min(len(a), len(b)) >= 3:
+    p = _meantest(a, b, noise, df)
+    if _rank_usable(len(a), len(b), floor):
         p = max(p, _ranktest(a, b))
     return 1.0 if math.isnan(p) else p
+
+
+def _rank_usable(na: int, nb: int, floor: float) -> bool:
+    return min(na, nb) >= 3 and _rank_floor(na, nb) <= floor / 4.0
 
 
 def _consistent(a: FloatArray, b: FloatArray, scale: float, z: float) -> bool:
@@ -220,18 +246,23 @@ def _consistent(a: FloatArray, b: FloatArray, scale: float, z: float) -> bool:
 
 
 def _significant_cuts(
-    z: FloatArray, cuts: list[int], scale: float, s: Settings
+    z: FloatArray, cuts: list[int], noise: nz.Noise, s: Settings
 ) -> list[tuple[int, float]]:
     """Drop the weakest change until every remaining one passes; p-values against the
-    neighbouring segments as they finally are."""
+    neighbouring segments as they finally are. A change a line explains as well is dropped."""
     cuts = list(cuts)
     while True:
         bounds = [0, *cuts, len(z)]
+        df = noise.df
         ps = []
         for i in range(len(cuts)):
             a, b = z[bounds[i] : bounds[i + 1]], z[bounds[i + 1] : bounds[i + 2]]
-            p = _pvalue(a, b)
-            if min(len(a), len(b)) < 3 and not _consistent(a, b, scale, s.pending_z):
+            p = _pvalue(a, b, noise, df, s.max_pvalue)
+            if not _rank_usable(len(a), len(b), s.max_pvalue) and not _consistent(
+                a, b, noise.sd, TOGETHER
+            ):
+                p = 1.0
+            if trend.is_ramp(z, bounds[i], bounds[i + 1], bounds[i + 2], noise):
                 p = 1.0
             ps.append(p)
         if not ps or max(ps) <= s.max_pvalue:
@@ -239,8 +270,28 @@ def _significant_cuts(
         del cuts[int(np.argmax(ps))]
 
 
+def estimate_noise(z: FloatArray, s: Settings) -> nz.Noise:
+    """The AR(1) noise of the (outlier-free) series: its scale and lag-1 correlation from the
+    residuals around a segmentation that cuts only strong steps, then once more around one
+    made with the noise so estimated. The newest ``confirm_nights + 2`` nights are held out
+    (once there are ``HELD_MIN`` nights before them): a step there, not yet confirmable, would
+    otherwise inflate the very noise it is judged against."""
+    min_size = s.confirm_nights + 1
+    held = s.confirm_nights + 2
+    fit = z[:-held] if len(z) - held >= HELD_MIN else z
+    log_n = math.log(max(len(fit), 3))
+    current = nz.estimate(fit, nz.PRIOR_RHO)
+    for strength in (1.0, 1.0):
+        penalty = strength * s.penalty_per_log_n * log_n * current.long_run_var
+        found = nz.around(fit, optimal_partition(fit, penalty, min_size))
+        if found.sd > 0:
+            current = found
+    return nz.Noise(_floor(current.sd, z), current.rho, current.df)
+
+
 def detect(values: list[float | None] | FloatArray, settings: Settings | None = None) -> Findings:
-    """Change points, pending changes and outliers of one series (``None``/NaN = missing night)."""
+    """Change points, pending changes, drifts and outliers of one series (``None``/NaN =
+    missing night)."""
     s = settings or Settings()
     raw = np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
     present = np.flatnonzero(np.isfinite(raw))
@@ -251,7 +302,7 @@ def detect(values: list[float | None] | FloatArray, settings: Settings | None = 
     # the level (1e12 bytes with a 1e3 noise would otherwise lose every digit that matters)
     offset = float(np.median(raw[present]))
     y = raw[present] - offset
-    robust = _floor(noise_scale(y), y)
+    robust = _floor(nz.diff_scale(y), y)
     outlier_pos = find_outliers(y, robust, s)
     outliers = []
     for i in outlier_pos:
@@ -263,11 +314,11 @@ def detect(values: list[float | None] | FloatArray, settings: Settings | None = 
     keep[outlier_pos] = False
     z = y[keep]
     zpos = present[keep]
-    scale = _floor(max(cost_scale(z), robust), z)
+    noise = estimate_noise(z, s)
     min_size = s.confirm_nights + 1
-    penalty = s.penalty_per_log_n * math.log(max(len(z), 3)) * scale * scale
-    cuts = optimal_partition(z, penalty, min_size)
-    kept = _significant_cuts(z, cuts, scale, s)
+    penalty = s.penalty_per_log_n * math.log(max(len(z), 3)) * noise.long_run_var
+    kept = _significant_cuts(z, optimal_partition(z, penalty, min_size), noise, s)
+    creep, kept = _drift(z, kept, noise, s)
     bounds = [0, *(c for c, _ in kept), len(z)]
     changes = tuple(
         Change(
@@ -279,31 +330,87 @@ def detect(values: list[float | None] | FloatArray, settings: Settings | None = 
         )
         for i, (c, p) in enumerate(kept)
     )
-    pending = _pending(z, zpos, bounds[-2], scale, s, offset)
-    return Findings(changes, pending, tuple(outliers), missing, robust)
+    drifts: tuple[Drift, ...] = ()
+    if creep is not None:
+        drifts = (
+            Drift(
+                int(zpos[creep.start]),
+                creep.first + offset,
+                creep.last + offset,
+                creep.pvalue,
+                creep.nights,
+            ),
+        )
+    pending = () if drifts else _pending(z, zpos, bounds[-2], noise, s, offset)
+    return Findings(changes, pending, tuple(outliers), missing, noise.sd, noise.rho, drifts)
+
+
+def _drift(
+    z: FloatArray,
+    kept: list[tuple[int, float]],
+    noise: nz.Noise,
+    s: Settings,
+) -> tuple[trend.Trend | None, list[tuple[int, float]]]:
+    """The newest nights' creep, if any, and the changes left: a kept change inside the creep's
+    window is a piece of it when the creep explains the window better than that step; if one
+    is not, the window holds a step, and there is no drift."""
+    found = trend.drift(z, noise, s.drift_nights, s.drift_sd, s.max_pvalue, s.confirm_nights + 1)
+    if found is None:
+        return None, kept
+    inside = [c for c, _ in kept if c >= found.window]
+    if not all(found.explains(z, c, noise) for c in inside):
+        return None, kept
+    return found, [(c, p) for c, p in kept if c < found.window]
 
 
 def _pending(
     z: FloatArray,
     zpos: NDArray[np.int64],
     last_start: int,
-    scale: float,
+    noise: nz.Noise,
     s: Settings,
     offset: float,
 ) -> tuple[Change, ...]:
-    """The newest 1..confirm_nights nights all departing the same way from the current level."""
-    for j in range(min(s.confirm_nights, len(z) - last_start - 2), 0, -1):
-        level = z[last_start : len(z) - j]
-        tail = z[len(z) - j :]
-        if len(tail) < len(level) and _consistent(level, tail, scale, s.pending_z):
-            return (
-                Change(
-                    index=int(zpos[len(z) - j]),
-                    before=float(np.mean(level)) + offset,
-                    after=float(np.mean(tail)) + offset,
-                    pvalue=_pvalue(level, tail),
-                    nights_after=j,
-                    pending=True,
-                ),
-            )
-    return ()
+    """The newest 1..confirm_nights + 2 nights departing together from the current level: their
+    mean beyond ``pending_z`` (against the AR(1) variance of the two means; ``EXTREME_Z`` when
+    ``EXTREME_NIGHTS`` or more of them lie beyond every night of the level) and every one of
+    them beyond one noise unit on the same side. Of the runs that qualify, the one that splits
+    best (least squares) dates the report, so it names the first departing night. The scale
+    is the level's own, so the departing nights cannot inflate it."""
+    rest = z[last_start:]
+    longest = min(s.confirm_nights + 2, len(rest) - 3)
+    best: tuple[float, int] | None = None
+    for j in range(longest, 0, -1):
+        level, tail = rest[:-j], rest[-j:]
+        if len(tail) >= len(level):
+            continue
+        model = noise if len(level) < 5 else nz.around(level, [])
+        model = nz.Noise(_floor(model.sd, level), model.rho, model.df)
+        gap = float(tail.mean() - level.mean())
+        se = math.sqrt(model.var_mean(len(level)) + model.var_mean(len(tail)))
+        if not _consistent(level, tail, model.sd, TOGETHER):
+            continue
+        # a short level measures its own scale poorly: three or more nights beyond every night
+        # of it say as much (1 in C(n, 3) by chance) with a smaller gap
+        beyond = j >= EXTREME_NIGHTS and bool(
+            np.all(tail > level.max()) or np.all(tail < level.min())
+        )
+        if abs(gap) < (EXTREME_Z if beyond else s.pending_z) * se:
+            continue
+        rss = trend.step_rss(rest, len(rest) - j)
+        if best is None or rss < best[0]:
+            best = (rss, j)
+    if best is None:
+        return ()
+    j = best[1]
+    level, tail = rest[:-j], rest[-j:]
+    return (
+        Change(
+            index=int(zpos[len(z) - j]),
+            before=float(np.mean(level)) + offset,
+            after=float(np.mean(tail)) + offset,
+            pvalue=_pvalue(level, tail, noise, noise.df, s.max_pvalue),
+            nights_after=j,
+            pending=True,
+        ),
+    )

@@ -12,8 +12,17 @@ from typing import Any
 
 import pandas as pd
 
+from alerting import changepoints
 from alerting.errors import AlertingError
-from alerting.evaluate import GATING, Alert, Evaluation, Settings, ThresholdRule, evaluate
+from alerting.evaluate import (
+    GATING,
+    Alert,
+    Detector,
+    Evaluation,
+    Settings,
+    ThresholdRule,
+    evaluate,
+)
 from alerting.messages import Context, build, state_change
 from alerting.notify import ConsoleNotifier, FlushResult, Notifier, flush
 from alerting.secrets import SlackSecrets
@@ -99,10 +108,11 @@ def run_alert(
     store: AlertStore | None,
     notifier: Notifier | None,
     versions: Versions,
+    detect: Detector = changepoints.detect,
 ) -> Outcome:
     """Evaluate; record what is new and queue its message (unless ``store`` is None: dry run);
     deliver the outbox."""
-    ev = evaluate(frame, rules, settings)
+    ev = evaluate(frame, rules, settings, detect)
     new: list[tuple[str, Alert]] = []
     known: list[tuple[str, Alert]] = []
     for a in ev.alerts:

@@ -11,12 +11,14 @@
 * Alerts of one configuration, kind and night are grouped: several KPIs, one alert. Only changes
   in the newest ``recent_nights`` nights are alerted (older ones are history); changes seen only
   on the newest nights are listed as pending, not alerted.
+* A **drift** (a slow trend with no step, on an overhead series) is its own kind, not gating:
+  a creeping overhead is seen before it crosses a threshold.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -31,6 +33,7 @@ Kind = AlertKind
 GATING: frozenset[AlertKind] = frozenset(k for k in AlertKind if k.gating)
 OVERHEAD = NightlyStat.OVERHEAD.value
 OVERHEAD_PCT = NightlyStat.OVERHEAD_PCT.value
+Detector = Callable[[list[float | None], changepoints.Settings], changepoints.Findings]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +172,12 @@ def _overhead_stat(stats: set[str]) -> str | None:
 
 
 def evaluate(
-    frame: pd.DataFrame, rules: Sequence[ThresholdRule] = (), settings: Settings | None = None
+    frame: pd.DataFrame,
+    rules: Sequence[ThresholdRule] = (),
+    settings: Settings | None = None,
+    detect: Detector = changepoints.detect,
 ) -> Evaluation:
+    """``detect`` is tare's detector; the replay benchmark passes others through the same path."""
     s = settings or Settings()
     if frame.empty:
         return Evaluation((), (), (), 0, None)
@@ -201,7 +208,7 @@ def evaluate(
                 continue
             n_series += 1
             sg = g[g["stat"] == stat]
-            found = changepoints.detect(_aligned(sg, nights), s.detector)
+            found = detect(_aligned(sg, nights), s.detector)
             for c in found.changes:
                 night = nights[c.index]
                 if night not in recent:
@@ -232,6 +239,10 @@ def evaluate(
                         ),
                     )
                 )
+            if not environment:
+                items += [
+                    _drift_item(key, str(series), stat, nights, d, lookup) for d in found.drifts
+                ]
             for c in found.pending:
                 pending.append(Observation(str(series), stat, nights[c.index], c.after, c.before))
             for o in found.outliers:
@@ -249,6 +260,21 @@ def evaluate(
         latest,
         {k: tuple(v) for k, v in nights_of.items()},
     )
+
+
+def _drift_item(
+    key: NightlyKey,
+    series: str,
+    stat: str,
+    nights: list[str],
+    d: changepoints.Drift,
+    lookup: dict[tuple[str, str, str], float],
+) -> tuple[Kind, NightlyKey, str, Item]:
+    """A drift always reaches the newest night: it is news whenever it is found (the store
+    keeps it to one alert a month)."""
+    ci = _ci(lookup, series, stat, nights[-1])
+    item = Item(series, key.kpi, stat, d.before, d.after, d.change_pct, d.pvalue, ci, cell=key.cell)
+    return (AlertKind.DRIFT, key, nights[d.index], item)
 
 
 def _thresholds(

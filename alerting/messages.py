@@ -18,6 +18,7 @@ TITLES = {
     AlertKind.IMPROVEMENT: "Overhead improvement",
     AlertKind.ENVIRONMENT: "Environment change (baseline moved; overheads unaffected)",
     AlertKind.THRESHOLD: "Overhead threshold crossed",
+    AlertKind.DRIFT: "Overhead drift (a slow trend, no step)",
 }
 UNITS = {
     "cpu_cgroup": "pp",

@@ -2,7 +2,8 @@
 
 An alert is recorded once (its identity: kind, configuration and the night its change began;
 the same change re-found a night or two apart, as a newest-night estimate settles, is the same
-alert). Recording an alert and queueing its message happen in one transaction, and a message
+alert; a drift, dated where its trending window starts, is the same drift for a month).
+Recording an alert and queueing its message happen in one transaction, and a message
 leaves the outbox only once it was delivered: a notifier outage loses nothing, and a restart
 sends each message exactly once.
 """
@@ -26,6 +27,7 @@ from contracts.states import AlertKind, AlertState
 
 STATES = tuple(s.value for s in AlertState)
 SAME_CHANGE_NIGHTS = 2
+SAME_DRIFT_NIGHTS = 30  # a drift is dated where its window starts, which moves every night
 APPLICATION_ID = 0x74617232  # "tar2": a tare alert store
 
 SCHEMA = """
@@ -135,8 +137,9 @@ class AlertStore:
             "AND cell=?",
             (a.kind, a.platform, a.campaign, a.cell),
         ).fetchall()
+        same = SAME_DRIFT_NIGHTS if a.kind is AlertKind.DRIFT else SAME_CHANGE_NIGHTS
         for r in rows:
-            if abs((_night(r["night"]) - _night(a.night)).days) > SAME_CHANGE_NIGHTS:
+            if abs((_night(r["night"]) - _night(a.night)).days) > same:
                 continue
             if kpis & {i.kpi for i in alert_from_json(r["alert"]).items}:
                 return str(r["id"])

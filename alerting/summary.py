@@ -47,9 +47,11 @@ def outcome_lines(outcome: Any, dry_run: bool) -> list[str]:
 def changepoint_lines(out: list[dict[str, Any]]) -> list[str]:
     lines: list[str] = []
     for s in out:
+        noise = s["noise"]
         lines.append(
             f"{s['name']}: {len(s['change_points'])} change point(s), "
-            f"{len(s['outliers'])} outlier(s), {len(s['pending'])} pending"
+            f"{len(s['outliers'])} outlier(s), {len(s['pending'])} pending, "
+            f"{len(s['drifts'])} drift(s); noise sd {noise['sd']:.3g}, lag-1 {noise['lag1']:.2f}"
         )
         for c in s["change_points"]:
             pct = "" if c["change_pct"] is None else f" ({c['change_pct']:+.1f} %)"
@@ -61,6 +63,12 @@ def changepoint_lines(out: list[dict[str, Any]]) -> list[str]:
             lines.append(
                 f"  pending  row {c['index']:>4}  {c['time']}  {c['before']:.4g} -> "
                 f"{c['after']:.4g} ({c['nights_after']} night(s), not yet confirmed)"
+            )
+        for d in s["drifts"]:
+            pct = "" if d["change_pct"] is None else f" ({d['change_pct']:+.1f} %)"
+            lines.append(
+                f"  drift    row {d['index']:>4}  {d['time']}  {d['before']:.4g} -> "
+                f"{d['after']:.4g}{pct} over {d['nights']} night(s), a creep, no step"
             )
         for o in s["outliers"]:
             lines.append(f"  outlier  row {o['index']:>4}  {o['time']}  {o['value']:.4g}")
@@ -86,5 +94,18 @@ def series_json(name: str, times: tuple[str, ...], found: Any) -> dict[str, Any]
             {"index": o.index, "time": times[o.index], "value": o.value} for o in found.outliers
         ],
         "pending": [change(c) for c in found.pending],
+        "drifts": [
+            {
+                "index": d.index,
+                "time": times[d.index],
+                "before": d.before,
+                "after": d.after,
+                "change_pct": d.change_pct,
+                "pvalue": d.pvalue,
+                "nights": d.nights,
+            }
+            for d in found.drifts
+        ],
         "missing": len(found.missing),
+        "noise": {"sd": found.noise, "lag1": found.rho},
     }

@@ -1,7 +1,12 @@
 """How well tare's change-point detector does on labelled nightly series, against Apache Otava
 and MongoDB's E-Divisive, side by side.
 
+    .venv/bin/python -m benchmarks.changepoint_quality --replay [--scale 1.0] [--seed 7]
     .venv/bin/python -m benchmarks.changepoint_quality [--series 600] [--seed 7] [--json]
+
+``--replay`` is how the nightly meets a series: night by night through `tare alert`'s own path,
+scored by alerts, per noise family (``benchmarks/cp_corpus.py`` and ``benchmarks/cp_replay.py``
+say what is generated and how it is scored). Without it, the offline score below.
 
 The corpus (seeded, so every run judges the same series): 60-400 nights each; a third of the
 series are step-free, the others hold 1-3 steps of 2-6 standard deviations of the noise (at least
@@ -21,13 +26,15 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from alerting.changepoints import detect
+from alerting.evaluate import Detector, Settings
+from benchmarks import cp_corpus, cp_replay
 
 REFERENCES = {
     "otava": "apache-otava==0.8.0",
@@ -209,7 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--only", choices=["tare", *REFERENCES], action="append")
+    parser.add_argument("--replay", action="store_true", help="night by night, scored by alerts")
+    parser.add_argument("--scale", type=float, default=1.0, help="replay corpus size, x default")
+    parser.add_argument("--family", choices=cp_corpus.FAMILIES, action="append")
     args = parser.parse_args(argv)
+    if args.replay:
+        return replay_main(args)
     cases = corpus(args.series, args.seed)
     timed = timing_cases(args.seed)
     n_steps = sum(len(c.steps) for c in cases)
@@ -260,6 +272,111 @@ def print_table(scores: dict[str, Score]) -> None:
     if "otava" in scores and "tare" in scores:
         ratio = scores["tare"].seconds_per_365 / scores["otava"].seconds_per_365
         print(f"tare time / otava time: {ratio:.2f}")
+
+
+REPLAY_COUNTS = {"quiet": 30, "steps": 40, "drift": 12, "short": 24}
+
+
+def replay_reference(name: str, cases: Sequence[cp_corpus.Case]) -> list[Detector] | None:
+    """One detector per case, answering from the reference's run on every prefix."""
+    python = reference_python(name)
+    if python is None:
+        return None
+    job = json.dumps(
+        {"detector": name, "series": [c.values for c in cases], "from": cp_replay.FIRST_NIGHTS}
+    )
+    worker = Path(__file__).with_name("cp_reference.py")
+    out = subprocess.run(
+        [str(python), str(worker)], input=job, capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        print(f"{name}: worker failed: {out.stderr.strip()[-400:]}", file=sys.stderr)
+        return None
+    return [
+        cp_replay.reference_detector(p, cp_replay.FIRST_NIGHTS)
+        for p in json.loads(out.stdout)["indices"]
+    ]
+
+
+def replay_main(args: argparse.Namespace) -> int:
+    counts = {k: max(1, round(v * args.scale)) for k, v in REPLAY_COUNTS.items()}
+    families = tuple(args.family or cp_corpus.FAMILIES)
+    cases = cp_corpus.corpus(args.seed, counts, families)
+    quiet = sum(len(c.values) for c in cases if not c.steps and c.drift is None)
+    print(
+        f"replay corpus: {len(cases)} series ({counts} per family), "
+        f"{sum(len(c.values) for c in cases)} nights, {quiet} of them quiet, "
+        f"{sum(len(c.steps) for c in cases)} steps, {sum(len(c.outliers) for c in cases)} "
+        "outliers of 3-5 sd",
+        file=sys.stderr,
+    )
+    settings = Settings()
+    scores: dict[str, dict[str, cp_replay.FamilyScore]] = {}
+    seconds: dict[str, float] = {}
+    for name in args.only or ["tare", *REFERENCES]:
+        start = time.perf_counter()
+        if name == "tare":
+            detectors: list[Detector] | None = [detect for _ in cases]
+        else:
+            detectors = replay_reference(name, cases)
+        if detectors is None:
+            continue
+        scores[name] = cp_replay.score(cp_replay.replay(cases, settings, detectors.__getitem__))
+        seconds[name] = time.perf_counter() - start
+    if args.json:
+        out = {n: {f: _family_dict(s) for f, s in by.items()} for n, by in scores.items()}
+        print(json.dumps(out))
+        return 0
+    print_replay(scores, families)
+    print("seconds: " + ", ".join(f"{n} {s:.0f}" for n, s in seconds.items()))
+    return 0
+
+
+REPLAY_ROWS: list[tuple[str, Callable[[cp_replay.FamilyScore], str]]] = [
+    ("false alerts / 1000 quiet nights", lambda s: f"{s.false_per_1000:.2f}"),
+    ("recall, steps >= 3 sd", lambda s: f"{s.recall3:.3f}"),
+    ("... in young series (8-29 nights)", lambda s: f"{s.young_hit3}/{s.young3}"),
+    ("delay median / p90 (nights)", lambda s: f"{s.delay(50):.0f} / {s.delay(90):.0f}"),
+    ("precision (change alerts)", lambda s: f"{s.precision:.3f}"),
+    ("late alerts (a step, > 3 nights on)", lambda s: f"{s.late_alerts}"),
+    ("start steps confirmed in 3 nights", lambda s: f"{s.start_confirmed}/{s.start_steps}"),
+    ("... reported (pending or confirmed)", lambda s: f"{s.start_reported}/{s.start_steps}"),
+    ("newest-night steps reported", lambda s: f"{s.newest_reported}/{s.newest}"),
+    ("... dated on their first night", lambda s: f"{s.newest_dated}/{s.newest}"),
+    ("drifts reported as drift", lambda s: f"{s.drifts_found}/{s.drifts}"),
+    ("change alerts on drift series", lambda s: f"{s.drift_change_alerts}"),
+    ("drift alerts elsewhere", lambda s: f"{s.false_drifts}"),
+]
+
+
+def _family_dict(s: cp_replay.FamilyScore) -> dict[str, float | int]:
+    return {
+        "false_per_1000": s.false_per_1000,
+        "recall3": s.recall3,
+        "young_recall3": s.young_recall3,
+        "delay_median": s.delay(50),
+        "delay_p90": s.delay(90),
+        "precision": s.precision,
+        "quiet_nights": s.quiet_nights,
+        "newest": s.newest,
+        "newest_reported": s.newest_reported,
+        "newest_dated": s.newest_dated,
+        "drifts": s.drifts,
+        "drifts_found": s.drifts_found,
+        "drift_change_alerts": s.drift_change_alerts,
+        "false_drifts": s.false_drifts,
+    }
+
+
+def print_replay(
+    scores: dict[str, dict[str, cp_replay.FamilyScore]], families: Sequence[str]
+) -> None:
+    names = list(scores)
+    for family in families:
+        print(f"\n{family:36}" + "".join(f"{n:>13}" for n in names))
+        for title, get in REPLAY_ROWS:
+            cells = [get(scores[n][family]) if family in scores[n] else "-" for n in names]
+            print(f"  {title:34}" + "".join(f"{c:>13}" for c in cells))
 
 
 if __name__ == "__main__":

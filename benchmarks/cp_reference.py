@@ -1,8 +1,10 @@
 """Worker run inside a reference detector's own virtualenv (its numpy pins are not ours).
 
-stdin: {"detector": "otava"|"edivisive", "series": [[float, ...], ...]} (no missing values)
+stdin: {"detector": "otava"|"edivisive", "series": [[float, ...], ...]} (no missing values),
+and optionally "from": K (replay: each series' prefixes of K nights and more, one by one)
 stdout: {"indices": [[int, ...], ...], "seconds": [float, ...]}: the index where each new level
-starts, and the time each series took. Standard library + the reference package only.
+starts, and the time each series took; in replay, "indices" holds a list per prefix. Standard
+library + the reference package only.
 """
 
 from __future__ import annotations
@@ -34,14 +36,26 @@ def _edivisive() -> Callable[[list[float]], list[int]]:
     return run
 
 
+def _quiet(run: Callable[[list[float]], list[int]], series: list[float]) -> list[int]:
+    """A reference that cannot judge so short a history finds nothing in it."""
+    try:
+        return run(series)
+    except Exception:  # a reference's own limits, not ours to fix
+        return []
+
+
 def main() -> None:
     job = json.load(sys.stdin)
     run = {"otava": _otava, "edivisive": _edivisive}[job["detector"]]()
-    indices: list[list[int]] = []
+    first = job.get("from")
+    indices: list[object] = []
     seconds: list[float] = []
     for series in job["series"]:
         start = time.perf_counter()
-        indices.append(run(series))
+        if first is None:
+            indices.append(run(series))
+        else:
+            indices.append([_quiet(run, series[:k]) for k in range(first, len(series) + 1)])
         seconds.append(time.perf_counter() - start)
     json.dump({"indices": indices, "seconds": seconds}, sys.stdout)
 

@@ -47,6 +47,7 @@ class AlertKind(StrEnum):
     IMPROVEMENT = "improvement"  # the overhead fell
     ENVIRONMENT = "environment"  # the baseline moved (the lab, not the agent)
     THRESHOLD = "threshold"  # an overhead crossed a configured limit (gating)
+    DRIFT = "drift"  # the overhead creeps: a slow trend, no step (not gating)
 
     @property
     def gating(self) -> bool:
