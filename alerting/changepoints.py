@@ -198,8 +198,11 @@ def _meantest(a: FloatArray, b: FloatArray, noise: nz.Noise, df: float) -> float
 
 
 def _rank_floor(na: int, nb: int) -> float:
-    """The smallest two-sided p-value the exact rank test can give."""
-    return 2.0 / math.comb(na + nb, min(na, nb))
+    """The smallest two-sided p-value the exact rank test can give (in logs: C(n, k) outgrows
+    a float on long histories)."""
+    k, n = min(na, nb), na + nb
+    log_comb = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+    return math.exp(math.log(2.0) - log_comb)
 
 
 def _ranktest(a: FloatArray, b: FloatArray) -> float:

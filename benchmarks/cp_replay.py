@@ -153,6 +153,8 @@ class FamilyScore:
     hit3: int = 0
     young3: int = 0
     young_hit3: int = 0
+    steps_all: int = 0  # every step with HISTORY nights before it and NEWEST after
+    hit_all: int = 0
     delays: list[int] = field(default_factory=list)
     late_alerts: int = 0  # a real step's alert, more than WITHIN nights after it
     start_steps: int = 0
@@ -182,6 +184,13 @@ class FamilyScore:
     @property
     def precision(self) -> float:
         return self.true_alerts / self.change_alerts if self.change_alerts else math.nan
+
+    @property
+    def f1(self) -> float:
+        """Alerts' precision against the recall of every step (any size) in time."""
+        recall = self.hit_all / self.steps_all if self.steps_all else math.nan
+        p = self.precision
+        return 2 * p * recall / (p + recall) if p + recall > 0 else 0.0
 
     def delay(self, q: float) -> float:
         return float(np.percentile(self.delays, q)) if self.delays else math.nan
@@ -213,6 +222,8 @@ def _score_steps(r: Replayed, s: FamilyScore, changes: list[Raised]) -> list[Rai
                 s.newest_reported += bool(near) or hit is not None
                 s.newest_dated += p in r.last_reported or (hit is not None and hit.dated == p)
             continue
+        s.steps_all += 1
+        s.hit_all += hit is not None
         if abs(size) >= 3 and p < ESTABLISHED:
             s.young3 += 1
             s.young_hit3 += hit is not None

@@ -45,6 +45,8 @@ class AlertsSection(_Model):
     history_nights: Annotated[int, Field(ge=7, le=3650)] = 400
     outlier_z: Annotated[float, Field(gt=0)] = 4.5
     max_pvalue: Annotated[float, Field(gt=0, lt=1)] = 0.001
+    drift_nights: Annotated[int, Field(ge=8, le=366)] = 30
+    drift_sd: Annotated[float, Field(gt=0)] = 2.0
     dashboard_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
     slack_channel: str | None = None
     thresholds: list[ThresholdSpec] = Field(default_factory=list)
@@ -80,6 +82,8 @@ def settings_of(section: AlertsSection) -> Settings:
             confirm_nights=section.confirm_nights,
             outlier_z=section.outlier_z,
             max_pvalue=section.max_pvalue,
+            drift_nights=section.drift_nights,
+            drift_sd=section.drift_sd,
         ),
         recent_nights=section.recent_nights,
     )

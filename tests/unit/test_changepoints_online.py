@@ -3,7 +3,9 @@ noise that remembers yesterday, with steps on the newest nights and slow drifts 
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from alerting.changepoints import Settings, detect, estimate_noise
 from alerting.evaluate import Settings as EvalSettings
 from benchmarks import cp_corpus, cp_replay
 from contracts.states import AlertKind
+from tests.conftest import run_tare
 
 SD = 0.25
 
@@ -143,3 +146,29 @@ def test_quiet_series_rarely_drift() -> None:
     drifts = sum(bool(detect(list(white(seed, 60))).drifts) for seed in range(100))
     assert drifts <= 1
     assert math.isfinite(detect(list(white(0, 60))).rho)
+
+
+def test_changepoints_cli_reports_a_drift_and_the_noise_it_judged_by(tmp_path: Path) -> None:
+    full = [round(float(v), 5) for v in ramp(12, 100, 50, 40, 4.0)]
+    first = next(t for t in range(60, 101) if detect(full[:t]).drifts)
+    y = full[:first]  # `tare changepoints` and `tare alert` share the detector: same answer
+    rows = ["night,cpu", *(f"{i},{v}" for i, v in enumerate(y))]
+    path = tmp_path / "h.csv"
+    path.write_text("\n".join(rows) + "\n")
+    res = run_tare("changepoints", str(path), "--json")
+    assert res.code == 0, res.err
+    [series] = json.loads(res.out)["series"]
+    [d] = series["drifts"]
+    assert d["index"] == detect(y).drifts[0].index
+    assert d["after"] > d["before"] and d["pvalue"] <= 0.001 and d["nights"] >= 16
+    assert series["noise"]["sd"] == pytest.approx(SD, rel=0.4)
+    assert 0.0 <= series["noise"]["lag1"] <= 0.8
+    text = run_tare("changepoints", str(path))
+    assert "1 drift(s)" in text.out and "a creep, no step" in text.out
+
+
+def test_a_long_history_with_a_step_in_the_middle_is_judged() -> None:
+    """Mann-Whitney's floor 2/C(n, k) is computed in logs: C(3000, 1500) is no float."""
+    y = white(5, 3000)
+    y[1500:] += 3 * SD
+    assert [c.index for c in detect(list(y)).changes] == [1500]
