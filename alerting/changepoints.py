@@ -3,9 +3,9 @@
 The method, in the order it runs:
 
 1. Missing nights are dropped, never filled; findings carry the original row index.
-2. The noise is an AR(1) process (``alerting.noise``): its scale from the night-to-night
-   differences (robust to steps and spikes), its lag-1 correlation from the residuals of a
-   coarse segmentation, so that nights which remember yesterday are not mistaken for steps.
+2. The noise is an AR(1) process (``alerting.noise``): its scale and lag-1 correlation from the
+   residuals around a segmentation (``estimate_noise``; the newest nights held out), so that
+   nights which remember yesterday are not mistaken for steps.
 3. A night is an *outlier* when it departs, in the same direction, from the median of the
    ``window`` nights before it and from the median of the ``window`` nights after it by more
    than ``outlier_z`` noise units. A step does not qualify (its first night agrees with the
@@ -47,9 +47,9 @@ FloatArray = NDArray[np.float64]
 # must lie at least this many noise units beyond the other side's mean, all on one side: one
 # extreme night cannot carry a change alone
 TOGETHER = 1.0
-HELD_MIN = 12
-EXTREME_NIGHTS = 3
-EXTREME_Z = 2.0
+HELD_MIN = 12  # nights before the held-out newest ones for the noise to be estimated without them
+EXTREME_NIGHTS = 3  # pending: this many newest nights beyond every night of the level ...
+EXTREME_Z = 2.0  # ... need their mean only this many standard errors away (else pending_z)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +102,8 @@ class Outlier:
 
 @dataclass(frozen=True, slots=True)
 class Drift:
-    index: int  # row of the first night of the trending window
-    before: float  # the trend's level on that night
+    index: int  # row of the creep's first night
+    before: float  # the creep's level on that night
     after: float  # and on the newest night
     pvalue: float
     nights: int

@@ -2,13 +2,14 @@
 
 A level that creeps (a cache that grows, a policy that lengthens a little every night) never
 makes a step the change-point search can call, yet adds up: 3 sd over a month crosses a
-threshold before any single night looks wrong. Two questions, both on least squares:
+threshold before any single night looks wrong. A *creep* is level, straight line, level (the
+line possibly still running on the newest night). Two questions, both on least squares:
 
-- ``is_ramp``: around a candidate change, does a straight line explain the nights as well as a
-  step does? Then the "step" is a piece of a drift, not a change.
-- ``drift``: over the newest ``drift_nights`` nights since the last change, is there a trend whose
-  slope is significant (its variance allowing for the lag-1 correlation of the noise), that adds
-  up to at least ``drift_sd`` noise units, and that a line explains better than any single step?
+- ``is_ramp``: around a candidate change, does a creep explain the nights better than the step
+  does (by ``RAMP_MARGIN``)? Then the "step" is a piece of a drift, not a change.
+- ``drift``: do the newest ``drift_nights`` nights creep, by at least ``drift_sd`` noise units,
+  better than any single step explains them (by ``DRIFT_MARGIN``), with a slope significant
+  against its variance under the AR(1) noise?
 """
 
 from __future__ import annotations
