@@ -275,17 +275,17 @@ def _significant_cuts(
 
 def estimate_noise(z: FloatArray, s: Settings) -> nz.Noise:
     """The AR(1) noise of the (outlier-free) series: its scale and lag-1 correlation from the
-    residuals around a segmentation that cuts only strong steps, then once more around one
-    made with the noise so estimated. The newest ``confirm_nights + 2`` nights are held out
-    (once there are ``HELD_MIN`` nights before them): a step there, not yet confirmable, would
-    otherwise inflate the very noise it is judged against."""
+    residuals around a segmentation made with the robust difference scale, then once more
+    around one made with the noise so estimated. The newest ``confirm_nights + 2`` nights are
+    held out (once there are ``HELD_MIN`` nights before them): a step there, not yet
+    confirmable, would otherwise inflate the very noise it is judged against."""
     min_size = s.confirm_nights + 1
     held = s.confirm_nights + 2
     fit = z[:-held] if len(z) - held >= HELD_MIN else z
     log_n = math.log(max(len(fit), 3))
     current = nz.estimate(fit, nz.PRIOR_RHO)
-    for strength in (1.0, 1.0):
-        penalty = strength * s.penalty_per_log_n * log_n * current.long_run_var
+    for _ in range(2):  # the difference scale's segmentation, then the residuals' own
+        penalty = s.penalty_per_log_n * log_n * current.long_run_var
         found = nz.around(fit, optimal_partition(fit, penalty, min_size))
         if found.sd > 0:
             current = found

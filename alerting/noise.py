@@ -57,9 +57,10 @@ class Noise:
         s = m + 2.0 * float(np.sum((m - k) * self.rho**k))
         return self.sd * self.sd * s / (m * m)
 
-    def dof(self, n: int) -> float:
-        """Independent nights' worth of ``n`` correlated ones."""
-        return n * (1.0 - self.rho) / (1.0 + self.rho)
+
+def independent(n: float, rho: float) -> float:
+    """Independent nights' worth of ``n`` nights with lag-1 correlation ``rho``."""
+    return n * (1.0 - rho) / (1.0 + rho)
 
 
 def diff_scale(y: FloatArray) -> float:
@@ -102,7 +103,7 @@ def around(y: FloatArray, cuts: list[int]) -> Noise:
     # and each mean absorbs (1 + rho) / (1 - rho) nights' worth of correlated variance, not one
     absorbed = segments * (1.0 + rho) / (1.0 - rho)
     sd = math.sqrt(den / max(n - absorbed, n / 4.0))
-    return Noise(sd, rho, pairs * (1.0 - rho) / (1.0 + rho))
+    return Noise(sd, rho, independent(pairs, rho))
 
 
 def estimate(y: FloatArray, rho: float) -> Noise:
@@ -110,4 +111,4 @@ def estimate(y: FloatArray, rho: float) -> Noise:
     sqrt(1 - rho))."""
     d = max(trimmed_diff_scale(y), diff_scale(y))
     n = max(0, len(y) - 2)
-    return Noise(d / math.sqrt(1.0 - rho), rho, n * (1.0 - rho) / (1.0 + rho))
+    return Noise(d / math.sqrt(1.0 - rho), rho, independent(n, rho))

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -188,21 +189,32 @@ def reference_python(name: str) -> Path | None:
     return python
 
 
+def ask_reference(name: str, python: Path, job: dict[str, Any]) -> dict[str, Any] | None:
+    """One job for ``cp_reference.py`` in the reference's virtualenv; its answer, or None (said)."""
+    worker = Path(__file__).with_name("cp_reference.py")
+    out = subprocess.run(
+        [str(python), str(worker)],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        print(f"{name}: worker failed: {out.stderr.strip()[-400:]}", file=sys.stderr)
+        return None
+    answer: dict[str, Any] = json.loads(out.stdout)
+    return answer
+
+
 def run_reference(name: str, cases: Sequence[Case]) -> tuple[list[list[int]], list[float]] | None:
     python = reference_python(name)
     if python is None:
         return None
     present = [[i for i, v in enumerate(c.values) if v is not None] for c in cases]
     series = [[c.values[i] for i in p] for c, p in zip(cases, present, strict=True)]
-    job = json.dumps({"detector": name, "series": series})
-    worker = Path(__file__).with_name("cp_reference.py")
-    out = subprocess.run(
-        [str(python), str(worker)], input=job, capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        print(f"{name}: worker failed: {out.stderr.strip()[-400:]}", file=sys.stderr)
+    result = ask_reference(name, python, {"detector": name, "series": series})
+    if result is None:
         return None
-    result = json.loads(out.stdout)
     mapped = [
         [p[i] for i in idx if 0 <= i < len(p)]
         for p, idx in zip(present, result["indices"], strict=True)
@@ -282,20 +294,11 @@ def replay_reference(name: str, cases: Sequence[cp_corpus.Case]) -> list[Detecto
     python = reference_python(name)
     if python is None:
         return None
-    job = json.dumps(
-        {"detector": name, "series": [c.values for c in cases], "from": cp_replay.FIRST_NIGHTS}
-    )
-    worker = Path(__file__).with_name("cp_reference.py")
-    out = subprocess.run(
-        [str(python), str(worker)], input=job, capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        print(f"{name}: worker failed: {out.stderr.strip()[-400:]}", file=sys.stderr)
+    job = {"detector": name, "series": [c.values for c in cases], "from": cp_replay.FIRST_NIGHTS}
+    result = ask_reference(name, python, job)
+    if result is None:
         return None
-    return [
-        cp_replay.reference_detector(p, cp_replay.FIRST_NIGHTS)
-        for p in json.loads(out.stdout)["indices"]
-    ]
+    return [cp_replay.reference_detector(p, cp_replay.FIRST_NIGHTS) for p in result["indices"]]
 
 
 def replay_main(args: argparse.Namespace) -> int:
