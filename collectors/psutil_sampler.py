@@ -30,7 +30,7 @@ class PsutilSampler:
         self.clock = clock
         self.at = 0.0
         self.cpu: list[tuple[float, float]] = []  # (idle, softirq) seconds per core
-        self.net: dict[str, tuple[int, int, int, int]] = {}
+        self.net: dict[str, tuple[int, ...]] = {}
         self.procs: dict[str, dict[int, tuple[float, float]]] = {}
         self.warned: set[str] = set()
 
@@ -74,14 +74,28 @@ class PsutilSampler:
             c = counters.get(name)
             if c is None:
                 continue
-            cur = (c.bytes_recv, c.bytes_sent, c.packets_recv, c.packets_sent)
+            cur = (
+                c.bytes_recv,
+                c.bytes_sent,
+                c.packets_recv,
+                c.packets_sent,
+                c.bytes_recv + c.bytes_sent,
+                c.packets_recv + c.packets_sent,
+            )
             before = self.net.get(name)
             self.net[name] = cur
             if before is None or dt <= 0:
                 continue
             group = f"net_{label(name)}"
             for metric, a, b in zip(
-                ("rx_bytes_per_s", "tx_bytes_per_s", "rx_packets_per_s", "tx_packets_per_s"),
+                (
+                    "rx_bytes_per_s",
+                    "tx_bytes_per_s",
+                    "rx_packets_per_s",
+                    "tx_packets_per_s",
+                    "bytes_per_s",
+                    "packets_per_s",
+                ),
                 before,
                 cur,
                 strict=True,

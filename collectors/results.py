@@ -1,10 +1,13 @@
-"""A run's load results as Graphite points: the per-second connection starts and the summary
-(target, achieved, errors, latency percentiles), on the run's ``load`` series (pure)."""
+"""A run's load results as Graphite points: the per-second load in the profile's unit
+(connections or requests started, Mbit/s received) and the summary (target, achieved, errors,
+latency percentiles, the server's own count, retransmits), on the run's ``load`` series
+(pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from contracts.load import Profile
 from contracts.manifest import LoadSummary
 from contracts.paths import CapacityMetric, CapacitySeries, LoadMetric, RunSeries, Source
 
@@ -17,16 +20,24 @@ def load_points(
     host: str,
     target_rate: float,
     valid: bool,
-    per_second: Mapping[int, int],
+    per_second: Mapping[int, float],
     summary: LoadSummary | None,
     at: int,
+    steady_start: int | None = None,
 ) -> list[Point]:
-    """``at``: the timestamp of the summary points (the steady window's end)."""
+    """``at``: the timestamp of the summary points (the steady window's end); the run's error
+    rate, a KPI, goes at ``steady_start`` (inside the window the analysis reads)."""
 
     def path(metric: LoadMetric) -> str:
         return RunSeries.of(prefix, run_id, host, Source.LOAD, metric.value).format()
 
-    starts = path(LoadMetric.CONN_STARTED_PER_S)
+    profile = Profile(summary.profile) if summary is not None else Profile.CONNECTIONS
+    each = {
+        Profile.CONNECTIONS: LoadMetric.CONN_STARTED_PER_S,
+        Profile.REQUESTS: LoadMetric.REQ_STARTED_PER_S,
+        Profile.THROUGHPUT: LoadMetric.MBIT_PER_S,
+    }[profile]
+    starts = path(each)
     points: list[Point] = [(starts, float(n), sec) for sec, n in sorted(per_second.items())]
     values: dict[LoadMetric, float | None] = {
         LoadMetric.TARGET_RATE: float(target_rate),
@@ -41,9 +52,15 @@ def load_points(
                 LoadMetric.P90_MS: summary.p90_ms,
                 LoadMetric.P99_MS: summary.p99_ms,
                 LoadMetric.SERVER_ACCEPT_RATE: summary.server_accept_rate,
+                LoadMetric.SERVER_RATE: summary.server_rate,
+                LoadMetric.RETRANSMITS: (
+                    float(summary.retransmits) if summary.retransmits is not None else None
+                ),
             }
         )
     points += [(path(k), float(v), at) for k, v in values.items() if v is not None]
+    if summary is not None and summary.error_pct is not None and steady_start is not None:
+        points.append((path(LoadMetric.ERROR_PCT), summary.error_pct, steady_start))
     return points
 
 

@@ -286,6 +286,8 @@ class Sampler:
             "attempt_fails_per_s": snmp["AttemptFails"],
             "estab_resets_per_s": snmp["EstabResets"],
             "retrans_segs_per_s": snmp["RetransSegs"],
+            "in_segs_per_s": snmp["InSegs"],
+            "out_segs_per_s": snmp["OutSegs"],
             "listen_drops_per_s": ext_tcp.get("ListenDrops", 0),
         }
         for metric, value in counters.items():
@@ -315,6 +317,8 @@ class Sampler:
                 ("tx_packets_per_s", c.tx_packets),
                 ("rx_drops_per_s", c.rx_drops),
                 ("tx_drops_per_s", c.tx_drops),
+                ("bytes_per_s", c.rx_bytes + c.tx_bytes),
+                ("packets_per_s", c.rx_packets + c.tx_packets),
             ):
                 rate = self._rate(cur, dt, f"{group}.{metric}", float(value))
                 if rate is not None:

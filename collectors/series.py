@@ -46,6 +46,8 @@ TCP = (
     _m("attempt_fails_per_s", "1/s", "failed connection attempts (Tcp AttemptFails)"),
     _m("estab_resets_per_s", "1/s", "established connections reset (Tcp EstabResets)"),
     _m("retrans_segs_per_s", "1/s", "retransmitted segments (Tcp RetransSegs)"),
+    _m("in_segs_per_s", "1/s", "segments received (Tcp InSegs)"),
+    _m("out_segs_per_s", "1/s", "segments sent (Tcp OutSegs)"),
     _m("listen_drops_per_s", "1/s", "SYNs dropped at a full listen queue (TcpExt ListenDrops)"),
     _m("established", "sockets", "sockets in ESTABLISHED or CLOSE_WAIT (Tcp CurrEstab)"),
     _m("time_wait", "sockets", "sockets in TIME_WAIT (sockstat tw)"),
@@ -57,6 +59,8 @@ NET = (
     _m("tx_bytes_per_s", "bytes/s", "sent"),
     _m("rx_packets_per_s", "1/s", "packets received"),
     _m("tx_packets_per_s", "1/s", "packets sent"),
+    _m("bytes_per_s", "bytes/s", "received + sent (the network throughput KPI)"),
+    _m("packets_per_s", "1/s", "packets received + sent (the packet rate KPI)"),
     _m("rx_drops_per_s", "1/s", "received packets dropped"),
     _m("tx_drops_per_s", "1/s", "sent packets dropped"),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contracts.load import Profile
 from contracts.paths import LoadMetric, RunSeries, Source
 
 
@@ -24,16 +25,24 @@ class Kpi:
     lower_is_cost: bool = False  # available memory, achieved rate: less is the cost
     relative_only: bool = False  # throughput and rate overheads are reported in % only
     role: Role = Role.JUDGED
+    profiles: frozenset[Profile] | None = None  # the load profiles it applies to (None: all)
+    agent_only: bool = False  # a series of the agent itself: 0 in a baseline (agent absent)
+    # derived per second from two KPIs' values: numerator / denominator x scale (no series)
+    ratio_of: tuple[str, str] | None = None
 
     @property
     def judged(self) -> bool:
         return self.role is Role.JUDGED
 
+    def applies(self, profile: Profile) -> bool:
+        return self.profiles is None or profile in self.profiles
+
     def series(
         self, prefix: str, run_id: str, host: str, core: str, interface: str | None
     ) -> RunSeries | None:
-        """This KPI's series in one run; None when the run lacks what the path needs."""
-        if "{interface}" in self.metric and interface is None:
+        """This KPI's series in one run; None when the run lacks what the path needs (or the
+        KPI is derived from others)."""
+        if self.ratio_of is not None or ("{interface}" in self.metric and interface is None):
             return None
         metric = self.metric.format(core=core, interface=interface)
         return RunSeries.of(prefix, run_id, host, self.source, *metric.split("."))
@@ -42,6 +51,7 @@ class Kpi:
 CPU_UNIT = "pp of a core"
 MEMORY_UNIT = "MB"
 MB = 1 / 2**20
+PER_PACKET_UNIT = "pp per 100K pkt/s"
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("cpu_cgroup", "cgroup.cpu_pct", CPU_UNIT),
@@ -67,6 +77,9 @@ KPIS: tuple[Kpi, ...] = (
         relative_only=True,
         lower_is_cost=True,
     ),
+    # the workload interface's traffic both ways: what the published lab charted as MB/s
+    Kpi("net_mb_per_s", "net_{interface}.bytes_per_s", "MB/s", scale=MB, lower_is_cost=True),
+    Kpi("net_kpps", "net_{interface}.packets_per_s", "Kpkt/s", scale=1e-3, lower_is_cost=True),
     Kpi(
         "conn_rate",
         LoadMetric.CONN_STARTED_PER_S.value,
@@ -74,6 +87,39 @@ KPIS: tuple[Kpi, ...] = (
         source=Source.LOAD,
         relative_only=True,
         lower_is_cost=True,
+        profiles=frozenset({Profile.CONNECTIONS}),
+    ),
+    Kpi(
+        "req_rate",
+        LoadMetric.REQ_STARTED_PER_S.value,
+        "%",
+        source=Source.LOAD,
+        relative_only=True,
+        lower_is_cost=True,
+        profiles=frozenset({Profile.REQUESTS}),
+    ),
+    Kpi(
+        "bulk_rate",
+        LoadMetric.MBIT_PER_S.value,
+        "%",
+        source=Source.LOAD,
+        relative_only=True,
+        lower_is_cost=True,
+        profiles=frozenset({Profile.THROUGHPUT}),
+    ),
+    # request errors in % of the run's requests (one point per run): with load.max_error_pct
+    # above 0, what an agent's policy updates cost in failed requests
+    Kpi("error_pct", LoadMetric.ERROR_PCT.value, "% of requests", source=Source.LOAD),
+    # the agent's own process (0 in a baseline): where its policy updates show first
+    Kpi("cpu_agent", "proc_agent.cpu_pct", CPU_UNIT, agent_only=True),
+    # CPU of the workload's core (softirq included) per 100K packets/s of its interface
+    Kpi(
+        "cpu_per_100kpps",
+        "",
+        PER_PACKET_UNIT,
+        ratio_of=("cpu_workload_core", "net_kpps"),
+        scale=100.0,
+        profiles=frozenset({Profile.THROUGHPUT}),
     ),
 )
 BY_NAME: dict[str, Kpi] = {k.name: k for k in KPIS}

@@ -131,7 +131,8 @@ class LabFacts:
 
 @dataclass(frozen=True, slots=True)
 class LoadSummary:
-    """What the load tool and the server's counters said of one run's load."""
+    """What the load tool and the server's counters said of one run's load. Rates are in the
+    profile's unit (``contracts.load``): new connections/s, requests/s or Mbit/s."""
 
     tool: str
     target_rate: float
@@ -140,7 +141,11 @@ class LoadSummary:
     p50_ms: float | None = None
     p90_ms: float | None = None
     p99_ms: float | None = None
-    server_accept_rate: float | None = None
+    server_accept_rate: float | None = None  # connections profile: Tcp PassiveOpens/s
+    profile: str = "connections"
+    server_rate: float | None = None  # the workload namespace's own count, profile's unit
+    retransmits: int | None = None  # TCP segments the workload retransmitted during the load
+    error_pct: float | None = None  # request errors in % of those planned
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,6 +157,10 @@ class LoadSummary:
             "p90_ms": self.p90_ms,
             "p99_ms": self.p99_ms,
             "server_accept_rate": self.server_accept_rate,
+            "profile": self.profile,
+            "server_rate": self.server_rate,
+            "retransmits": self.retransmits,
+            "error_pct": self.error_pct,
         }
 
     @classmethod
@@ -165,6 +174,10 @@ class LoadSummary:
             d.get("p90_ms"),
             d.get("p99_ms"),
             d.get("server_accept_rate"),
+            str(d.get("profile", "connections")),
+            d.get("server_rate"),
+            d.get("retransmits"),
+            d.get("error_pct"),
         )
 
 

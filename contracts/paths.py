@@ -40,9 +40,11 @@ class Source(StrEnum):
 
 
 class LoadMetric(StrEnum):
-    """The series under ``<run>.<host>.load.``."""
+    """The series under ``<run>.<host>.load.``; rates in the run's profile's unit."""
 
-    CONN_STARTED_PER_S = "conn_started_per_s"
+    CONN_STARTED_PER_S = "conn_started_per_s"  # connections profile, per second
+    REQ_STARTED_PER_S = "req_started_per_s"  # requests profile: requests started per second
+    MBIT_PER_S = "mbit_per_s"  # throughput profile: body Mbit/s received per second
     TARGET_RATE = "target_rate"
     VALID = "valid"
     ACHIEVED_RATE = "achieved_rate"
@@ -51,6 +53,9 @@ class LoadMetric(StrEnum):
     P90_MS = "p90_ms"
     P99_MS = "p99_ms"
     SERVER_ACCEPT_RATE = "server_accept_rate"
+    SERVER_RATE = "server_rate"  # the workload namespace's own count of the load
+    RETRANSMITS = "retransmits"
+    ERROR_PCT = "error_pct"  # one point per run, at the steady window's first second
 
 
 class NightlyStat(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.kpis import KPIS, MEMORY_UNIT, Kpi
+from contracts.kpis import CPU_UNIT, KPIS, MEMORY_UNIT, Kpi
 from contracts.paths import NightlyStat
 
 
@@ -29,7 +29,8 @@ class Drawn:
     def unit(self) -> str:
         if self.relative:
             return "percent"
-        return "decmbytes" if self.kpi.unit == MEMORY_UNIT else "suffix: pp"
+        known = {MEMORY_UNIT: "decmbytes", CPU_UNIT: "suffix: pp", "MB/s": "MBs"}
+        return known.get(self.kpi.unit, f"suffix: {self.kpi.unit}")
 
 
 TITLES = {
@@ -40,7 +41,14 @@ TITLES = {
     "mem_cgroup": "memory of the workload cgroup",
     "mem_conntrack": "kernel memory: conntrack entries",
     "throughput": "network throughput (received)",
+    "net_mb_per_s": "network throughput (MB/s, both ways)",
+    "net_kpps": "packet rate (both ways)",
     "conn_rate": "achieved connection rate",
+    "req_rate": "achieved request rate (kept-alive)",
+    "bulk_rate": "achieved bulk throughput",
+    "error_pct": "request errors",
+    "cpu_agent": "CPU of the agent's process",
+    "cpu_per_100kpps": "CPU per 100K packets/s (throughput profile)",
 }
 
 # The KPIs alerts fire on, in the order a reader scans them (CPU, memory, network).

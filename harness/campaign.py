@@ -186,7 +186,8 @@ def _run_one(
         tuple(levels_of(dict(c.levels)) for c in run.baseline_of),
     )
     ledger.start_run(row.run_id, manifest)
-    progress.start(row.seq, f"{run.cell.mode} {run.cell.rate}/s r{run.repeat}")
+    load = cfg.profiles.describe(dict(run.cell.levels))
+    progress.start(row.seq, f"{run.cell.mode} {load} r{run.repeat}")
     try:
         outcome, earlier = execute_with_reruns(
             row.run_id, run, cfg, make_lab, hooks, reruns_disturbed, progress.note
@@ -206,7 +207,7 @@ def _run_one(
     hooks.run_finished(row.run_id, run, outcome)
     if outcome.load is not None:
         progress.finish(
-            f"{outcome.status}, {outcome.load.achieved_rate:.0f}/s achieved"
+            f"{outcome.status}, {outcome.load.achieved_rate:.0f} {outcome.load.unit} achieved"
             + (f" ({outcome.reason})" if outcome.reason else "")
         )
     else:

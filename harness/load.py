@@ -1,11 +1,18 @@
-"""Open-loop fixed-rate new-connection load: commands to run and their results (pure).
+"""Fixed-rate load of three profiles (``contracts.load``): commands to run and their results
+(pure).
 
-h2load (default) holds a fixed rate of new connections, one request each:
-``h2load --h1 -c N -n N -r R/100 --rate-period 10ms`` opens R/100 connections every 10 ms until
-N = rate x duration connections were made. Its ``--log-file`` gives every request's start time,
-status and latency, from which the achieved rate over the steady window and the latency
-percentiles are computed here (h2load itself prints no percentiles). httperf is the alternative
-driver (``--rate R --num-conns N``), which holds the rate too but burns a full core.
+- ``connections``: h2load holds a fixed rate of new connections, one request each:
+  ``h2load --h1 -c N -n N -r R/100 --rate-period 10ms`` opens R/100 connections every 10 ms
+  until N = rate x duration connections were made. httperf is the alternative driver
+  (``--rate R --num-conns N``), which holds the rate too but burns a full core.
+- ``requests``: a fixed request rate on C kept-alive connections:
+  ``h2load --h1 -c C -n R*T --rps R/C`` (each client paces its own requests).
+- ``throughput``: bulk bodies of B bytes at a target Mbit/s, on C kept-alive connections:
+  ``--rps`` = Mbit/s x 10^6 / 8 / B / C.
+
+h2load's ``--log-file`` gives every request's start time, status and latency, from which the
+achieved rate over the steady window (in the profile's unit) and the latency percentiles are
+computed here (h2load itself prints no percentiles).
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contracts.errors import ErrorKind
+from contracts.load import Profile
 from harness.errors import HarnessError
 
 RATE_PERIOD_MS = 10
+BODY_TOLERANCE = 0.02  # the bodies served may differ this much from the size asked for
 
 
 class LoadToolError(HarnessError):
@@ -33,19 +42,64 @@ class LoadSpec:
     address: str
     port: int
     path: str
-    rate: int  # new connections per second
+    rate: int  # in the profile's unit: new connections/s, requests/s or Mbit/s
     duration_s: int
+    profile: Profile = Profile.CONNECTIONS
+    clients: int = 1  # kept-alive connections (requests, throughput)
+    body_bytes: int = 0  # throughput: the size of each response body
+
+    def __post_init__(self) -> None:
+        if self.profile is not Profile.CONNECTIONS:
+            if self.tool != "h2load":
+                raise LoadToolError(f"the {self.profile} profile needs h2load, not {self.tool}")
+            if self.clients < 1:
+                raise LoadToolError(f"the {self.profile} profile needs at least one connection")
+        if self.profile is Profile.THROUGHPUT and self.body_bytes < 1:
+            raise LoadToolError("the throughput profile needs a body size")
 
     @property
     def connections(self) -> int:
         return self.rate * self.duration_s
 
     @property
+    def requests_per_s(self) -> float:
+        """The request rate the profile offers (for connections: one per connection)."""
+        if self.profile is Profile.THROUGHPUT:
+            return self.rate * 1e6 / 8 / self.body_bytes
+        return float(self.rate)
+
+    @property
+    def requests(self) -> int:
+        return max(self.clients, round(self.requests_per_s * self.duration_s))
+
+    @property
     def url(self) -> str:
         return f"http://{self.address}:{self.port}{self.path}"
 
 
+def _kept_alive(spec: LoadSpec, log_file: str) -> list[str]:
+    """Requests at a fixed rate on ``clients`` kept-alive connections, each client pacing its
+    share (no active-connection timeout: the connections live for the whole run)."""
+    per_client = spec.requests_per_s / spec.clients
+    return [
+        "h2load",
+        "--h1",
+        "-c",
+        str(spec.clients),
+        "-n",
+        str(spec.requests),
+        f"--rps={per_client:.6g}",
+        "-N",
+        "10s",
+        "--log-file",
+        log_file,
+        spec.url,
+    ]
+
+
 def command(spec: LoadSpec, log_file: str) -> list[str]:
+    if spec.profile is not Profile.CONNECTIONS:
+        return _kept_alive(spec, log_file)
     if spec.tool == "h2load":
         per_period = spec.rate * RATE_PERIOD_MS / 1000
         if per_period != int(per_period) or per_period < 1:
@@ -98,29 +152,42 @@ def command(spec: LoadSpec, log_file: str) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class LoadResult:
     tool: str
-    target_rate: int
-    connections_planned: int
+    target_rate: int  # in the profile's unit
+    connections_planned: int  # requests planned (one per connection in that profile)
     requests_done: int
     succeeded: int
     failed: int
     errored: int
     timeouts: int
-    achieved_rate: float  # connections started per second over the steady window
+    achieved_rate: float  # over the steady window, in the profile's unit
     p50_ms: float | None
     p90_ms: float | None
     p99_ms: float | None
     max_ms: float | None
     socket_errors: tuple[str, ...]  # "cannot assign requested address" and the like
+    profile: Profile = Profile.CONNECTIONS
+    body_bytes: float | None = None  # the mean response body the tool received
+    expected_body_bytes: int | None = None  # throughput: the body size asked for
 
     @property
     def errors(self) -> int:
         return self.failed + self.errored + self.timeouts
+
+    @property
+    def unit(self) -> str:
+        return self.profile.unit
+
+    @property
+    def error_pct(self) -> float:
+        """Requests that failed, errored or timed out, in % of those planned."""
+        return 100.0 * self.errors / self.connections_planned if self.connections_planned else 0.0
 
 
 _H2_REQUESTS = re.compile(
     r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
     r"(\d+) errored, (\d+) timeout"
 )
+_H2_TRAFFIC = re.compile(r"traffic: .*\((\d+)\) total, .*\((\d+)\) headers .*\((\d+)\) data")
 _SOCKET_TROUBLE = re.compile(
     r"(cannot assign requested address|too many open files|address already in use|"
     r"no buffer space|connection refused)",
@@ -178,6 +245,28 @@ def per_second(starts_us: Sequence[int]) -> dict[int, int]:
     return out
 
 
+def ok_starts(log: RequestLog) -> tuple[int, ...]:
+    """The start times of the requests that succeeded (2xx/3xx)."""
+    return tuple(t for t, st in zip(log.starts_us, log.statuses, strict=True) if 200 <= st < 400)
+
+
+def achieved(log: RequestLog, spec: LoadSpec, window: tuple[float, float]) -> float:
+    """The steady window's achieved load in the profile's unit: connections or requests started
+    per second, or Mbit/s of bodies received (successful requests x body size)."""
+    if spec.profile is Profile.THROUGHPUT:
+        return steady_rate(ok_starts(log), *window) * spec.body_bytes * 8 / 1e6
+    return steady_rate(log.starts_us, *window)
+
+
+def per_second_load(log: RequestLog, spec: LoadSpec) -> dict[int, float]:
+    """The load of each second in the profile's unit (connections or requests started, or
+    Mbit/s of the bodies of the requests started that second)."""
+    if spec.profile is Profile.THROUGHPUT:
+        mbit = spec.body_bytes * 8 / 1e6
+        return {sec: n * mbit for sec, n in per_second(ok_starts(log)).items()}
+    return {sec: float(n) for sec, n in per_second(log.starts_us).items()}
+
+
 def h2load_result(
     stdout: str, log: RequestLog, spec: LoadSpec, window: tuple[float, float]
 ) -> LoadResult:
@@ -185,6 +274,8 @@ def h2load_result(
     if m is None:
         raise LoadToolError(f"h2load printed no request summary: {stdout.strip()[-200:]!r}")
     total, _started, done, ok, failed, errored, timeouts = map(int, m.groups())
+    traffic = _H2_TRAFFIC.search(stdout)
+    body = int(traffic.group(3)) / ok if traffic is not None and ok else None
     lat = sorted(x / 1000 for x in log.latencies_us)
     return LoadResult(
         tool="h2load",
@@ -195,12 +286,15 @@ def h2load_result(
         failed=failed,
         errored=errored,
         timeouts=timeouts,
-        achieved_rate=steady_rate(log.starts_us, *window),
+        achieved_rate=achieved(log, spec, window),
         p50_ms=percentile(lat, 0.5),
         p90_ms=percentile(lat, 0.9),
         p99_ms=percentile(lat, 0.99),
         max_ms=lat[-1] if lat else None,
         socket_errors=tuple(sorted({s.lower() for s in _SOCKET_TROUBLE.findall(stdout)})),
+        profile=spec.profile,
+        body_bytes=body,
+        expected_body_bytes=spec.body_bytes if spec.profile is Profile.THROUGHPUT else None,
     )
 
 
@@ -244,23 +338,44 @@ class Verdict:
     reasons: tuple[str, ...]
 
 
-def judge(result: LoadResult, min_ratio: float, server_accept_rate: float | None) -> Verdict:
+@dataclass(frozen=True, slots=True)
+class ServerCheck:
+    """What the workload's namespace counted of the load, in the profile's unit: accepted
+    connections/s (Tcp PassiveOpens), TCP segments received/s (each request needs at least one:
+    a lower bound of the requests that arrived), or Mbit/s sent by its interface."""
+
+    rate: float
+    what: str  # "accepted", "segments received", "sent by tare0"
+
+
+def judge(
+    result: LoadResult,
+    min_ratio: float,
+    server: ServerCheck | None,
+    max_error_pct: float = 0.0,
+) -> Verdict:
     """A run that did not reach its target load is invalid, not a data point."""
     reasons: list[str] = []
-    target = result.target_rate
+    target, unit = result.target_rate, result.unit
     if result.achieved_rate < min_ratio * target:
         reasons.append(
-            f"achieved {result.achieved_rate:.0f}/s < {min_ratio:.0%} of target {target}/s"
+            f"achieved {result.achieved_rate:.0f} {unit} < {min_ratio:.0%} of target "
+            f"{target} {unit}"
         )
-    if result.errors:
+    if result.errors and result.error_pct > max_error_pct:
+        allowed = f" (above the {max_error_pct:g} % allowed)" if max_error_pct else ""
         reasons.append(
             f"{result.errors} request errors ({result.failed} failed, {result.errored} errored, "
-            f"{result.timeouts} timeouts)"
+            f"{result.timeouts} timeouts){allowed}"
         )
     if result.socket_errors:
         reasons.append("socket trouble: " + ", ".join(result.socket_errors))
-    if server_accept_rate is not None and server_accept_rate < min_ratio * target:
+    want, got = result.expected_body_bytes, result.body_bytes
+    if want and got is not None and abs(got - want) > BODY_TOLERANCE * want:
+        reasons.append(f"the workload served {got:.0f}-byte bodies, not the {want} asked for")
+    if server is not None and server.rate < min_ratio * target:
         reasons.append(
-            f"server accepted {server_accept_rate:.0f}/s < {min_ratio:.0%} of target {target}/s"
+            f"server {server.what} {server.rate:.0f} {unit} < {min_ratio:.0%} of target "
+            f"{target} {unit}"
         )
     return Verdict(not reasons, tuple(reasons))

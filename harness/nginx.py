@@ -1,17 +1,28 @@
 """A ready nginx config for the default workload (pure text).
 
 The harness writes it to ``{lab_dir}/nginx/nginx.conf`` for every run: one worker (pinned with
-the master to the workload cores by the lab), one tiny response per connection, no access log,
-a listen backlog large enough for 15K new connections per second.
+the master to the workload cores by the lab), no access log, a listen backlog large enough for
+15K new connections per second. A tiny response at every path but the bulk one, which serves a
+file of the throughput profile's body size (sendfile). The connections profile closes every
+connection after its response (the server's TIME_WAIT is harmless, the client's would exhaust
+its ports); the kept-alive profiles keep connections for the whole run.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+BULK_PATH = "/tare-bulk"
+BULK_FILE = "bulk.bin"
 
-def render(prefix: Path, port: int) -> str:
+
+def render(prefix: Path, port: int, keepalive: bool = False) -> str:
     tmp = prefix / "tmp"
+    alive = (
+        "keepalive_timeout 75s;\n  keepalive_requests 100000000;"
+        if keepalive
+        else ("keepalive_timeout 0;")
+    )
     temp_paths = "\n".join(
         f"  {name}_temp_path {tmp};"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -28,10 +39,15 @@ events {{
 }}
 http {{
   access_log off;
-  keepalive_timeout 0;
+  sendfile on;
+  {alive}
 {temp_paths}
   server {{
     listen {port} backlog=65535 reuseport;
+    location = {BULK_PATH} {{
+      alias {prefix / BULK_FILE};
+      default_type application/octet-stream;
+    }}
     location / {{
       return 200 "ok\\n";
     }}
@@ -40,8 +56,11 @@ http {{
 """
 
 
-def write(prefix: Path, port: int) -> Path:
+def write(prefix: Path, port: int, keepalive: bool = False, body_bytes: int = 0) -> Path:
+    """The config, and the bulk body (``body_bytes`` of zeros: sparse, sent by sendfile)."""
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(render(prefix, port))
+    conf.write_text(render(prefix, port, keepalive))
+    with (prefix / BULK_FILE).open("wb") as f:
+        f.truncate(body_bytes)
     return conf

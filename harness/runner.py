@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from contracts.errors import ErrorKind
+from contracts.load import Profile
 from contracts.manifest import BASELINE, CollectorReport, LabFacts, LoadSummary
 from contracts.processes import stop
 from contracts.states import RunState
-from harness import disturbance, nginx, ports
+from harness import counters, disturbance, nginx, ports
 from harness import load as loadmod
 from harness.agent import Agent, AgentCommands, AgentFailed, fill
 from harness.disturbance import Disturbance
@@ -49,6 +50,55 @@ PROBE = (
 
 
 @dataclass(frozen=True, slots=True)
+class Profiles:
+    """How each load profile is offered (``[load.requests]``, ``[load.throughput]``)."""
+
+    requests_clients: int = 50
+    throughput_clients: int = 4
+    throughput_mbit: int = 400  # the throughput profile's target, whatever the cell's rate
+    body_bytes: int = 1 << 20
+    bulk_path: str = nginx.BULK_PATH
+
+    def describe(self, levels: dict[str, Any]) -> str:
+        """A cell's load in words: ``5000 conn/s``, ``requests 5000 req/s``,
+        ``throughput 400 Mbit/s``."""
+        profile = Profile.of(levels)
+        rate = self.throughput_mbit if profile is Profile.THROUGHPUT else int(levels["rate"])
+        words = f"{rate} {profile.unit}"
+        return words if profile is Profile.CONNECTIONS else f"{profile} {words}"
+
+    def spec(
+        self,
+        tool: str,
+        address: str,
+        port: int,
+        path: str,
+        cell_rate: int,
+        duration_s: int,
+        profile: Profile,
+    ) -> loadmod.LoadSpec:
+        """The load of one run of ``profile`` (the cell's rate is the target of the connections
+        and requests profiles; throughput has its own)."""
+        if profile is Profile.REQUESTS:
+            return loadmod.LoadSpec(
+                tool, address, port, path, cell_rate, duration_s, profile, self.requests_clients
+            )
+        if profile is Profile.THROUGHPUT:
+            return loadmod.LoadSpec(
+                tool,
+                address,
+                port,
+                self.bulk_path,
+                self.throughput_mbit,
+                duration_s,
+                profile,
+                self.throughput_clients,
+                self.body_bytes,
+            )
+        return loadmod.LoadSpec(tool, address, port, path, cell_rate, duration_s)
+
+
+@dataclass(frozen=True, slots=True)
 class RunnerConfig:
     workload_argv: tuple[str, ...]
     port: int
@@ -65,6 +115,8 @@ class RunnerConfig:
     state_dir: Path
     max_disturbance_pct: float | None = None  # None: not checked
     max_missing_s: int = 2  # steady seconds the run's collector may miss (else: invalid)
+    profiles: Profiles = Profiles()
+    max_error_pct: float = 0.0  # request errors allowed (in % of those planned) in a valid run
 
 
 @dataclass
@@ -85,9 +137,17 @@ class RunOutcome:
     reason: str | None
     steady: tuple[float, float] | None = None
     load: loadmod.LoadResult | None = None
-    server_accept_rate: float | None = None
-    per_second: dict[int, int] = field(default_factory=dict)
+    server: loadmod.ServerCheck | None = None
+    per_second: dict[int, float] = field(default_factory=dict)  # in the profile's unit
     facts: RunFacts = field(default_factory=RunFacts)
+    retransmits: int | None = None
+
+    @property
+    def server_accept_rate(self) -> float | None:
+        """Connections/s the workload's namespace accepted (connections profile only)."""
+        if self.load is None or self.load.profile is not Profile.CONNECTIONS:
+            return None
+        return self.server.rate if self.server is not None else None
 
     def summary(self) -> LoadSummary | None:
         """The load as the manifest records it."""
@@ -103,6 +163,10 @@ class RunOutcome:
             r.p90_ms,
             r.p99_ms,
             self.server_accept_rate,
+            r.profile.value,
+            round(self.server.rate, 2) if self.server is not None else None,
+            self.retransmits,
+            round(r.error_pct, 4),
         )
 
 
@@ -131,18 +195,6 @@ def _tail(path: Path, n: int = 3) -> str:
     return " | ".join(lines[-n:])
 
 
-def passive_opens(pid: int) -> int | None:
-    """Connections the server's namespace accepted so far (Tcp PassiveOpens)."""
-    try:
-        lines = Path(f"/proc/{pid}/net/snmp").read_text().splitlines()
-    except OSError:
-        return None
-    tcp = [line.split() for line in lines if line.startswith("Tcp:")]
-    if len(tcp) < 2:
-        return None
-    return int(tcp[1][tcp[0].index("PassiveOpens")])
-
-
 def probe(load: Host, address: str, port: int, timeout_s: float) -> bool:
     proc = load.run(
         [sys.executable, "-c", PROBE, address, str(port), str(timeout_s)],
@@ -161,13 +213,21 @@ def _load_and_judge(
     facts: RunFacts,
 ) -> RunOutcome:
     """Drive the load, read the tool's results and the server's counters, judge the run."""
-    spec = loadmod.LoadSpec(
-        cfg.tool, lab.workload.address, cfg.port, cfg.path, planned.cell.rate, cfg.duration_s
+    profile = Profile.of(dict(planned.cell.levels))
+    spec = cfg.profiles.spec(
+        cfg.tool,
+        lab.workload.address,
+        cfg.port,
+        cfg.path,
+        planned.cell.rate,
+        cfg.duration_s,
+        profile,
     )
     log_file = lab_dir / "load.log"
     lab_cgroups = [c for c in (lab.cgroup, lab.load_cgroup) if c]
     watch = cfg.max_disturbance_pct is not None and len(lab_cgroups) == 2
-    opens_before = passive_opens(server.pid)
+    iface = lab.workload.interface
+    before_counters = counters.read(server.pid, iface)
     before = disturbance.snapshot(lab_cgroups, time.monotonic()) if watch else None
     t0 = time.time()
     try:
@@ -180,7 +240,7 @@ def _load_and_judge(
     if before is not None:
         after = disturbance.snapshot(lab_cgroups, time.monotonic())
         facts.disturbance = disturbance.share(before, after)
-    opens_after = passive_opens(server.pid)
+    after_counters = counters.read(server.pid, iface)
     if proc.returncode != 0 and cfg.tool == "h2load" and not proc.stdout:
         return RunOutcome(
             RunState.FAILED,
@@ -188,32 +248,34 @@ def _load_and_judge(
             facts=facts,
         )
     steady = (t0 + cfg.warmup_s, t0 + cfg.duration_s - cfg.cooldown_s)
-    per_sec: dict[int, int] = {}
+    per_sec: dict[int, float] = {}
     if cfg.tool == "h2load":
         reqlog = loadmod.parse_h2load_log(log_file.read_text())
         result = loadmod.h2load_result(proc.stdout + proc.stderr, reqlog, spec, steady)
-        per_sec = loadmod.per_second(reqlog.starts_us)
+        per_sec = loadmod.per_second_load(reqlog, spec)
     else:
         result = loadmod.httperf_result(proc.stdout, spec)
-    accept = None
-    if opens_before is not None and opens_after is not None:
-        accept = (opens_after - opens_before) / max(cfg.duration_s, t1 - t0)
+    check = counters.server_check(
+        profile, before_counters, after_counters, max(cfg.duration_s, t1 - t0), iface
+    )
     facts.load_elapsed_s = round(t1 - t0, 3)
-    verdict = loadmod.judge(result, cfg.min_ratio, accept)
+    verdict = loadmod.judge(result, cfg.min_ratio, check, cfg.max_error_pct)
+    retrans = counters.retransmits(before_counters, after_counters)
     d, limit = facts.disturbance, cfg.max_disturbance_pct
     if d is not None and limit is not None and d.total_pct > limit:
         why = f"disturbed: {d.describe()}, above the {limit:g} allowed"
         if not verdict.valid:  # what the load did meanwhile: maybe the disturbance's doing
             why += "; and the load was invalid: " + "; ".join(verdict.reasons)
-        return RunOutcome(RunState.DISTURBED, why, steady, result, accept, per_sec, facts)
+        return RunOutcome(RunState.DISTURBED, why, steady, result, check, per_sec, facts, retrans)
     return RunOutcome(
         RunState.DONE if verdict.valid else RunState.INVALID,
         None if verdict.valid else "; ".join(verdict.reasons),
         steady,
         result,
-        accept,
+        check,
         per_sec,
         facts,
+        retrans,
     )
 
 
@@ -270,7 +332,13 @@ def session(
             "load_addr": lab.load.address,
             "port": cfg.port,
         }
-        nginx.write(lab_dir / "nginx", cfg.port)
+        profile = Profile.of(levels)
+        nginx.write(
+            lab_dir / "nginx",
+            cfg.port,
+            keepalive=profile is not Profile.CONNECTIONS,
+            body_bytes=cfg.profiles.body_bytes if profile is Profile.THROUGHPUT else 0,
+        )
         busy, holders = ports.listeners(lab.workload, cfg.port)
         if busy:
             raise NotReady(

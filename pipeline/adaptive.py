@@ -39,7 +39,7 @@ def targets(overrides: Mapping[str, float]) -> dict[str, float]:
     for k in judged():
         if k.name in overrides:
             out[k.name] = float(overrides[k.name])
-        elif k.name not in NO_DEFAULT_TARGET:
+        elif k.name not in NO_DEFAULT_TARGET and k.unit in DEFAULT_TARGET:
             out[k.name] = DEFAULT_TARGET[k.unit]
     return out
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from contracts.kpis import BY_NAME, Kpi
+from contracts.kpis import BY_NAME, KPIS, Kpi
+from contracts.load import Profile
 from contracts.manifest import BASELINE
 from contracts.states import Verdict
 from pipeline.stats import ALPHA, Comparison, benjamini_hochberg, compare, compare_paired
@@ -111,6 +112,33 @@ def by_configuration(frame: pd.DataFrame, runs: Sequence[RunInfo]) -> pd.DataFra
     return out.reset_index()
 
 
+def derive(frame: pd.DataFrame, kpis: Sequence[Kpi] = KPIS) -> pd.DataFrame:
+    """The frame with every derived KPI added, second by second: numerator / denominator x
+    scale where both have a value and the denominator is positive (NaN elsewhere)."""
+    if frame.empty:
+        return frame
+    wide = frame.pivot_table(index=["run_id", "time"], columns="kpi", values="value", dropna=False)
+    parts = [frame]
+    for kpi in kpis:
+        if kpi.ratio_of is None or not set(kpi.ratio_of) <= set(wide.columns):
+            continue
+        num, den = wide[kpi.ratio_of[0]], wide[kpi.ratio_of[1]]
+        ratio = (num / den.where(den > 0)) * kpi.scale
+        got = ratio.rename("value").reset_index()
+        got["kpi"] = kpi.name
+        parts.append(got[["run_id", "kpi", "time", "value"]])
+    return pd.concat(parts, ignore_index=True)
+
+
+def measures(kpi: Kpi, levels: Levels) -> bool:
+    """Whether ``kpi`` is measured in a run of this cell (its load profile; the agent's own
+    series only where the agent runs)."""
+    cell = dict(levels)
+    if not kpi.applies(Profile.of(cell)):
+        return False
+    return not (kpi.agent_only and cell.get("mode") == BASELINE)
+
+
 def _per_run(frame: pd.DataFrame, kpi: str, run_ids: Sequence[str]) -> list[list[float]]:
     sub = frame[(frame["kpi"] == kpi) & frame["run_id"].isin(run_ids)].dropna(subset=["value"])
     return [list(sub[sub["run_id"] == r]["value"]) for r in run_ids]
@@ -182,7 +210,12 @@ def overheads(
     for cell, base_cell in pairs.items():
         base, cont = by_cell[base_cell], by_cell[cell]
         for kpi in kpis:
-            a = _per_run(frame, kpi.name, [r.run_id for r in base])
+            if not kpi.applies(Profile.of(dict(cell))):
+                continue
+            if kpi.agent_only:  # the agent absent from a baseline costs nothing: zero a run
+                a = [[0.0] for _ in base]
+            else:
+                a = _per_run(frame, kpi.name, [r.run_id for r in base])
             b = _per_run(frame, kpi.name, [r.run_id for r in cont])
             if not any(a) or not any(b):
                 refusals.append(Refusal(cell, f"{kpi.name}: no values on one side"))

@@ -23,6 +23,8 @@ from pipeline.analysis import (
     RunInfo,
     as_rows,
     by_configuration,
+    derive,
+    measures,
     overheads,
     summaries,
 )
@@ -138,9 +140,9 @@ def analyze(
     frames: list[pd.DataFrame] = []
     absent: dict[str, list[str]] = {}
     for row in done:
-        frame = fetch_run(client, run_ref(row), KPIS, required=False)
+        frame = derive(fetch_run(client, run_ref(row), KPIS, required=False))
         got = set(frame["kpi"].unique()) if len(frame) else set()
-        missing = [k.name for k in KPIS if k.name not in got]
+        missing = [k.name for k in KPIS if k.name not in got and measures(k, row.levels)]
         if missing:
             absent[row.run_id] = missing
         frames.append(frame)

@@ -11,16 +11,29 @@ from pipeline.analysis import Overhead, as_rows
 from pipeline.campaign import Analysis
 from pipeline.report import MODE_ORDER
 
-TABLE_KPIS = (
-    "cpu_cgroup",
-    "cpu_workload_core",
-    "mem_cgroup",
-    "mem_conntrack",
-    "mem_available",
-    "throughput",
-    "conn_rate",
+# (column title, the KPIs it shows: the first a cell has); the CSV and JSON carry every KPI
+COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("cpu_cgroup", ("cpu_cgroup",)),
+    ("cpu_workload_core", ("cpu_workload_core",)),
+    ("cpu_agent", ("cpu_agent",)),
+    ("mem_cgroup", ("mem_cgroup",)),
+    ("mem_conntrack", ("mem_conntrack",)),
+    ("mem_available", ("mem_available",)),
+    ("net_mb_per_s", ("net_mb_per_s",)),
+    ("load rate", ("conn_rate", "req_rate", "bulk_rate")),
+)
+# shown only when some cell has them: per-packet cost (throughput profile), request errors
+# (a campaign that lets a valid run have some)
+OPTIONAL: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("cpu_per_100kpps", ("cpu_per_100kpps",)),
+    ("error_pct", ("error_pct",)),
 )
 WIDTH = 25
+
+
+def columns(items: list[Overhead]) -> list[tuple[str, tuple[str, ...]]]:
+    have = {o.kpi for o in items if o.kpi != "error_pct" or o.contender_mean or o.baseline_mean}
+    return [*COLUMNS, *(c for c in OPTIONAL if set(c[1]) & have)]
 
 
 def fmt_cell(o: Overhead | None) -> str:
@@ -53,9 +66,11 @@ def table(a: Analysis) -> list[str]:
         cells.setdefault(o.cell, {})[o.kpi] = o
     units = {k.name: k.unit.replace(CPU_UNIT, "pp") for k in BY_NAME.values()}
     context = {k.name for k in BY_NAME.values() if not k.judged}
+    shown = columns(a.overheads)
     head = ["cell".ljust(30)]
-    for k in TABLE_KPIS:
-        head.append(f"{k} ({units[k]}{', context' if k in context else ''})".ljust(WIDTH))
+    for title, names in shown:
+        unit = units[names[0]]
+        head.append(f"{title} ({unit}{', context' if names[0] in context else ''})".ljust(WIDTH))
     head += ["mde cpu (pp)".ljust(14), "mde mem (MB)"]
     c = a.campaign
     tests = sum(1 for o in a.overheads if o.judged and o.inferred)
@@ -74,7 +89,10 @@ def table(a: Analysis) -> list[str]:
 
     for cell in sorted(cells, key=key):
         by = cells[cell]
-        cols = [fmt_cell(by.get(k)).ljust(WIDTH) for k in TABLE_KPIS]
+        cols = [
+            fmt_cell(next((by[k] for k in names if k in by), None)).ljust(WIDTH)
+            for _, names in shown
+        ]
         cpu, mem = by.get("cpu_cgroup"), by.get("mem_cgroup")
         mde_cpu = f"{cpu.mde:.2f}" if cpu and math.isfinite(cpu.mde) else "-"
         mde_mem = f"{mem.mde:.2f}" if mem and math.isfinite(mem.mde) else "-"

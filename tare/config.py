@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from contracts.addresses import CarbonAddress, RenderUrl
 from contracts.kpis import KPIS
 from contracts.labels import label
+from contracts.load import PROFILE_FACTOR, Profile
 from contracts.manifest import BASELINE, GraphiteTarget
 from tare.alerts_config import AlertsSection
 from tare.configfile import ConfigError, parse_model, read_text, show
@@ -36,7 +37,7 @@ SYSTEM_DIRS = (
 NOT_ITSELF = ("/", "/var", "/home", "/usr/local", "/opt", "/srv", "/tmp")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 FACTOR_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
-BUILTIN_FACTORS = ("mode", "rate")
+BUILTIN_FACTORS = ("mode", "rate", PROFILE_FACTOR)
 # Placeholders the harness fills in argv lists besides the factor names.
 RUN_PLACEHOLDERS = frozenset(
     {"run_id", "state_dir", "lab_dir", "workload_addr", "load_addr", "port"}
@@ -150,8 +151,40 @@ class AgentSection(_Model):
     health_timeout_s: Annotated[float, Field(gt=0, le=600)] = 20.0
 
 
+ProfileName = Literal["connections", "requests", "throughput"]
+MAX_BODY_KIB = 1 << 20  # 1 GiB
+
+
+class RequestsSection(_Model):
+    # the requests profile: the cell's rate as requests/s, paced over this many kept-alive
+    # connections
+    connections: Annotated[int, Field(gt=0, le=10_000)] = 50
+
+
+class ThroughputSection(_Model):
+    # the throughput profile: bodies of body_kib KiB at mbit_per_s, over this many kept-alive
+    # connections (its own target: the cell's rate does not apply)
+    mbit_per_s: Annotated[int, Field(gt=0, le=100_000)] = 400
+    body_kib: Annotated[int, Field(gt=0, le=MAX_BODY_KIB)] = 1024
+    connections: Annotated[int, Field(gt=0, le=1_000)] = 4
+    # where the workload serves a body of body_kib KiB (tare's nginx config serves it here)
+    path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/tare-bulk"
+
+
 class LoadSection(_Model):
     tool: Literal["h2load", "httperf"] = "h2load"
+    # the kind of load (docs/harness.md): one profile, or several as the factor "profile"
+    # (varied one at a time like every factor); absent: new connections only, no factor
+    profile: (
+        ProfileName
+        | Annotated[list[ProfileName], Field(min_length=1), AfterValidator(_unique)]
+        | None
+    ) = None
+    requests: RequestsSection = RequestsSection()
+    throughput: ThroughputSection = ThroughputSection()
+    # request errors a valid run may have, in % of its requests (0: any error invalidates it);
+    # below it they are data (the error_pct KPI), e.g. what an agent's policy updates cost
+    max_error_pct: Annotated[float, Field(ge=0, le=10)] = 0.0
     rates: Annotated[list[Rate], Field(min_length=1), AfterValidator(_unique)]
     duration_s: Annotated[int, Field(gt=0, le=86400)] = 30
     warmup_s: Annotated[int, Field(ge=0)] = 5
@@ -286,18 +319,63 @@ class Campaign:
 
     def factor_levels(self) -> dict[str, list[int | float | str]]:
         """Every factor with its levels, built-ins first: mode (baseline first), rate, then user."""
-        levels: dict[str, list[int | float | str]] = {
-            "mode": [BASELINE, *self.spec.agent.modes],
-            "rate": list(self.spec.load.rates),
-        }
-        levels.update({k: list(v) for k, v in self.spec.factors.items()})
-        return levels
+        return factor_levels(self.spec)
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
     path: str
     message: str
+
+
+def profiles_of(load: LoadSection) -> list[str] | None:
+    """The profile factor's levels; None when the campaign does not set ``load.profile``."""
+    if load.profile is None:
+        return None
+    return [load.profile] if isinstance(load.profile, str) else list(load.profile)
+
+
+def factor_levels(spec: CampaignFile) -> dict[str, list[Any]]:
+    """Every factor with its levels: mode (baseline first), rate, profile (when set), then the
+    campaign's own."""
+    levels: dict[str, list[Any]] = {
+        "mode": [BASELINE, *spec.agent.modes],
+        "rate": list(spec.load.rates),
+    }
+    profiles = profiles_of(spec.load)
+    if profiles is not None:
+        levels[PROFILE_FACTOR] = profiles
+    levels.update({k: list(v) for k, v in spec.factors.items()})
+    return levels
+
+
+def profile_problems(spec: CampaignFile, levels: dict[str, list[Any]]) -> list[Problem]:
+    """The kept-alive profiles need h2load; throughput has its own target, so crossing it with
+    several rates would only repeat one load."""
+    profiles = [Profile(p) for p in levels.get(PROFILE_FACTOR, [])]
+    problems: list[Problem] = []
+    if spec.load.tool != "h2load" and any(p is not Profile.CONNECTIONS for p in profiles):
+        problems.append(Problem("load.tool", "the requests and throughput profiles need h2load"))
+    crossed = spec.design.kind == "full" or {PROFILE_FACTOR, "rate"} <= set(spec.design.crossed)
+    if Profile.THROUGHPUT in profiles and crossed and len(spec.load.rates) > 1:
+        problems.append(
+            Problem(
+                "load.profile",
+                "the throughput profile has its own target (load.throughput.mbit_per_s): crossed "
+                "with several load.rates it would repeat one load; vary profile alone "
+                "(design.kind one-factor-at-a-time, 'profile' not in design.crossed)",
+            )
+        )
+    t = spec.load.throughput
+    if Profile.THROUGHPUT in profiles and t.mbit_per_s * 1e6 / 8 / (t.body_kib * 1024) < 1:
+        problems.append(
+            Problem(
+                "load.throughput.body_kib",
+                f"{t.mbit_per_s} Mbit/s is less than one {t.body_kib} KiB body a second; "
+                "use smaller bodies",
+            )
+        )
+    return problems
 
 
 def placeholders(argv: Iterable[str]) -> Iterator[str]:
@@ -321,7 +399,10 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
     for name in spec.factors:
         if name in BUILTIN_FACTORS:
             problems.append(
-                Problem(f"factors.{name}", f"'{name}' is built in (agent.modes / load.rates)")
+                Problem(
+                    f"factors.{name}",
+                    f"'{name}' is built in (agent.modes / load.rates / load.profile)",
+                )
             )
         elif not FACTOR_RE.fullmatch(name):
             problems.append(
@@ -357,11 +438,8 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
         )
     if load.run_timeout_s <= load.duration_s:
         problems.append(Problem("load.run_timeout_s", "must exceed load.duration_s"))
-    levels: dict[str, list[Any]] = {
-        "mode": [BASELINE, *spec.agent.modes],
-        "rate": list(load.rates),
-        **{k: list(v) for k, v in spec.factors.items()},
-    }
+    levels = factor_levels(spec)
+    problems += profile_problems(spec, levels)
     for key, value in spec.design.reference.items():
         if key not in levels:
             problems.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import sys
 import time
@@ -31,6 +32,7 @@ from collectors.sender import CarbonSender, Delivery, deliver
 from contracts.errors import ServiceUnavailable, UsageError
 from contracts.events import RunEvent, SteadyEnd
 from contracts.labels import label
+from contracts.load import PROFILE_FACTOR
 from contracts.manifest import CampaignInfo, CampaignRecord, GraphiteTarget, levels_of
 from contracts.paths import CapacityMetric
 from contracts.states import RunState
@@ -44,7 +46,7 @@ from harness.lock import LabLock
 from harness.matrix import Design, PlannedRun
 from harness.preflight import agents_on_path, check_tools
 from harness.progress import Progress
-from harness.runner import RunnerConfig, RunOutcome
+from harness.runner import Profiles, RunnerConfig, RunOutcome
 from pipeline.adaptive import Expected, expected, targets
 from pipeline.graphite import GraphiteClient, GraphiteUnavailable
 from tare import __version__
@@ -67,7 +69,8 @@ def run_seconds(campaign: Campaign, runs: Sequence[PlannedRun]) -> float:
 def design(campaign: Campaign) -> Design:
     spec = campaign.spec
     workload_uses = set(placeholders(spec.workload.command))
-    baseline_factors = frozenset({"rate"} | (set(spec.factors) & workload_uses))
+    # the load (rate and profile) and what the workload's own command uses change a baseline
+    baseline_factors = frozenset({"rate", PROFILE_FACTOR} | (set(spec.factors) & workload_uses))
     return Design(
         factors=campaign.factor_levels(),
         kind=spec.design.kind,
@@ -220,6 +223,7 @@ class Recorder:
             outcome.per_second,
             outcome.summary(),
             end,
+            math.ceil(outcome.steady[0]) if outcome.steady else None,
         )
         delivery = deliver(self.graphite.carbon, self.state_dir / "spool", "run-results", points)
         if not delivery.sent:
@@ -283,6 +287,14 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
         state_dir=state_dir,
         max_disturbance_pct=spec.load.max_disturbance_pct,
         max_missing_s=spec.collect.max_missing_s,
+        profiles=Profiles(
+            requests_clients=spec.load.requests.connections,
+            throughput_clients=spec.load.throughput.connections,
+            throughput_mbit=spec.load.throughput.mbit_per_s,
+            body_bytes=spec.load.throughput.body_kib * 1024,
+            bulk_path=spec.load.throughput.path,
+        ),
+        max_error_pct=spec.load.max_error_pct,
     )
 
 

@@ -235,12 +235,32 @@ def test_the_campaign_loop_adds_rounds_to_the_ledger(
 
     import io
 
+    from harness.agent import AgentCommands
+    from harness.runner import RunnerConfig
+
+    argv = ("true",)
+    RUNNER = RunnerConfig(
+        argv,
+        8080,
+        "/",
+        1.0,
+        AgentCommands(argv, argv, argv, argv, argv, argv, None, 5.0),
+        "h2load",
+        12,
+        1,
+        1,
+        0.98,
+        60,
+        tmp_path,
+        tmp_path,
+    )
+
     summary = hc.run_campaign(
         ledger,
         manifest("x", (("mode", BASELINE),), cid=cid).campaign,
         {r.seq: r for r in first},
-        None,
-        None,
+        RUNNER,
+        None,  # type: ignore[arg-type]
         Hooks(),  # type: ignore[arg-type]
         Progress(len(first), 1, io.StringIO(), False),
         more=more,

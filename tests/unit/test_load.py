@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.load import Profile
 from harness.load import (
     LoadResult,
     LoadSpec,
     LoadToolError,
+    ServerCheck,
     command,
     h2load_result,
     httperf_result,
     judge,
     parse_h2load_log,
     per_second,
+    per_second_load,
     percentile,
     steady_rate,
 )
@@ -100,15 +103,76 @@ def result(achieved: float, failed: int = 0, sockets: tuple[str, ...] = ()) -> L
 
 
 def test_judge_invalid_below_98_percent_with_errors_or_socket_trouble() -> None:
-    assert judge(result(990), 0.98, 995).valid
-    v = judge(result(970), 0.98, 995)
-    assert not v.valid and "achieved 970/s < 98% of target 1000/s" in v.reasons[0]
+    accepted = ServerCheck(995, "accepted")
+    assert judge(result(990), 0.98, accepted).valid
+    v = judge(result(970), 0.98, accepted)
+    assert not v.valid and "achieved 970 conn/s < 98% of target 1000 conn/s" in v.reasons[0]
     assert not judge(result(1000, failed=3), 0.98, None).valid
     assert (
         "socket trouble"
         in judge(result(1000, sockets=("cannot assign requested address",)), 0.98, None).reasons[0]
     )
-    assert "server accepted 900/s" in judge(result(1000), 0.98, 900).reasons[0]
+    short = judge(result(1000), 0.98, ServerCheck(900, "accepted")).reasons[0]
+    assert "server accepted 900 conn/s < 98% of target 1000 conn/s" in short
+
+
+def test_errors_below_the_allowed_share_are_data_not_invalid() -> None:
+    three = result(1000, failed=3)  # 3 of 5,000 requests: 0.06 %
+    assert three.error_pct == pytest.approx(0.06)
+    assert not judge(three, 0.98, None).valid  # the default: any error invalidates
+    assert judge(three, 0.98, None, max_error_pct=0.1).valid
+    v = judge(result(1000, failed=10), 0.98, None, max_error_pct=0.1)
+    assert not v.valid and "above the 0.1 % allowed" in v.reasons[0]
+
+
+def kept(profile: Profile, rate: int, clients: int, body: int = 0) -> LoadSpec:
+    return LoadSpec("h2load", "169.254.213.1", 8080, "/tare-bulk", rate, 10, profile, clients, body)
+
+
+def test_requests_profile_paces_each_kept_alive_client() -> None:
+    argv = command(kept(Profile.REQUESTS, 5000, 50), "/tmp/log")
+    assert argv[:6] == ["h2load", "--h1", "-c", "50", "-n", "50000"]
+    assert "--rps=100" in argv and "-r" not in argv
+    assert "-T" not in argv  # no active-connection timeout: the connections live all run
+
+
+def test_throughput_profile_turns_mbit_into_body_requests() -> None:
+    spec = kept(Profile.THROUGHPUT, 400, 4, 1 << 20)
+    assert spec.requests_per_s == pytest.approx(400e6 / 8 / 2**20)  # 47.7 bodies/s
+    argv = command(spec, "/tmp/log")
+    assert argv[4:6] == ["-n", "477"] and "--rps=11.9209" in argv
+    with pytest.raises(LoadToolError, match="body size"):
+        kept(Profile.THROUGHPUT, 400, 4, 0)
+    with pytest.raises(LoadToolError, match="needs h2load"):
+        LoadSpec("httperf", "a", 1, "/", 10, 10, Profile.REQUESTS, 5)
+
+
+H2_BULK = """finished in 10.00s, 47.70 req/s, 47.70MB/s
+requests: 477 total, 477 started, 477 done, 477 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 477 2xx, 0 3xx, 0 4xx, 0 5xx
+traffic: 500.20MB (524496492) total, 74.41KB (76320) headers (space savings 0.00%), 477.00MB (500170752) data
+"""
+
+
+def test_throughput_achieved_from_bodies_received_and_body_size_checked() -> None:
+    spec = kept(Profile.THROUGHPUT, 400, 4, 1 << 20)
+    t0 = 1_700_000_000
+    # 48 successful bodies a second for 10 s, plus one failed request that carries no body
+    lines = [f"{(t0 + i / 48) * 1e6:.0f}\t200\t1000" for i in range(480)]
+    lines.append(f"{(t0 + 5) * 1e6:.0f}\t-1\t0")
+    log = parse_h2load_log("\n".join(lines))
+    r = h2load_result(H2_BULK, log, spec, (t0 + 1, t0 + 9))
+    assert r.achieved_rate == pytest.approx(48 * 2**20 * 8 / 1e6)  # 402.7 Mbit/s
+    assert r.unit == "Mbit/s" and r.body_bytes == pytest.approx(2**20)
+    assert judge(r, 0.98, ServerCheck(410.0, "sent")).valid
+    per_sec = per_second_load(log, spec)
+    assert per_sec[t0 + 3] == pytest.approx(48 * 2**20 * 8 / 1e6)
+    small = h2load_result(
+        H2_BULK.replace("(500170752) data", "(48843) data"), log, spec, (t0, t0 + 9)
+    )
+    assert (
+        "served 102-byte bodies, not the 1048576 asked for" in judge(small, 0.98, None).reasons[0]
+    )
 
 
 def test_percentile() -> None:

@@ -1,0 +1,47 @@
+"""The workload namespace's counters and each profile's cross-check against them."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.load import Profile
+from harness.counters import Counters, parse_dev, parse_tcp, retransmits, server_check
+
+SNMP = """Ip: Forwarding DefaultTTL
+Ip: 1 64
+Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors
+Tcp: 1 200 120000 -1 0 {opens} 0 0 1 {ins} {outs} {retrans} 0 0 0
+"""
+DEV = """Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+ tare0: {rx} {rxp} 0 0 0 0 0 0 {tx} {txp} 0 0 0 0 0 0
+"""
+
+
+def counters(opens: int, ins: int, retrans: int, tx: int) -> Counters:
+    tcp = parse_tcp(SNMP.format(opens=opens, ins=ins, outs=ins, retrans=retrans))
+    dev = parse_dev(DEV.format(rx=1000, rxp=10, tx=tx, txp=20), "tare0")
+    assert dev is not None
+    return Counters(tcp, *dev)
+
+
+def test_parsers_read_the_tcp_counters_and_one_interface() -> None:
+    tcp = parse_tcp(SNMP.format(opens=7, ins=8, outs=9, retrans=1))
+    assert tcp == {"PassiveOpens": 7, "InSegs": 8, "OutSegs": 9, "RetransSegs": 1}
+    assert parse_dev(DEV.format(rx=5, rxp=1, tx=6, txp=2), "tare0") == (5, 6, 1, 2)
+    assert parse_dev(DEV, "eth9") is None
+    assert parse_tcp("Ip: a\nIp: 1\n") == {}
+
+
+def test_each_profile_is_checked_in_its_own_unit() -> None:
+    a, b = counters(100, 1_000, 3, 0), counters(10_100, 21_000, 5, 500_000_000)
+    conn = server_check(Profile.CONNECTIONS, a, b, 10.0, "tare0")
+    assert conn is not None and conn.rate == pytest.approx(1000.0) and conn.what == "accepted"
+    req = server_check(Profile.REQUESTS, a, b, 10.0, "tare0")
+    assert req is not None and req.rate == pytest.approx(2000.0)  # segments in: a lower bound
+    bulk = server_check(Profile.THROUGHPUT, a, b, 10.0, "tare0")
+    assert bulk is not None and bulk.rate == pytest.approx(400.0) and "tare0" in bulk.what
+    assert retransmits(a, b) == 2
+    assert server_check(Profile.REQUESTS, None, b, 10.0, "tare0") is None
+    assert retransmits(a, None) is None
