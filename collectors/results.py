@@ -23,10 +23,10 @@ def load_points(
     per_second: Mapping[int, float],
     summary: LoadSummary | None,
     at: int,
-    steady_start: int | None = None,
+    inside: int | None = None,
 ) -> list[Point]:
     """``at``: the timestamp of the summary points (the steady window's end); the run's error
-    rate, a KPI, goes at ``steady_start`` (inside the window the analysis reads)."""
+    rate, a KPI, goes at ``inside``, a second inside the steady window the analysis reads."""
 
     def path(metric: LoadMetric) -> str:
         return RunSeries.of(prefix, run_id, host, Source.LOAD, metric.value).format()
@@ -59,8 +59,8 @@ def load_points(
             }
         )
     points += [(path(k), float(v), at) for k, v in values.items() if v is not None]
-    if summary is not None and summary.error_pct is not None and steady_start is not None:
-        points.append((path(LoadMetric.ERROR_PCT), summary.error_pct, steady_start))
+    if summary is not None and summary.error_pct is not None and inside is not None:
+        points.append((path(LoadMetric.ERROR_PCT), summary.error_pct, inside))
     return points
 
 

@@ -288,6 +288,7 @@ class Sampler:
             "retrans_segs_per_s": snmp["RetransSegs"],
             "in_segs_per_s": snmp["InSegs"],
             "out_segs_per_s": snmp["OutSegs"],
+            "segs_per_s": snmp["InSegs"] + snmp["OutSegs"],
             "listen_drops_per_s": ext_tcp.get("ListenDrops", 0),
         }
         for metric, value in counters.items():

@@ -48,6 +48,12 @@ TCP = (
     _m("retrans_segs_per_s", "1/s", "retransmitted segments (Tcp RetransSegs)"),
     _m("in_segs_per_s", "1/s", "segments received (Tcp InSegs)"),
     _m("out_segs_per_s", "1/s", "segments sent (Tcp OutSegs)"),
+    _m(
+        "segs_per_s",
+        "1/s",
+        "segments received + sent, counted as on the wire (GRO/GSO aggregates split): the "
+        "packet rate KPI",
+    ),
     _m("listen_drops_per_s", "1/s", "SYNs dropped at a full listen queue (TcpExt ListenDrops)"),
     _m("established", "sockets", "sockets in ESTABLISHED or CLOSE_WAIT (Tcp CurrEstab)"),
     _m("time_wait", "sockets", "sockets in TIME_WAIT (sockstat tw)"),
@@ -60,7 +66,12 @@ NET = (
     _m("rx_packets_per_s", "1/s", "packets received"),
     _m("tx_packets_per_s", "1/s", "packets sent"),
     _m("bytes_per_s", "bytes/s", "received + sent (the network throughput KPI)"),
-    _m("packets_per_s", "1/s", "packets received + sent (the packet rate KPI)"),
+    _m(
+        "packets_per_s",
+        "1/s",
+        "packets received + sent, as the interface counts them (a veth counts a GSO/GRO "
+        "aggregate once)",
+    ),
     _m("rx_drops_per_s", "1/s", "received packets dropped"),
     _m("tx_drops_per_s", "1/s", "sent packets dropped"),
 )

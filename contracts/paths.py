@@ -55,7 +55,7 @@ class LoadMetric(StrEnum):
     SERVER_ACCEPT_RATE = "server_accept_rate"
     SERVER_RATE = "server_rate"  # the workload namespace's own count of the load
     RETRANSMITS = "retransmits"
-    ERROR_PCT = "error_pct"  # one point per run, at the steady window's first second
+    ERROR_PCT = "error_pct"  # one point per run, in the middle of its steady window
 
 
 class NightlyStat(StrEnum):

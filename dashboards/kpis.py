@@ -42,7 +42,7 @@ TITLES = {
     "mem_conntrack": "kernel memory: conntrack entries",
     "throughput": "network throughput (received)",
     "net_mb_per_s": "network throughput (MB/s, both ways)",
-    "net_kpps": "packet rate (both ways)",
+    "tcp_ksegs": "TCP segments (both ways, as on the wire)",
     "conn_rate": "achieved connection rate",
     "req_rate": "achieved request rate (kept-alive)",
     "bulk_rate": "achieved bulk throughput",

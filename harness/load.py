@@ -168,6 +168,7 @@ class LoadResult:
     profile: Profile = Profile.CONNECTIONS
     body_bytes: float | None = None  # the mean response body the tool received
     expected_body_bytes: int | None = None  # throughput: the body size asked for
+    http_errors: str | None = None  # "858 4xx": the failed requests' status classes
 
     @property
     def errors(self) -> int:
@@ -187,6 +188,7 @@ _H2_REQUESTS = re.compile(
     r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
     r"(\d+) errored, (\d+) timeout"
 )
+_H2_STATUS = re.compile(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx")
 _H2_TRAFFIC = re.compile(r"traffic: .*\((\d+)\) total, .*\((\d+)\) headers .*\((\d+)\) data")
 _SOCKET_TROUBLE = re.compile(
     r"(cannot assign requested address|too many open files|address already in use|"
@@ -276,6 +278,11 @@ def h2load_result(
     total, _started, done, ok, failed, errored, timeouts = map(int, m.groups())
     traffic = _H2_TRAFFIC.search(stdout)
     body = int(traffic.group(3)) / ok if traffic is not None and ok else None
+    codes = _H2_STATUS.search(stdout)
+    http = None
+    if codes is not None:
+        bad = [f"{n} {c}" for n, c in zip(codes.groups()[2:], ("4xx", "5xx"), strict=True)]
+        http = ", ".join(b for b in bad if not b.startswith("0 ")) or None
     lat = sorted(x / 1000 for x in log.latencies_us)
     return LoadResult(
         tool="h2load",
@@ -295,6 +302,7 @@ def h2load_result(
         profile=spec.profile,
         body_bytes=body,
         expected_body_bytes=spec.body_bytes if spec.profile is Profile.THROUGHPUT else None,
+        http_errors=http,
     )
 
 
@@ -367,6 +375,7 @@ def judge(
         reasons.append(
             f"{result.errors} request errors ({result.failed} failed, {result.errored} errored, "
             f"{result.timeouts} timeouts){allowed}"
+            + (f"; the workload answered {result.http_errors}" if result.http_errors else "")
         )
     if result.socket_errors:
         reasons.append("socket trouble: " + ", ".join(result.socket_errors))

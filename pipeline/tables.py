@@ -67,7 +67,8 @@ def table(a: Analysis) -> list[str]:
     units = {k.name: k.unit.replace(CPU_UNIT, "pp") for k in BY_NAME.values()}
     context = {k.name for k in BY_NAME.values() if not k.judged}
     shown = columns(a.overheads)
-    head = ["cell".ljust(30)]
+    name_width = max([30, *(len(cell_name(c)) + 2 for c in cells)])
+    head = ["cell".ljust(name_width)]
     for title, names in shown:
         unit = units[names[0]]
         head.append(f"{title} ({unit}{', context' if names[0] in context else ''})".ljust(WIDTH))
@@ -96,7 +97,9 @@ def table(a: Analysis) -> list[str]:
         cpu, mem = by.get("cpu_cgroup"), by.get("mem_cgroup")
         mde_cpu = f"{cpu.mde:.2f}" if cpu and math.isfinite(cpu.mde) else "-"
         mde_mem = f"{mem.mde:.2f}" if mem and math.isfinite(mem.mde) else "-"
-        lines.append("  ".join([cell_name(cell).ljust(30), *cols, mde_cpu.ljust(14), mde_mem]))
+        lines.append(
+            "  ".join([cell_name(cell).ljust(name_width), *cols, mde_cpu.ljust(14), mde_mem])
+        )
     methods = sorted({o.method for o in a.overheads})
     lines.append("method: " + ", ".join(methods) if methods else "method: -")
     not_inferred = [o for o in a.overheads if not o.inferred]

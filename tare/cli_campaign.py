@@ -10,6 +10,7 @@ import click
 from contracts.addresses import CarbonAddress
 from contracts.durations import fmt_duration
 from contracts.errors import RunInvalid, ServiceUnavailable, UsageError
+from contracts.load import PROFILE_FACTOR
 from contracts.paths import DEFAULT_PREFIX
 from tare.cli_common import emit, state_path
 from tare.stack.settings import StackSettings, resolve
@@ -58,11 +59,19 @@ def plan(config: Path, state_dir: Path | None, as_json: bool) -> None:
         f"({repeats} repeat(s), {order}), {spec.load.duration_s} s of load each"
     )
     names = list(campaign.factor_levels())
-    click.echo("  seq  " + "  ".join(f"{n:>12}" for n in names) + "  repeat")
+    offered = tr.profiles(campaign)
+    varied = PROFILE_FACTOR in names  # then the load in its unit, beside the levels
+    click.echo(
+        "  seq  " + "  ".join(f"{n:>12}" for n in names) + "  repeat" + ("  load" if varied else "")
+    )
     for r in p.runs:
         levels = dict(r.cell.levels)
+        load = f"  {offered.describe(levels)}" if varied else ""
         click.echo(
-            f"  {r.seq:3d}  " + "  ".join(f"{levels[n]!s:>12}" for n in names) + f"  {r.repeat:6d}"
+            f"  {r.seq:3d}  "
+            + "  ".join(f"{levels[n]!s:>12}" for n in names)
+            + f"  {r.repeat:6d}"
+            + load
         )
     c = spec.collect
     compare = f", and {c.compare_prefix!r} compared beside it" if c.compare_prefix else ""

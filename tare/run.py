@@ -132,6 +132,7 @@ def plan_json(campaign: Campaign, p: Plan) -> dict[str, Any]:
             {
                 "seq": r.seq,
                 "levels": dict(r.cell.levels),
+                "load": profiles(campaign).describe(dict(r.cell.levels)),
                 "repeat": r.repeat,
                 "baseline_for": [dict(c.levels) for c in r.baseline_of],
             }
@@ -214,16 +215,17 @@ class Recorder:
 
     def run_finished(self, run_id: str, planned: PlannedRun, outcome: RunOutcome) -> None:
         end = int(outcome.steady[1]) if outcome.steady else int(time.time())
+        summary = outcome.summary()
         points = load_points(
             self.graphite.prefix,
             run_id,
             self.host,
-            planned.cell.rate,
+            summary.target_rate if summary is not None else planned.cell.rate,
             outcome.status is RunState.DONE,
             outcome.per_second,
-            outcome.summary(),
+            summary,
             end,
-            math.ceil(outcome.steady[0]) if outcome.steady else None,
+            mid_second(outcome.steady) if outcome.steady else None,
         )
         delivery = deliver(self.graphite.carbon, self.state_dir / "spool", "run-results", points)
         if not delivery.sent:
@@ -248,6 +250,12 @@ class Recorder:
             log.warning("run %s: event not posted: %s", run_id, exc)
 
 
+def mid_second(steady: tuple[float, float]) -> int:
+    """A whole second in the middle of a steady window: where a run's one-point KPIs go (the
+    render API leaves out a window's first second)."""
+    return (math.ceil(steady[0]) + math.floor(steady[1])) // 2
+
+
 def preflight(campaign: Campaign) -> None:
     spec = campaign.spec
     check_tools(spec.load.tool, spec.workload.command[0], f"{campaign.path}: workload.command")
@@ -257,6 +265,18 @@ def preflight(campaign: Campaign) -> None:
         raise ServiceUnavailable(
             f"carbon at {carbon} unreachable ({why}); start it with 'tare stack up'"
         )
+
+
+def profiles(campaign: Campaign) -> Profiles:
+    """How the campaign offers each load profile."""
+    load = campaign.spec.load
+    return Profiles(
+        requests_clients=load.requests.connections,
+        throughput_clients=load.throughput.connections,
+        throughput_mbit=load.throughput.mbit_per_s,
+        body_bytes=load.throughput.body_kib * 1024,
+        bulk_path=load.throughput.path,
+    )
 
 
 def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
@@ -287,13 +307,7 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
         state_dir=state_dir,
         max_disturbance_pct=spec.load.max_disturbance_pct,
         max_missing_s=spec.collect.max_missing_s,
-        profiles=Profiles(
-            requests_clients=spec.load.requests.connections,
-            throughput_clients=spec.load.throughput.connections,
-            throughput_mbit=spec.load.throughput.mbit_per_s,
-            body_bytes=spec.load.throughput.body_kib * 1024,
-            bulk_path=spec.load.throughput.path,
-        ),
+        profiles=profiles(campaign),
         max_error_pct=spec.load.max_error_pct,
     )
 

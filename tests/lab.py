@@ -30,6 +30,10 @@ def campaign(
     # these tests are about the lab, not about the machine; the disturbance check has its own
     # test (test_harness), with its own limit
     max_disturbance: float = 30,
+    load: str = "",  # more lines of the [load] table
+    factors: str = "",  # more lines of the [factors] table
+    install: str = "",  # more arguments of agent.install (TOML strings, comma-separated)
+    kind: str = "full",  # design.kind
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
@@ -51,7 +55,7 @@ name = "refagent"
 process = "tare-refagent"
 modes = {modes}
 install = [{agent.replace("{verb}", "install")}, "--policy-size", "{{policy_size}}",
-           "--allow", "{{load_addr}}", "--port", "{{port}}"]
+           "--allow", "{{load_addr}}", "--port", "{{port}}"{", " + install if install else ""}]
 uninstall = [{agent.replace("{verb}", "uninstall")}]
 set_mode = ["tare-refagent", "mode", "{{mode}}", "--state-dir", "{{lab_dir}}/refagent"]
 start = [{agent.replace("{verb}", "start")}]
@@ -65,12 +69,14 @@ warmup_s = 1
 cooldown_s = 1
 run_timeout_s = 120
 max_disturbance_pct = {max_disturbance:g}
+{load}
 [design]
-kind = "full"
+kind = "{kind}"
 repeats = {repeats}
 {design}
 [factors]
 policy_size = [1000]
+{factors}
 [collect]
 {collect}
 {extra}

@@ -101,6 +101,20 @@ def _shared_state_dir(func: Any) -> Any:
     show_default=True,
     help="Seconds between re-applications of the policy.",
 )
+@click.option(
+    "--updates-per-min",
+    type=click.FloatRange(min=0, max=600),
+    default=0.0,
+    show_default=True,
+    help="Policy updates a minute the daemon receives and applies (0: none).",
+)
+@click.option(
+    "--churn",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share of the filler entries (100.64.0.0/10) each policy update replaces.",
+)
 @click.pass_context
 def install(
     ctx: click.Context,
@@ -110,6 +124,8 @@ def install(
     ports: tuple[int, ...],
     style: str,
     sync_interval: float,
+    updates_per_min: float,
+    churn: float,
 ) -> None:
     """Install the agent with a policy (no kernel change until it starts)."""
     state = _state(ctx)
@@ -130,11 +146,22 @@ def install(
     write_atomic(state.policy, policy.to_json())
     write_atomic(
         state.config,
-        json.dumps({"style": style, "sync_interval_s": sync_interval, "installed_at": time.time()}),
+        json.dumps(
+            {
+                "style": style,
+                "sync_interval_s": sync_interval,
+                "updates_per_min": updates_per_min,
+                "churn": churn,
+                "installed_at": time.time(),
+            }
+        ),
     )
     if not state.mode_file.exists():
         write_atomic(state.mode_file, "idle\n")
-    click.echo(f"installed: {len(policy.allow)} policy entries, style {style}, in {state.root}")
+    updates = f", {updates_per_min:g} updates/min of {churn:.0%}" if updates_per_min else ""
+    click.echo(
+        f"installed: {len(policy.allow)} policy entries, style {style}{updates}, in {state.root}"
+    )
 
 
 @main.command()

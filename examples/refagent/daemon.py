@@ -4,6 +4,11 @@ Every ``sync_interval_s`` (and at once on SIGHUP) it re-reads the policy and the
 re-applies the whole rule set in one ``nft -f`` transaction, like an agent polling its policy
 engine. A policy that no longer parses is logged and the rules in force stay. Every second it
 writes a heartbeat; in visibility mode it reports the new flows seen per peer before each sync.
+
+With ``updates_per_min`` above 0 it also receives policy updates at that rate, as from a policy
+engine: each replaces ``churn`` of the filler entries (``policy.churn``), is written to the
+policy file and applied at once, atomically like every sync; ``applied.json`` counts them and
+keeps the last one's apply time.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 
 from refagent import nft
-from refagent.policy import PolicyError
+from refagent.policy import PolicyError, churn
 from refagent.ruleset import render
 from refagent.state import StateDir, write_atomic
 
@@ -33,12 +38,34 @@ class Daemon:
         self.stop = False
         self.sync_now = True
         self.generation = 0
+        self.updates = 0
+        self.last_update_ms: float | None = None
 
     def _on_term(self, signum: int, frame: FrameType | None) -> None:
         self.stop = True
 
     def _on_hup(self, signum: int, frame: FrameType | None) -> None:
         self.sync_now = True
+
+    def update(self) -> None:
+        """One policy update: churn the policy, write it, apply it at once."""
+        state = self.state
+        started = time.monotonic()
+        try:
+            new, changed = churn(state.read_policy(), state.churn_fraction(), self.updates + 1)
+        except (PolicyError, OSError) as exc:
+            log.error("policy update not made: %s", exc)
+            return
+        write_atomic(state.policy, new.to_json())
+        self.updates += 1
+        self.sync()
+        self.last_update_ms = round((time.monotonic() - started) * 1000, 3)
+        log.info(
+            "policy update %d: %d entries changed, applied in %.1f ms",
+            self.updates,
+            changed,
+            self.last_update_ms,
+        )
 
     def sync(self) -> None:
         state = self.state
@@ -82,6 +109,8 @@ class Daemon:
                     "entries": len(policy.allow),
                     "style": state.style(),
                     "pid": os.getpid(),
+                    "updates": self.updates,
+                    "last_update_ms": self.last_update_ms,
                 }
             ),
         )
@@ -96,15 +125,23 @@ class Daemon:
         write_atomic(self.state.pid_file, f"{os.getpid()}\n")
         log.info("daemon started, pid %d", os.getpid())
         next_sync = 0.0
+        per_min = self.state.updates_per_min()
+        every = 60.0 / per_min if per_min > 0 else None
+        next_update = time.monotonic() + every if every else float("inf")
         try:
             while not self.stop:
                 now = time.monotonic()
                 write_atomic(self.state.heartbeat, f"{time.time():.3f}\n")
-                if self.sync_now or now >= next_sync:
+                if every is not None and now >= next_update:
+                    self.update()
+                    next_update += every
+                    next_sync = time.monotonic() + self.state.sync_interval()
+                elif self.sync_now or now >= next_sync:
                     self.sync_now = False
                     self.sync()
                     next_sync = now + self.state.sync_interval()
-                time.sleep(max(0.0, min(1.0, next_sync - time.monotonic())))
+                wake = min(next_sync, next_update)
+                time.sleep(max(0.0, min(1.0, wake - time.monotonic())))
         finally:
             self.state.pid_file.unlink(missing_ok=True)
             log.info("daemon stopped")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import random
 from dataclasses import dataclass
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -112,3 +113,35 @@ def generate_policy(size: int, allow: tuple[str, ...], ports: tuple[int, ...]) -
     ]
     real = [Entry(ipaddress.ip_network(a, strict=False), ()) for a in allow]
     return Policy(tuple(sorted(set(ports))), tuple(fillers + real))
+
+
+FILLER_NET = ipaddress.ip_network("100.64.0.0/10")
+
+
+def churn(policy: Policy, fraction: float, generation: int) -> tuple[Policy, int]:
+    """A policy update as a policy engine would push it: ``fraction`` of the filler entries
+    (peers in 100.64.0.0/10, never a peer the load comes from) replaced by peers not in the
+    policy yet, chosen deterministically from ``generation``. Returns the new policy and how
+    many entries changed."""
+    if not 0 < fraction <= 1:
+        raise PolicyError(f"churn fraction {fraction} must be in (0, 1]")
+    fillers = [i for i, e in enumerate(policy.allow) if e.peer.subnet_of(FILLER_NET)]  # type: ignore[arg-type]
+    count = round(fraction * len(fillers))
+    if count == 0:
+        return policy, 0
+    rng = random.Random(generation)
+    replaced = set(rng.sample(fillers, count))
+    taken = {e.peer for e in policy.allow}
+    span = FILLER_NET.num_addresses - 2
+    base = int(FILLER_NET.network_address) + 1
+    cursor = (len(fillers) + generation * count) % span
+    allow = list(policy.allow)
+    for i in sorted(replaced):
+        while True:
+            peer = ipaddress.ip_network(ipaddress.IPv4Address(base + cursor))
+            cursor = (cursor + 1) % span
+            if peer not in taken:
+                break
+        taken.add(peer)
+        allow[i] = Entry(peer, allow[i].ports)
+    return Policy(policy.workload_ports, tuple(allow)), count

@@ -71,6 +71,14 @@ class StateDir:
     def sync_interval(self) -> float:
         return float(self.read_config().get("sync_interval_s", 5.0))
 
+    def updates_per_min(self) -> float:
+        """Policy updates a minute the daemon applies by itself (0: none)."""
+        return float(self.read_config().get("updates_per_min", 0.0))
+
+    def churn_fraction(self) -> float:
+        """The share of the filler entries each policy update replaces."""
+        return float(self.read_config().get("churn", 0.1))
+
     def mode(self) -> Mode:
         try:
             text = self.mode_file.read_text().strip()

@@ -114,6 +114,34 @@ def test_enforced_with_10000_entries_then_clean_uninstall(ns: Ns) -> None:
     assert ns.probe("127.0.0.3") == {"127.0.0.3": "connected"}
 
 
+def test_policy_updates_applied_by_the_daemon_at_their_rate(ns: Ns) -> None:
+    ok(
+        ns.agent(
+            "install",
+            *("--policy-size", "1000", "--allow", "127.0.0.2"),
+            *("--updates-per-min", "240", "--churn", "0.2"),
+        )
+    )
+    ok(ns.agent("mode", "enforced"))
+    ok(ns.agent("start"))
+    first = ns.ruleset()
+
+    def updated() -> dict[str, object] | None:
+        applied = ns.status().get("applied")
+        ok_ = isinstance(applied, dict) and int(applied.get("updates") or 0) >= 2
+        return applied if ok_ and isinstance(applied, dict) else None
+
+    applied = wait_for(updated, timeout_s=15, what="two policy updates")
+    assert isinstance(applied["last_update_ms"], float) and applied["last_update_ms"] > 0
+    later = ns.ruleset()
+    assert later.count(" . 8080") == 1000  # the set keeps its size
+    old = {line for line in first.split(",") if "100.64." in line}
+    new = {line for line in later.split(",") if "100.64." in line}
+    assert len(old - new) >= 200  # at least one update's 20 % of the fillers changed
+    assert ns.status()["healthy"] is True
+    assert ns.probe("127.0.0.2", "127.0.0.3") == {"127.0.0.2": "connected", "127.0.0.3": "refused"}
+
+
 def _zombie(pid: int) -> bool:
     with open(f"/proc/{pid}/stat") as fh:
         text = fh.read()

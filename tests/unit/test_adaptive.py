@@ -239,7 +239,7 @@ def test_the_campaign_loop_adds_rounds_to_the_ledger(
     from harness.runner import RunnerConfig
 
     argv = ("true",)
-    RUNNER = RunnerConfig(
+    runner = RunnerConfig(
         argv,
         8080,
         "/",
@@ -259,7 +259,7 @@ def test_the_campaign_loop_adds_rounds_to_the_ledger(
         ledger,
         manifest("x", (("mode", BASELINE),), cid=cid).campaign,
         {r.seq: r for r in first},
-        RUNNER,
+        runner,
         None,  # type: ignore[arg-type]
         Hooks(),  # type: ignore[arg-type]
         Progress(len(first), 1, io.StringIO(), False),

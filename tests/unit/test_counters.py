@@ -7,16 +7,22 @@ import pytest
 from contracts.load import Profile
 from harness.counters import Counters, parse_dev, parse_tcp, retransmits, server_check
 
-SNMP = """Ip: Forwarding DefaultTTL
-Ip: 1 64
-Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors
-Tcp: 1 200 120000 -1 0 {opens} 0 0 1 {ins} {outs} {retrans} 0 0 0
-"""
-DEV = """Inter-|   Receive                                                |  Transmit
- face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
-    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
- tare0: {rx} {rxp} 0 0 0 0 0 0 {tx} {txp} 0 0 0 0 0 0
-"""
+TCP_HEAD = (
+    "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets "
+    "CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors"
+)
+SNMP = (
+    "Ip: Forwarding DefaultTTL\nIp: 1 64\n"
+    + TCP_HEAD
+    + "\nTcp: 1 200 120000 -1 0 {opens} 0 0 1 {ins} {outs} {retrans} 0 0 0\n"
+)
+DEV = (
+    "Inter-|   Receive |  Transmit\n"
+    " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs "
+    "drop fifo colls carrier compressed\n"
+    "    lo: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+    " tare0: {rx} {rxp} 0 0 0 0 0 0 {tx} {txp} 0 0 0 0 0 0\n"
+)
 
 
 def counters(opens: int, ins: int, retrans: int, tx: int) -> Counters:

@@ -150,7 +150,8 @@ def test_throughput_profile_turns_mbit_into_body_requests() -> None:
 H2_BULK = """finished in 10.00s, 47.70 req/s, 47.70MB/s
 requests: 477 total, 477 started, 477 done, 477 succeeded, 0 failed, 0 errored, 0 timeout
 status codes: 477 2xx, 0 3xx, 0 4xx, 0 5xx
-traffic: 500.20MB (524496492) total, 74.41KB (76320) headers (space savings 0.00%), 477.00MB (500170752) data
+traffic: 500.20MB (524496492) total, 74.41KB (76320) headers (space savings 0.00%), \
+477.00MB (500170752) data
 """
 
 
@@ -167,6 +168,11 @@ def test_throughput_achieved_from_bodies_received_and_body_size_checked() -> Non
     assert judge(r, 0.98, ServerCheck(410.0, "sent")).valid
     per_sec = per_second_load(log, spec)
     assert per_sec[t0 + 3] == pytest.approx(48 * 2**20 * 8 / 1e6)
+    denied = H2_BULK.replace("477 succeeded, 0 failed", "0 succeeded, 477 failed").replace(
+        "477 2xx, 0 3xx, 0 4xx", "0 2xx, 0 3xx, 477 4xx"
+    )
+    why = judge(h2load_result(denied, log, spec, (t0, t0 + 9)), 0.98, None).reasons
+    assert "477 request errors" in why[0] and "the workload answered 477 4xx" in why[0]
     small = h2load_result(
         H2_BULK.replace("(500170752) data", "(48843) data"), log, spec, (t0, t0 + 9)
     )

@@ -6,7 +6,7 @@ import ipaddress
 import json
 
 import pytest
-from refagent.policy import PolicyError, generate_policy, parse_policy
+from refagent.policy import PolicyError, churn, generate_policy, parse_policy
 from refagent.ruleset import allowed_pairs, render
 
 GOOD = json.dumps(
@@ -96,3 +96,20 @@ def test_rule_sets_per_mode() -> None:
     linear = render("enforced", p, "linear")
     assert linear.count(" accept\n") - 3 == 3  # one rule per entry after the three head rules
     assert linear.index("100.64.0.1") < linear.index("10.200.0.2")
+
+
+def test_a_policy_update_replaces_its_share_of_fillers_never_the_load_peers() -> None:
+    p = generate_policy(1000, ("10.200.0.2",), (8080,))
+    new, changed = churn(p, 0.1, 1)
+    assert changed == 100 and len(new.allow) == 1000
+    before, after = {e.peer for e in p.allow}, {e.peer for e in new.allow}
+    assert len(before - after) == 100 and len(after - before) == 100
+    assert new.allow[-1] == p.allow[-1]  # the peer the load comes from stays
+    assert len(after) == 1000  # no peer twice
+    assert churn(p, 0.1, 1) == (new, 100)  # deterministic per generation
+    again, _ = churn(new, 0.1, 2)
+    assert {e.peer for e in again.allow} != after
+    assert parse_policy(again.to_json()) == again  # what the daemon writes reads back
+    with pytest.raises(PolicyError, match="fraction"):
+        churn(p, 0.0, 1)
+    assert churn(generate_policy(1, ("10.200.0.2",), (8080,)), 0.5, 1)[1] == 0
