@@ -39,7 +39,7 @@ class Shape:
     is ``examples/nightly.toml``'s (a test holds them equal)."""
 
     rates: tuple[int, ...] = (1000, 5000, 10000, 15000)
-    factors: tuple[str, ...] = ("policy_size",)
+    factors: tuple[str, ...] = ("profile", "policy_size", "policy_updates_per_min")
     thresholds: tuple[Threshold, ...] = (Threshold("cpu_cgroup", 3.0, False, "enforced", 10000),)
 
 

@@ -349,10 +349,10 @@ def factor_levels(spec: CampaignFile) -> dict[str, list[Any]]:
     return levels
 
 
-def profile_problems(spec: CampaignFile, levels: dict[str, list[Any]]) -> list[Problem]:
+def profile_problems(spec: CampaignFile) -> list[Problem]:
     """The kept-alive profiles need h2load; throughput has its own target, so crossing it with
     several rates would only repeat one load."""
-    profiles = [Profile(p) for p in levels.get(PROFILE_FACTOR, [])]
+    profiles = [Profile(p) for p in profiles_of(spec.load) or []]
     problems: list[Problem] = []
     if spec.load.tool != "h2load" and any(p is not Profile.CONNECTIONS for p in profiles):
         problems.append(Problem("load.tool", "the requests and throughput profiles need h2load"))
@@ -439,7 +439,7 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
     if load.run_timeout_s <= load.duration_s:
         problems.append(Problem("load.run_timeout_s", "must exceed load.duration_s"))
     levels = factor_levels(spec)
-    problems += profile_problems(spec, levels)
+    problems += profile_problems(spec)
     for key, value in spec.design.reference.items():
         if key not in levels:
             problems.append(

@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from contracts.kpis import BY_NAME
-from pipeline.analysis import RunInfo, as_rows, overheads, pair_cells, summaries
+from pipeline.analysis import (
+    RunInfo,
+    as_rows,
+    derive,
+    measures,
+    overheads,
+    pair_cells,
+    summaries,
+)
 
 BASE = (("mode", "baseline"), ("rate", 5000), ("policy_size", 1000))
 ENF = (("mode", "enforced"), ("rate", 5000), ("policy_size", 1000))
@@ -121,3 +129,55 @@ def test_significance_is_false_discovery_controlled_and_context_is_never_starred
     assert [o.kpi for o in starred] == ["cpu_cgroup"]
     assert len(found) == 21 and all(o.qvalue >= o.pvalue for o in found)
     assert len(raw) <= 3  # whatever chance gave, BH kept none of it
+
+
+THR_BASE = (("mode", "baseline"), ("rate", 5000), ("profile", "throughput"))
+THR_ENF = (("mode", "enforced"), ("rate", 5000), ("profile", "throughput"))
+
+
+def bulk_run(run_id: str, cpu: float, ksegs: float, agent: float | None, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in range(20):
+        rows.append((run_id, "cpu_workload_core", 1000 + t, cpu + rng.normal(0, 0.3)))
+        rows.append((run_id, "tcp_ksegs", 1000 + t, ksegs + rng.normal(0, 0.2)))
+        rows.append((run_id, "conn_rate", 1000 + t, 3.0))  # none of this profile's business
+        if agent is not None:
+            rows.append((run_id, "cpu_agent", 1000 + t, agent + rng.normal(0, 0.05)))
+    return pd.DataFrame(rows, columns=["run_id", "kpi", "time", "value"])
+
+
+def test_per_packet_cost_is_derived_per_second_and_compared_between_runs() -> None:
+    frames, runs = [], []
+    for rep in range(3):
+        # 40 points of a core at 40K segments/s in the baseline: 100 per 100K/s; the agent
+        # adds 4 points at the same packet rate: 110 per 100K/s
+        frames.append(bulk_run(f"b{rep}", 40.0 + rep * 0.2, 40.0, None, rep))
+        frames.append(bulk_run(f"e{rep}", 44.0 + rep * 0.2, 40.0, 0.8, 10 + rep))
+        runs.append(RunInfo(f"b{rep}", THR_BASE, (THR_ENF,), True))
+        runs.append(RunInfo(f"e{rep}", THR_ENF, (), True))
+    data = derive(pd.concat(frames))
+    assert set(data["kpi"]) >= {"cpu_per_100kpps"}
+    kpis = [BY_NAME[k] for k in ("cpu_per_100kpps", "conn_rate", "cpu_agent", "tcp_ksegs")]
+    found, refusals = overheads(data, runs, kpis)
+    assert refusals == []
+    by = {o.kpi: o for o in found}
+    assert "conn_rate" not in by  # the connections profile's KPI: not measured here
+    per = by["cpu_per_100kpps"]
+    assert per.absolute is not None and per.absolute.method == "welch"
+    assert per.baseline_mean == pytest.approx(100.5, abs=1)
+    assert per.absolute.ci_low < 10.0 < per.absolute.ci_high
+    agent = by["cpu_agent"]  # absent from the baseline: zero there, not refused
+    assert agent.baseline_mean == 0 and agent.contender_mean == pytest.approx(0.8, abs=0.1)
+    assert agent.absolute is not None and agent.absolute.ci_low > 0.5
+    assert by["tcp_ksegs"].absolute is not None and not by["tcp_ksegs"].significant
+
+
+def test_which_kpis_a_run_measures() -> None:
+    assert measures(BY_NAME["conn_rate"], ENF) and not measures(BY_NAME["req_rate"], ENF)
+    assert measures(BY_NAME["cpu_per_100kpps"], THR_ENF)
+    assert not measures(BY_NAME["cpu_per_100kpps"], ENF)
+    assert not measures(BY_NAME["cpu_agent"], BASE) and measures(BY_NAME["cpu_agent"], ENF)
+    # a zero packet rate gives no per-packet figure, never a division by zero
+    zero = derive(bulk_run("z", 10.0, 0.0, None, 1).assign(value=lambda f: f["value"].abs() * 0))
+    assert zero[zero["kpi"] == "cpu_per_100kpps"]["value"].isna().all()

@@ -40,6 +40,10 @@ def test_nightly_is_the_published_matrix() -> None:
     assert spec.load.duration_s == 30 and spec.design.adaptive and spec.design.interleave
     assert (spec.design.min_repeats, spec.design.max_repeats) == (4, 12)
     assert spec.design.repeats >= 3  # the fixed design tare plan compares it with
+    # the other loads a workload sees, and the agent's policy updates, varied alone
+    assert spec.load.profile == ["connections", "requests", "throughput"]
+    assert spec.factors["policy_updates_per_min"] == [0, 6, 60]
+    assert spec.design.reference["profile"] == "connections"
 
 
 @pytest.mark.parametrize(
@@ -243,3 +247,53 @@ def test_campaign_objects_are_frozen() -> None:
     spec = parse_campaign(GOOD, "c.toml").spec
     with pytest.raises(ValueError, match="frozen"):
         spec.load.rates = [1]  # type: ignore[misc]
+
+
+def test_load_profiles_become_a_factor_that_changes_a_baseline() -> None:
+    from tare.run import design
+
+    text = replace(
+        "rates = [1000, 5000]", 'rates = [1000]\nprofile = ["connections", "throughput"]'
+    )
+    campaign = parse_campaign(text, "c.toml")
+    levels = campaign.factor_levels()
+    assert list(levels)[:3] == ["mode", "rate", "profile"]
+    assert levels["profile"] == ["connections", "throughput"]
+    assert "profile" in design(campaign).baseline_factors
+    single = parse_campaign(
+        replace("rates = [1000, 5000]", 'rates = [1000]\nprofile = "requests"'), "c.toml"
+    )
+    assert single.factor_levels()["profile"] == ["requests"]
+    assert "profile" not in parse_campaign(GOOD, "c.toml").factor_levels()  # paths unchanged
+
+
+@pytest.mark.parametrize(
+    ("load", "expected"),
+    [
+        (
+            'profile = ["connections", "throughput"]',  # the quick start crosses everything
+            "c.toml: load.profile: the throughput profile has its own target",
+        ),
+        ('profile = ["bulk"]', "c.toml: load.profile"),
+        (
+            'profile = "requests"\ntool = "httperf"',
+            "c.toml: load.tool: the requests and throughput profiles need h2load",
+        ),
+        (
+            'profile = "throughput"',
+            "c.toml: load.throughput.body_kib: 1 Mbit/s is less than one 1048576 KiB body",
+        ),
+        ("max_error_pct = 11", "c.toml: load.max_error_pct"),
+    ],
+)
+def test_bad_profiles_name_the_key(load: str, expected: str) -> None:
+    text = GOOD.replace('tool = "h2load"\n', "", 1)
+    text = text.replace("rates = [1000, 5000]", f"rates = [1000, 5000]\n{load}", 1)
+    if "throughput" in load and "[" not in load:
+        text += "\n[load.throughput]\nmbit_per_s = 1\nbody_kib = 1048576\n"
+    assert any(line.startswith(expected) for line in problems(text)), problems(text)
+
+
+def test_profile_is_a_built_in_factor_name() -> None:
+    text = replace("policy_size = [1000]", "policy_size = [1000]\nprofile = [1, 2]")
+    assert "c.toml: factors.profile: 'profile' is built in" in problems(text)[0]
