@@ -33,6 +33,7 @@ from harness.disturbance import Disturbance
 from harness.errors import HarnessError
 from harness.lab import Host, Lab, LabError, teardown
 from harness.matrix import PlannedRun
+from harness.profiles import Profiles
 
 log = logging.getLogger(__name__)
 
@@ -47,55 +48,6 @@ PROBE = (
     "        time.sleep(0.1)\n"
     "sys.exit(1)\n"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Profiles:
-    """How each load profile is offered (``[load.requests]``, ``[load.throughput]``)."""
-
-    requests_clients: int = 50
-    throughput_clients: int = 4
-    throughput_mbit: int = 400  # the throughput profile's target, whatever the cell's rate
-    body_bytes: int = 1 << 20
-    bulk_path: str = nginx.BULK_PATH
-
-    def describe(self, levels: dict[str, Any]) -> str:
-        """A cell's load in words: ``5000 conn/s``, ``requests 5000 req/s``,
-        ``throughput 400 Mbit/s``."""
-        profile = Profile.of(levels)
-        rate = self.throughput_mbit if profile is Profile.THROUGHPUT else int(levels["rate"])
-        words = f"{rate} {profile.unit}"
-        return words if profile is Profile.CONNECTIONS else f"{profile} {words}"
-
-    def spec(
-        self,
-        tool: str,
-        address: str,
-        port: int,
-        path: str,
-        cell_rate: int,
-        duration_s: int,
-        profile: Profile,
-    ) -> loadmod.LoadSpec:
-        """The load of one run of ``profile`` (the cell's rate is the target of the connections
-        and requests profiles; throughput has its own)."""
-        if profile is Profile.REQUESTS:
-            return loadmod.LoadSpec(
-                tool, address, port, path, cell_rate, duration_s, profile, self.requests_clients
-            )
-        if profile is Profile.THROUGHPUT:
-            return loadmod.LoadSpec(
-                tool,
-                address,
-                port,
-                self.bulk_path,
-                self.throughput_mbit,
-                duration_s,
-                profile,
-                self.throughput_clients,
-                self.body_bytes,
-            )
-        return loadmod.LoadSpec(tool, address, port, path, cell_rate, duration_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +67,7 @@ class RunnerConfig:
     state_dir: Path
     max_disturbance_pct: float | None = None  # None: not checked
     max_missing_s: int = 2  # steady seconds the run's collector may miss (else: invalid)
-    profiles: Profiles = Profiles()
+    profiles: Profiles = field(default_factory=Profiles)
     max_error_pct: float = 0.0  # request errors allowed (in % of those planned) in a valid run
 
 

@@ -23,6 +23,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from contracts.load import Profile
 from contracts.manifest import BASELINE
 from contracts.states import Verdict
 from pipeline import report_text as fmt
@@ -175,10 +176,16 @@ def facts_section(facts: Mapping[str, Any], lists: Mapping[str, Sequence[str]]) 
     return out
 
 
+def against_rate(items: Sequence[Overhead]) -> list[Overhead]:
+    """The overheads a plot against connection rate shows: the connections profile's."""
+    return [o for o in items if Profile.of(dict(o.cell)) is Profile.CONNECTIONS]
+
+
 def overhead_section(items: Sequence[Overhead], kpi: str, plot_id: str) -> str:
     """Overhead against connection rate per mode, CI as error bars, rates on a linear axis
-    ticked at the campaign's rates."""
-    chosen = [o for o in items if o.kpi == kpi and _estimate(o)[0] is not None]
+    ticked at the campaign's rates (the connections profile's cells: the other profiles'
+    are in the summary)."""
+    chosen = [o for o in against_rate(items) if o.kpi == kpi and _estimate(o)[0] is not None]
     fig, ax = plt.subplots(figsize=(7, 3))
     rows: list[list[Cell | str]] = []
     modes = sorted({str(dict(o.cell)["mode"]) for o in chosen}, key=_mode_key)

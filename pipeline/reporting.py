@@ -90,6 +90,7 @@ def _sections(a: Analysis, client: GraphiteClient) -> list[tuple[str, str]]:
             rp.overhead_section(a.overheads, kpi, f"overhead-{kpi}"),
         )
         for kpi in kpis
+        if any(o.kpi == kpi for o in rp.against_rate(a.overheads))
     ]
     trend = _trend(client, a, prefix_of(a.runs))
     sections += [

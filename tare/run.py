@@ -45,8 +45,9 @@ from harness.ledger import Ledger
 from harness.lock import LabLock
 from harness.matrix import Design, PlannedRun
 from harness.preflight import agents_on_path, check_tools
+from harness.profiles import Profiles
 from harness.progress import Progress
-from harness.runner import Profiles, RunnerConfig, RunOutcome
+from harness.runner import RunnerConfig, RunOutcome
 from pipeline.adaptive import Expected, expected, targets
 from pipeline.graphite import GraphiteClient, GraphiteUnavailable
 from tare import __version__
