@@ -70,12 +70,15 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi("mem_conntrack", "kmem.conntrack_bytes", MEMORY_UNIT, scale=MB),
     Kpi("mem_tcp", "kmem.tcp_bytes", MEMORY_UNIT, scale=MB, role=Role.CONTEXT),  # system-wide
+    # received bytes in %, kept as context for its nightly history: net_mb_per_s (both ways,
+    # more is the cost at a fixed load) is the judged network KPI
     Kpi(
         "throughput",
         "net_{interface}.rx_bytes_per_s",
         "%",
         relative_only=True,
         lower_is_cost=True,
+        role=Role.CONTEXT,
     ),
     # the workload interface's traffic both ways: what the published lab charted as MB/s. The
     # offered load is fixed and a run that falls 2 % short of it is invalid, so what moves is

@@ -162,7 +162,25 @@ def summary_section(items: Sequence[Overhead]) -> str:
         "Benjamini-Hochberg over the night's judged tests (its own CI may still exclude zero); "
         "the MDE is the smallest overhead these runs could tell from zero.</p>"
     )
-    return table("summary", ["cell", *kpis], rows) + legend
+    tables = ""
+    for family, names in _families(kpis):  # a few KPIs a table: the page fits a laptop
+        cols = [1 + kpis.index(k) for k in names]
+        part = [[row[0], *(row[i] for i in cols)] for row in rows]
+        tables += f"<h3>{family}</h3>" + table(f"summary-{family}", ["cell", *names], part)
+    return tables + legend
+
+
+def _families(kpis: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """The judged KPIs by family (CPU, memory, network and load), in their order."""
+    groups: dict[str, list[str]] = {"cpu": [], "memory": [], "network and load": []}
+    for k in kpis:
+        if k.startswith(("cpu_", "softirq")):
+            groups["cpu"].append(k)
+        elif k.startswith("mem_"):
+            groups["memory"].append(k)
+        else:
+            groups["network and load"].append(k)
+    return [(name, names) for name, names in groups.items() if names]
 
 
 def facts_section(facts: Mapping[str, Any], lists: Mapping[str, Sequence[str]]) -> str:

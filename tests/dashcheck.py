@@ -36,13 +36,15 @@ def problems(
     end: int,
     which: Which,
     excused: Which = lambda _: False,
+    shape: Shape | None = None,
 ) -> tuple[int, list[str]]:
     """(targets and annotation queries checked, what failed); only targets ``which`` accepts.
     ``excused``: targets that may be empty tonight, for a reason the caller checked (the CI of
-    a KPI whose runs did not vary: no interval is written, by design)."""
+    a KPI whose runs did not vary: no interval is written, by design). ``shape``: the night's
+    campaign's (default: the nightly example's)."""
     client = GraphiteClient(render_url, timeout_s=30)
     checked, out = 0, []
-    for name, doc in build.documents(Shape()).items():
+    for name, doc in build.documents(shape or Shape()).items():
         for v in build.variables(doc):
             if v.get("type") != "query" or v["name"] not in values:
                 continue

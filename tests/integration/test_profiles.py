@@ -31,7 +31,6 @@ def test_profiles_and_policy_churn_run_and_are_analysed(
         repeats=2,
         load=(
             'profile = ["connections", "requests", "throughput"]\n'
-            "max_error_pct = 0.5\n"
             "[load.requests]\nconnections = 20\n"
             f"[load.throughput]\nmbit_per_s = {MBIT}\nbody_kib = 512\nconnections = 2"
         ),
