@@ -318,7 +318,8 @@ class Campaign:
         )
 
     def factor_levels(self) -> dict[str, list[int | float | str]]:
-        """Every factor with its levels, built-ins first: mode (baseline first), rate, then user."""
+        """Every factor with its levels, built-ins first: mode (baseline first), rate, profile
+        (when the campaign sets one), then the campaign's own."""
         return factor_levels(self.spec)
 
 
