@@ -53,6 +53,19 @@ MEMORY_UNIT = "MB"
 MB = 1 / 2**20
 PER_PACKET_UNIT = "pp per 100K pkt/s"
 
+
+def _achieved(name: str, metric: LoadMetric, profile: Profile) -> Kpi:
+    return Kpi(
+        name,
+        metric.value,
+        "%",
+        source=Source.LOAD,
+        relative_only=True,
+        lower_is_cost=True,
+        profiles=frozenset({profile}),
+    )
+
+
 KPIS: tuple[Kpi, ...] = (
     Kpi("cpu_cgroup", "cgroup.cpu_pct", CPU_UNIT),
     Kpi("cpu_workload_core", "cpu_{core}.busy_pct", CPU_UNIT),
@@ -95,33 +108,10 @@ KPIS: tuple[Kpi, ...] = (
     ),
     # TCP segments both ways as on the wire (MSS-sized): the packet rate the firewall sees
     Kpi("tcp_ksegs", "tcp.segs_per_s", "Kseg/s", scale=1e-3),
-    Kpi(
-        "conn_rate",
-        LoadMetric.CONN_STARTED_PER_S.value,
-        "%",
-        source=Source.LOAD,
-        relative_only=True,
-        lower_is_cost=True,
-        profiles=frozenset({Profile.CONNECTIONS}),
-    ),
-    Kpi(
-        "req_rate",
-        LoadMetric.REQ_STARTED_PER_S.value,
-        "%",
-        source=Source.LOAD,
-        relative_only=True,
-        lower_is_cost=True,
-        profiles=frozenset({Profile.REQUESTS}),
-    ),
-    Kpi(
-        "bulk_rate",
-        LoadMetric.MBIT_PER_S.value,
-        "%",
-        source=Source.LOAD,
-        relative_only=True,
-        lower_is_cost=True,
-        profiles=frozenset({Profile.THROUGHPUT}),
-    ),
+    # the achieved load of each profile, per second, in % of the baseline's (less is the cost)
+    _achieved("conn_rate", LoadMetric.CONN_STARTED_PER_S, Profile.CONNECTIONS),
+    _achieved("req_rate", LoadMetric.REQ_STARTED_PER_S, Profile.REQUESTS),
+    _achieved("bulk_rate", LoadMetric.MBIT_PER_S, Profile.THROUGHPUT),
     # request errors in % of the run's requests (one point per run): with load.max_error_pct
     # above 0, what an agent's policy updates cost in failed requests
     Kpi("error_pct", LoadMetric.ERROR_PCT.value, "% of requests", source=Source.LOAD),
