@@ -115,7 +115,7 @@ def generate_policy(size: int, allow: tuple[str, ...], ports: tuple[int, ...]) -
     return Policy(tuple(sorted(set(ports))), tuple(fillers + real))
 
 
-FILLER_NET = ipaddress.ip_network("100.64.0.0/10")
+FILLER_NET = ipaddress.IPv4Network("100.64.0.0/10")
 
 
 def churn(policy: Policy, fraction: float, generation: int) -> tuple[Policy, int]:
@@ -125,7 +125,11 @@ def churn(policy: Policy, fraction: float, generation: int) -> tuple[Policy, int
     many entries changed."""
     if not 0 < fraction <= 1:
         raise PolicyError(f"churn fraction {fraction} must be in (0, 1]")
-    fillers = [i for i, e in enumerate(policy.allow) if e.peer.subnet_of(FILLER_NET)]  # type: ignore[arg-type]
+    fillers = [
+        i
+        for i, e in enumerate(policy.allow)
+        if isinstance(e.peer, ipaddress.IPv4Network) and e.peer.subnet_of(FILLER_NET)
+    ]
     count = round(fraction * len(fillers))
     if count == 0:
         return policy, 0

@@ -113,3 +113,4 @@ def test_a_policy_update_replaces_its_share_of_fillers_never_the_load_peers() ->
     with pytest.raises(PolicyError, match="fraction"):
         churn(p, 0.0, 1)
     assert churn(generate_policy(1, ("10.200.0.2",), (8080,)), 0.5, 1)[1] == 0
+    assert churn(parse_policy(GOOD), 0.5, 1)[1] == 0  # IPv6 and other peers are never fillers
