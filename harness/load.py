@@ -252,21 +252,26 @@ def ok_starts(log: RequestLog) -> tuple[int, ...]:
     return tuple(t for t, st in zip(log.starts_us, log.statuses, strict=True) if 200 <= st < 400)
 
 
+def _counted(log: RequestLog, spec: LoadSpec) -> tuple[tuple[int, ...], float]:
+    """The starts a profile counts and what each is worth in its unit: every started connection
+    or request (1), or each successful body (its Mbit)."""
+    if spec.profile is Profile.THROUGHPUT:
+        return ok_starts(log), spec.body_bytes * 8 / 1e6
+    return log.starts_us, 1.0
+
+
 def achieved(log: RequestLog, spec: LoadSpec, window: tuple[float, float]) -> float:
     """The steady window's achieved load in the profile's unit: connections or requests started
     per second, or Mbit/s of bodies received (successful requests x body size)."""
-    if spec.profile is Profile.THROUGHPUT:
-        return steady_rate(ok_starts(log), *window) * spec.body_bytes * 8 / 1e6
-    return steady_rate(log.starts_us, *window)
+    starts, worth = _counted(log, spec)
+    return steady_rate(starts, *window) * worth
 
 
 def per_second_load(log: RequestLog, spec: LoadSpec) -> dict[int, float]:
     """The load of each second in the profile's unit (connections or requests started, or
     Mbit/s of the bodies of the requests started that second)."""
-    if spec.profile is Profile.THROUGHPUT:
-        mbit = spec.body_bytes * 8 / 1e6
-        return {sec: n * mbit for sec, n in per_second(ok_starts(log)).items()}
-    return {sec: float(n) for sec, n in per_second(log.starts_us).items()}
+    starts, worth = _counted(log, spec)
+    return {sec: n * worth for sec, n in per_second(starts).items()}
 
 
 def h2load_result(

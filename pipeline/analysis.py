@@ -210,7 +210,7 @@ def overheads(
     for cell, base_cell in pairs.items():
         base, cont = by_cell[base_cell], by_cell[cell]
         for kpi in kpis:
-            if not kpi.applies(Profile.of(dict(cell))):
+            if not measures(kpi, cell):
                 continue
             if kpi.agent_only:  # the agent absent from a baseline costs nothing: zero a run
                 a = [[0.0] for _ in base]

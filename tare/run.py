@@ -123,6 +123,7 @@ def fixed_wall_time_s(campaign: Campaign) -> float:
 
 
 def plan_json(campaign: Campaign, p: Plan) -> dict[str, Any]:
+    offered = profiles(campaign)
     return {
         "campaign": campaign.name,
         "design": campaign.spec.design.kind,
@@ -133,7 +134,7 @@ def plan_json(campaign: Campaign, p: Plan) -> dict[str, Any]:
             {
                 "seq": r.seq,
                 "levels": dict(r.cell.levels),
-                "load": profiles(campaign).describe(dict(r.cell.levels)),
+                "load": offered.describe(dict(r.cell.levels)),
                 "repeat": r.repeat,
                 "baseline_for": [dict(c.levels) for c in r.baseline_of],
             }
