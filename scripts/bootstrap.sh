@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything tare needs on Debian 12, from nothing:
-#   - system packages (as root): collectd, h2load, nftables, iproute2, nginx, httperf, conntrack
+#   - system packages (as root): collectd, h2load, nftables, iproute2, nginx, httperf, conntrack,
+#     carbon-c-relay (the Graphite cluster, `tare stack up --caches N`)
 #     (and for the tests: chromium, docker-compose)
 #   - the project's virtualenv (.venv) with tare and its development tools
 #   - Graphite's own virtualenv (carbon, whisper, graphite-web; pinned apart from ours)
@@ -13,6 +14,7 @@ APT_PACKAGES=(
   nghttp2-client httperf        # load generators (h2load, httperf)
   nginx-light                   # the default workload server
   nftables iproute2 conntrack   # the lab: namespaces, veth, firewall, conntrack table
+  carbon-c-relay                # the Graphite cluster's consistent-hash relay (--caches N)
   python3-venv curl
   chromium fonts-dejavu-core docker-compose  # the tests: the report in a real browser; compose
 )
@@ -29,6 +31,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     log "installing system packages: ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian's package may start a system-wide relay on port 2003, the stack's carbon port;
+    # tare starts its own relay with its own config, so the system service stays off.
+    if pgrep -f "carbon-c-relay .*-f /etc/carbon-c-relay.conf" >/dev/null 2>&1; then
+      log "stopping Debian's carbon-c-relay service (it holds port 2003; tare runs its own)"
+      service carbon-c-relay stop >/dev/null 2>&1 || pkill -f "carbon-c-relay .*-f /etc/carbon-c-relay.conf" || true
+    fi
   else
     log "not root (or no apt-get): skipped system packages ${missing[*]};" \
         "collectd, the load tools and the namespace lab will be unavailable"

@@ -129,6 +129,18 @@ def stack_options(func: F) -> F:
         click.option("--cache-query-port", type=int, help="Carbon cache query [7002]."),
         click.option("--web-port", type=int, help="graphite-web render API [8080]."),
         click.option(
+            "--caches",
+            type=click.IntRange(1, 16),
+            help="carbon-caches: 1, or N behind carbon-c-relay (consistent hash) [env "
+            "TARE_CACHES; 1].",
+        ),
+        click.option(
+            "--settings",
+            "settings_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Settings file whose [stack] table sets these [env TARE_SETTINGS].",
+        ),
+        click.option(
             "--collectd",
             type=click.Choice(["auto", "on", "off"]),
             help="Run collectd with the stack [env TARE_COLLECTD; auto: where installed].",
@@ -148,6 +160,8 @@ def stack_options(func: F) -> F:
             pickle_port=kwargs.pop("pickle_port"),
             cache_query_port=kwargs.pop("cache_query_port"),
             web_port=kwargs.pop("web_port"),
+            caches=kwargs.pop("caches"),
+            settings_file=kwargs.pop("settings_file"),
         )
         return func(settings=settings, **kwargs)
 
@@ -169,10 +183,23 @@ def _print_status(info: dict[str, Any]) -> None:
         return
     web = "responding" if g["responding"] else "NOT responding"
     click.echo(f"  graphite-web  pid {procs['graphite-web']['pid']}  {g['render_url']}  {web}")
-    click.echo(
-        f"  carbon-cache  pid {procs['carbon-cache']['pid']}  line {g['carbon']}  "
-        f"pickle {g['carbon_pickle']}  cache query {g['cache_query']}"
-    )
+    topo = info["topology"]
+    relay = topo["relay"]
+    if relay is None:
+        click.echo(
+            f"  carbon-cache  pid {procs['carbon-cache']['pid']}  line {g['carbon']}  "
+            f"pickle {g['carbon_pickle']}  cache query {g['cache_query']}"
+        )
+    else:
+        click.echo(
+            f"  carbon-relay  pid {relay['pid']}  line {relay['address']}  "
+            f"{relay['hash']} over {topo['caches']} caches"
+        )
+        for m in topo["members"]:
+            click.echo(
+                f"  cache {m['instance']}       pid {m['pid']}  line {m['line']}  "
+                f"cache query {m['cache_query']}  {m['whisper_dir']}"
+            )
     if c["running"]:
         click.echo(f"  collectd      pid {c['pid']}  {c['config']}")
     else:

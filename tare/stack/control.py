@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
+import functools
 import json
 import logging
 import secrets
@@ -22,14 +24,29 @@ from contracts.addresses import CarbonAddress
 from contracts.errors import ServiceUnavailable, UsageError
 from contracts.paths import DEFAULT_PREFIX, canary_path
 from pipeline.graphite import GraphiteBadResponse, GraphiteClient, GraphiteUnavailable
-from tare.stack import collectd, graphite, procs
-from tare.stack.settings import PORT_ROLES, StackSettings
+from tare.stack import cluster, collectd, graphite, procs
+from tare.stack.settings import StackSettings
 
 log = logging.getLogger(__name__)
 
-# Stop order is the reverse: collectd first so it does not log send errors while carbon stops.
-PROCESS_ORDER = ("carbon-cache", "graphite-web", "collectd")
 CANARY_PATH = canary_path(DEFAULT_PREFIX)
+
+
+def process_order(caches: int) -> tuple[str, ...]:
+    """Start order; stop order is the reverse: collectd first so it does not log send errors
+    while carbon stops, the relay before the caches so it can hand them its queue."""
+    if caches == 1:
+        return ("carbon-cache", "graphite-web", "collectd")
+    stores = tuple(f"carbon-cache-{cluster.instance_name(k)}" for k in range(caches))
+    return (*stores, cluster.RELAY, "graphite-web", "collectd")
+
+
+def _stack_caches(s: StackSettings) -> int:
+    """The cache count of the stack that runs from this state directory (its stack file), else
+    the one asked for."""
+    info = _read_stack_file(s) or {}
+    caches = info.get("caches", s.caches if not info else 1)
+    return caches if isinstance(caches, int) and 1 <= caches <= cluster.MAX_CACHES else s.caches
 
 
 @contextlib.contextmanager
@@ -48,9 +65,9 @@ def _read_stack_file(s: StackSettings) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _running(s: StackSettings) -> dict[str, int]:
+def _running(s: StackSettings, caches: int | None = None) -> dict[str, int]:
     out: dict[str, int] = {}
-    for name in PROCESS_ORDER:
+    for name in process_order(s.caches if caches is None else caches):
         pid = procs.running_pid(s.pid_dir, name)
         if pid is not None:
             out[name] = pid
@@ -118,14 +135,36 @@ def canary(s: StackSettings, timeout_s: float = 60.0) -> float:
 
 
 def _check_ports(s: StackSettings) -> None:
-    for name, role in PORT_ROLES.items():
-        port = int(getattr(s, name))
+    for role, port in cluster.ports(s).items():
         holder = procs.port_holder(s.host, port)
         if holder is not None:
             raise ServiceUnavailable(
                 f"port {port} ({role}) on {s.host} is already in use by {holder}; "
-                f"choose another with --{name.replace('_', '-')} or stop that process"
+                "choose other ports (--carbon-port, --pickle-port, --cache-query-port, "
+                "--web-port) or stop that process"
             )
+
+
+def _topology(s: StackSettings) -> dict[str, Any]:
+    return {"ports": s.port_map(), "caches": s.caches}
+
+
+def _start_carbon(s: StackSettings) -> None:
+    """The caches, then (in a cluster) the relay in front of them; each listening before the
+    next starts."""
+    specs = graphite.carbon_specs(s)
+    for spec, cache in zip(specs, cluster.caches(s), strict=True):
+        procs.start(spec, s.pid_dir)
+        line = CarbonAddress(s.host, cache.line_port)
+        _wait_listening(s, spec.name, cache.line_port, functools.partial(_accepts, line), 30.0)
+    if s.caches > 1:
+        procs.start(cluster.relay_spec(s, cluster.relay_binary()), s.pid_dir)
+        relay_up = functools.partial(_accepts, s.carbon)
+        _wait_listening(s, cluster.RELAY, s.carbon_port, relay_up, 30.0)
+
+
+def _accepts(address: CarbonAddress) -> bool:
+    return unreachable(address, timeout_s=0.5) is None
 
 
 def _collectd_wanted(s: StackSettings) -> Path | None:
@@ -135,30 +174,30 @@ def _collectd_wanted(s: StackSettings) -> Path | None:
 
 
 def up(s: StackSettings) -> dict[str, Any]:
+    cluster.validate(s)
     with _locked(s):
-        running = _running(s)
         previous = _read_stack_file(s)
-        if previous and running and set(running) >= {"carbon-cache", "graphite-web"}:
-            if previous.get("ports") != s.port_map():
+        running = _running(s, _stack_caches(s))
+        if previous and running and set(running) >= set(process_order(_stack_caches(s))[:-1]):
+            if {k: previous.get(k) for k in ("ports", "caches")} != _topology(s):
                 raise UsageError(
-                    f"a stack already runs from {s.state_dir} on other ports "
-                    f"{previous.get('ports')}; run 'tare stack down' first"
+                    f"a stack already runs from {s.state_dir} with {_stack_caches(s)} cache(s) "
+                    f"on ports {previous.get('ports')}; run 'tare stack down' first"
                 )
             canary(s, timeout_s=30.0)
             log.info("stack already running from %s", s.state_dir)
             return status(s)
-        if running:
-            log.warning("stopping leftovers of a partial stack: %s", ", ".join(running))
+        leftovers = _leftovers(s)
+        if leftovers:
+            log.warning("stopping leftovers of a partial stack: %s", ", ".join(leftovers))
             _stop_all(s)
         _check_ports(s)
         graphite.ensure_venv(s.graphite_venv)
         graphite.write_config(s, _secret_key(s))
         graphite.migrate(s)
         try:
-            procs.start(graphite.carbon_spec(s), s.pid_dir)
+            _start_carbon(s)
             procs.start(graphite.web_spec(s), s.pid_dir)
-            carbon_up = lambda: unreachable(s.carbon, timeout_s=0.5) is None  # noqa: E731
-            _wait_listening(s, "carbon-cache", s.carbon_port, carbon_up, 30.0)
             web_up = lambda: _web_listening(s.host, s.web_port)  # noqa: E731
             _wait_listening(s, "graphite-web", s.web_port, web_up, 30.0)
             exe = _collectd_wanted(s)
@@ -171,15 +210,28 @@ def up(s: StackSettings) -> dict[str, Any]:
             _stop_all(s)
             raise
         s.stack_file.write_text(
-            json.dumps({"ports": s.port_map(), "host": s.host, "started": time.time()}) + "\n"
+            json.dumps({**_topology(s), "host": s.host, "started": time.time()}) + "\n"
         )
         log.info("stack up from %s; canary read back in %.2f s", s.state_dir, took)
         return status(s)
 
 
+def _leftovers(s: StackSettings) -> list[str]:
+    """Every process of ours still running from this state directory, whatever topology
+    started it (pid files name them)."""
+    return [name for name in _names_on_disk(s) if procs.running_pid(s.pid_dir, name)]
+
+
+def _names_on_disk(s: StackSettings) -> list[str]:
+    """Names with a pid file here, in stop order (collectd, web, relay, caches)."""
+    names = {p.name[len("tare-") : -len(".pid")] for p in s.pid_dir.glob("tare-*.pid")}
+    order = (*process_order(cluster.MAX_CACHES)[::-1], "carbon-cache")
+    return [n for n in order if n in names] + sorted(names - set(order))
+
+
 def _stop_all(s: StackSettings) -> list[str]:
     stopped = []
-    for name in reversed(PROCESS_ORDER):
+    for name in _names_on_disk(s):
         if procs.stop(s.pid_dir, name):
             stopped.append(name)
     return stopped
@@ -194,20 +246,26 @@ def down(s: StackSettings) -> list[str]:
 
 
 def status(s: StackSettings) -> dict[str, Any]:
-    running = _running(s)
     info = _read_stack_file(s) or {}
+    caches = _stack_caches(s)
+    running = _running(s, caches)
     ports = info.get("ports") or s.port_map()
     host = info.get("host") or s.host
     render_url = f"http://{host}:{ports['web_port']}"
-    graphite_up = "carbon-cache" in running and "graphite-web" in running
+    order = process_order(caches)
+    graphite_up = set(running) >= set(order[:-1])
     exe = collectd.binary()
+    shape = dataclasses.replace(s, caches=caches, **ports)
     return {
         "state_dir": str(s.state_dir),
         "running": graphite_up,
         "graphite": {
             "render_url": render_url,
             "carbon": str(CarbonAddress(host, ports["carbon_port"])),
-            "carbon_pickle": str(CarbonAddress(host, ports["pickle_port"])),
+            # the relay speaks the line protocol only; a cluster has no single pickle port
+            "carbon_pickle": (
+                str(CarbonAddress(host, ports["pickle_port"])) if caches == 1 else None
+            ),
             "cache_query": f"{host}:{ports['cache_query_port']}",
             "responding": graphite_up and GraphiteClient(render_url, timeout_s=3.0).ping(),
             "venv": str(s.graphite_venv),
@@ -218,7 +276,41 @@ def status(s: StackSettings) -> dict[str, Any]:
             "pid": running.get("collectd"),
             "config": str(collectd.config_path(s)) if "collectd" in running else None,
         },
+        "topology": _describe_topology(shape, running),
         "processes": {
-            name: {"pid": running.get(name), "running": name in running} for name in PROCESS_ORDER
+            name: {"pid": running.get(name), "running": name in running} for name in order
         },
+    }
+
+
+def _describe_topology(s: StackSettings, running: dict[str, int]) -> dict[str, Any]:
+    """Who receives what: the relay (in a cluster), its hash, and every cache."""
+    names = process_order(s.caches)
+    relay = s.caches > 1
+    return {
+        "caches": s.caches,
+        "relay": (
+            {
+                "address": str(s.carbon),
+                "hash": cluster.HASH,
+                "pid": running.get(cluster.RELAY),
+                "config": str(cluster.relay_conf_path(s)),
+                "queue_per_cache": cluster.RELAY_QUEUE,
+            }
+            if relay
+            else None
+        ),
+        "writers_send_to": str(s.carbon),
+        "members": [
+            {
+                "instance": c.instance,
+                "process": name,
+                "pid": running.get(name),
+                "line": f"{s.host}:{c.line_port}",
+                "pickle": f"{s.host}:{c.pickle_port}",
+                "cache_query": f"{s.host}:{c.query_port}",
+                "whisper_dir": str(c.whisper_dir),
+            }
+            for c, name in zip(cluster.caches(s), names, strict=False)
+        ],
     }

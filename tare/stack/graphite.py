@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from contracts.errors import ServiceUnavailable
+from tare.stack import cluster
 from tare.stack.procs import ProcSpec
 from tare.stack.settings import StackSettings
 
@@ -69,6 +70,23 @@ aggregationMethod = average
 
 
 def render_carbon_conf(s: StackSettings) -> str:
+    """carbon.conf: one ``[cache]``, plus a ``[cache:<instance>]`` per cache of a cluster (its
+    ports and its own whisper directory; carbon-cache.py ``--instance`` picks its section)."""
+    text = _render_cache_section(s)
+    if s.caches == 1:
+        return text
+    for c in cluster.caches(s):
+        text += f"""
+[cache:{c.instance}]
+LOCAL_DATA_DIR = {c.whisper_dir}/
+LINE_RECEIVER_PORT = {c.line_port}
+PICKLE_RECEIVER_PORT = {c.pickle_port}
+CACHE_QUERY_PORT = {c.query_port}
+"""
+    return text
+
+
+def _render_cache_section(s: StackSettings) -> str:
     storage = s.graphite_dir / "storage"
     return f"""\
 [cache]
@@ -114,8 +132,14 @@ WHISPER_DIR = {str(storage / "whisper") + "/"!r}
 LOG_DIR = {str(storage / "log" / "webapp") + "/"!r}
 INDEX_FILE = {str(storage / "index")!r}
 STATIC_ROOT = {str(s.graphite_dir / "static")!r}
-CARBONLINK_HOSTS = [{f"{s.host}:{s.cache_query_port}"!r}]
+STANDARD_DIRS = {[str(d) + "/" for d in cluster.whisper_dirs(s)]!r}
+CARBONLINK_HOSTS = {_carbonlink(s)!r}
+CARBONLINK_HASHING_TYPE = {cluster.HASH!r}
 CARBONLINK_TIMEOUT = 2.0
+# A campaign's render reads thousands of series (one carbonlink query each): graphite-web's
+# 3 s find and 6 s fetch limits cut them off, so allow up to gunicorn's own 60 s worker limit.
+FIND_TIMEOUT = 20.0
+FETCH_TIMEOUT = 50.0
 TAGDB = "graphite.tags.localdatabase.LocalDatabaseTagDB"
 DATABASES = {{
     "default": {{
@@ -125,6 +149,12 @@ DATABASES = {{
     }}
 }}
 """
+
+
+def _carbonlink(s: StackSettings) -> list[str]:
+    if s.caches == 1:
+        return [f"{s.host}:{s.cache_query_port}"]
+    return cluster.carbonlink_hosts(s)
 
 
 def env(s: StackSettings) -> dict[str, str]:
@@ -142,7 +172,8 @@ def env(s: StackSettings) -> dict[str, str]:
 def write_config(s: StackSettings, secret_key: str) -> None:
     conf = s.graphite_dir / "conf"
     storage = s.graphite_dir / "storage"
-    for d in (conf, storage / "whisper", storage / "log" / "webapp", storage / "lists"):
+    dirs = [conf, storage / "log" / "webapp", storage / "lists"]
+    for d in dirs + [c.whisper_dir for c in cluster.caches(s)]:
         d.mkdir(parents=True, exist_ok=True)
     (conf / "carbon.conf").write_text(render_carbon_conf(s))
     (conf / "storage-schemas.conf").write_text(STORAGE_SCHEMAS)
@@ -150,23 +181,40 @@ def write_config(s: StackSettings, secret_key: str) -> None:
     settings_file = conf / "tare_graphite_settings.py"
     settings_file.write_text(render_web_settings(s, secret_key))
     settings_file.chmod(0o600)
+    if s.caches > 1:
+        cluster.relay_conf_path(s).write_text(cluster.render_relay_conf(s))
 
 
-def carbon_spec(s: StackSettings) -> ProcSpec:
+def carbon_specs(s: StackSettings) -> list[ProcSpec]:
+    """One carbon-cache, named ``carbon-cache``; or one per cache of a cluster, each named
+    ``carbon-cache-<instance>`` and started with ``--instance``."""
     venv = s.graphite_venv
-    return ProcSpec(
-        name="carbon-cache",
-        argv=(
-            str(venv / "bin" / "python"),
-            str(venv / "bin" / "carbon-cache.py"),
-            f"--config={s.graphite_dir / 'conf' / 'carbon.conf'}",
-            "--nodaemon",
-            "start",
-        ),
-        env=env(s),
-        cwd=s.graphite_dir,
-        log_file=s.log_dir / "carbon-cache.log",
+    base = (
+        str(venv / "bin" / "python"),
+        str(venv / "bin" / "carbon-cache.py"),
+        f"--config={s.graphite_dir / 'conf' / 'carbon.conf'}",
+        "--nodaemon",
     )
+    if s.caches == 1:
+        return [
+            ProcSpec(
+                name="carbon-cache",
+                argv=(*base, "start"),
+                env=env(s),
+                cwd=s.graphite_dir,
+                log_file=s.log_dir / "carbon-cache.log",
+            )
+        ]
+    return [
+        ProcSpec(
+            name=c.process,
+            argv=(*base, f"--instance={c.instance}", "start"),
+            env=env(s),
+            cwd=s.graphite_dir,
+            log_file=s.log_dir / f"{c.process}.log",
+        )
+        for c in cluster.caches(s)
+    ]
 
 
 def web_spec(s: StackSettings) -> ProcSpec:

@@ -3,7 +3,10 @@
 Every value comes from a command-line option, else an environment variable, else a default:
 ``TARE_STATE_DIR`` (./var), ``TARE_GRAPHITE_VENV`` (~/.local/share/tare/graphite-venv),
 ``TARE_CARBON_PORT`` (2003), ``TARE_PICKLE_PORT`` (2004), ``TARE_CACHE_QUERY_PORT`` (7002),
-``TARE_WEB_PORT`` (8080), ``TARE_COLLECTD`` (auto|on|off).
+``TARE_WEB_PORT`` (8080), ``TARE_COLLECTD`` (auto|on|off), ``TARE_CACHES`` (1: one carbon-cache;
+N > 1: carbon-c-relay in front of N caches, see ``tare.stack.cluster``). A settings file's
+``[stack]`` table (``--settings``, env ``TARE_SETTINGS``) sits between the environment and the
+defaults.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from contracts.addresses import CarbonAddress
 from contracts.errors import UsageError
@@ -55,8 +58,11 @@ class StackSettings:
     cache_query_port: int = 7002
     web_port: int = 8080
     collectd: CollectdChoice = "auto"
+    caches: int = 1
 
     def __post_init__(self) -> None:
+        if not 1 <= self.caches <= 16:
+            raise UsageError(f"caches = {self.caches}: must be between 1 and 16")
         seen: dict[int, str] = {}
         for name, role in PORT_ROLES.items():
             port = getattr(self, name)
@@ -94,14 +100,14 @@ class StackSettings:
         return {name: int(getattr(self, name)) for name in PORT_ROLES}
 
 
-def _env_int(env: Mapping[str, str], key: str, default: int) -> int:
+def _env_int(env: Mapping[str, str], key: str, default: int, what: str = "a port number") -> int:
     raw = env.get(key)
     if raw is None or raw == "":
         return default
     try:
         return int(raw)
     except ValueError:
-        raise UsageError(f"environment variable {key}={raw!r} is not a port number") from None
+        raise UsageError(f"environment variable {key}={raw!r} is not {what}") from None
 
 
 def resolve(
@@ -110,18 +116,27 @@ def resolve(
     state_dir: Path | None = None,
     graphite_venv: Path | None = None,
     collectd: CollectdChoice | None = None,
+    caches: int | None = None,
+    settings_file: Path | None = None,
     **ports: int | None,
 ) -> StackSettings:
-    """Options win over environment variables, which win over defaults."""
+    """Options win over environment variables, which win over a settings file's ``[stack]``,
+    which wins over defaults."""
     env = os.environ if env is None else env
-    values: dict[str, int] = {}
-    for name, (key, default) in PORT_ENV.items():
-        given = ports.get(name)
-        values[name] = given if given is not None else _env_int(env, key, default)
     unknown = set(ports) - set(PORT_ENV)
     if unknown:
         raise UsageError(f"unknown port setting(s): {', '.join(sorted(unknown))}")
-    choice = collectd or env.get("TARE_COLLECTD", "auto")
+    if settings_file is None and env.get("TARE_SETTINGS"):
+        settings_file = Path(env["TARE_SETTINGS"])
+    filed = read_stack_table(settings_file) if settings_file is not None else {}
+    values: dict[str, int] = {}
+    for name, (key, default) in PORT_ENV.items():
+        given = ports.get(name)
+        fallback = int(filed.get(name, default))
+        values[name] = given if given is not None else _env_int(env, key, fallback)
+    if caches is None:
+        caches = _env_int(env, "TARE_CACHES", int(filed.get("caches", 1)), "a cache count")
+    choice = collectd or env.get("TARE_COLLECTD") or str(filed.get("collectd", "auto"))
     if choice not in ("auto", "on", "off"):
         raise UsageError(f"TARE_COLLECTD={choice!r}: must be auto, on or off")
     return StackSettings(
@@ -132,4 +147,15 @@ def resolve(
         cache_query_port=values["cache_query_port"],
         web_port=values["web_port"],
         collectd=choice,  # type: ignore[arg-type]
+        caches=caches,
     )
+
+
+def read_stack_table(path: Path) -> dict[str, Any]:
+    """The ``[stack]`` table of a settings file, validated; a ConfigError naming file and key."""
+    from tare.configfile import parse_model, read_text
+    from tare.stack.settings_file import SettingsFile
+
+    label = str(path)
+    model = parse_model(read_text(path, label, "settings file"), label, SettingsFile)
+    return model.stack.model_dump(exclude_none=True) if model.stack else {}

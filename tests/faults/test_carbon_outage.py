@@ -93,7 +93,7 @@ def test_no_point_lost_across_a_20_second_carbon_outage(
         spool = tmp_path / k / "spool" / "collect"
         wait_for(partial(spooled, spool), timeout_s=20, what=f"{k} spooling")
     time.sleep(max(0.0, OUTAGE_S - (time.time() - down_at)))
-    procs.start(graphite.carbon_spec(settings), settings.pid_dir)
+    procs.start(graphite.carbon_specs(settings)[0], settings.pid_dir)
     up_at = time.time()
     results = {k: c.communicate(timeout=duration + 60) for k, c in collectors.items()}
     end = int(time.time())
