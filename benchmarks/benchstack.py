@@ -42,7 +42,8 @@ def tare(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def local_stack(state: Path) -> Iterator[Ports]:
+def local_stack(state: Path, caches: int = 1) -> Iterator[Ports]:
+    """A stack of ``caches`` carbon-caches (more than one: behind carbon-c-relay)."""
     ports = Ports(*free_ports(4))
     args = [
         "--state-dir",
@@ -57,6 +58,8 @@ def local_stack(state: Path) -> Iterator[Ports]:
         str(ports.web),
         "--collectd",
         "off",
+        "--caches",
+        str(caches),
     ]
     res = tare("stack", "up", *args)
     if res.returncode != 0:
