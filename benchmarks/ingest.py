@@ -177,7 +177,9 @@ def report(rounds: list[Round]) -> None:
         r.cpu_s["carbon-cache"] / r.readable_s for r in rounds if r.layout == "1 cache"
     )
     print(f"  relay CPU per 100K pts/s: {per_100k:.1f} % of a core")
-    print(f"  caches' CPU while ingesting: {100 * caches:.0f} % (relay+2), {100 * single:.0f} % (1)")
+    print(
+        f"  caches' CPU while ingesting: {100 * caches:.0f} % (relay+2), {100 * single:.0f} % (1)"
+    )
 
 
 if __name__ == "__main__":
