@@ -7,7 +7,8 @@ load generator stays outside it). Without root, a loopback lab on 127.0.0.1 that
 namespaces, the cgroup and the sysctls, and says so.
 
 ``Host.command(argv)`` is the one place that knows how to run something "on the workload host" or
-"on the load host", so that SSH to real hosts can be added without touching the runner.
+"on the load host": in its namespace, cgroup and cores, and, for a host with a transport
+(``harness.remote``: OpenSSH to Linux, or to Windows' PowerShell), on that host.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import IO
 
 from contracts.errors import ErrorKind
 from harness.errors import HarnessError
+from harness.remote import Transport, connection_lost
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,19 @@ class Host:
     cpus: str | None = None
     cgroup_procs: tuple[Path, ...] = ()
     interface: str | None = None
+    transport: Transport | None = None  # None: this machine
 
-    def command(self, argv: Sequence[str], *, in_cgroup: bool = True) -> list[str]:
-        """argv as run on this host: in its namespace, inside its cgroup, on its cores."""
+    def command(
+        self,
+        argv: Sequence[str],
+        *,
+        in_cgroup: bool = True,
+        env: Mapping[str, str] | None = None,
+        dedicated: bool = False,
+    ) -> list[str]:
+        """argv as run on this host: in its namespace, inside its cgroup, on its cores, over
+        its transport (which carries ``env``; a local command gets it from ``run``/``popen``;
+        ``dedicated``: on a connection of its own)."""
         out: list[str] = []
         # join the cgroup first: `ip netns exec` mounts the namespace's own /sys, which hides
         # the cgroup hierarchy; membership is inherited across the execs that follow
@@ -62,7 +74,27 @@ class Host:
             out += ["ip", "netns", "exec", self.netns]
         if self.cpus:
             out += ["taskset", "-c", self.cpus]
+        if self.transport is not None:
+            return self.transport.wrap(out + list(argv), env, dedicated=dedicated)
         return out + list(argv)
+
+    def _remote(self, argv: Sequence[str], env: Mapping[str, str] | None) -> list[str]:
+        """A long-lived command on a remote host, in its own process group there, on an SSH
+        connection of its own, stopped (the whole group) when that connection ends: when tare
+        stops it, dies, or loses the link. Without a terminal, sshd would otherwise leave it
+        running."""
+        # sh gives a background job /dev/null for stdin unless told otherwise: fd 3 carries
+        # the connection's stdin to the watcher, whose EOF means "stop"
+        watch = (
+            'exec 3<&0; setsid "$@" </dev/null 3<&- & p=$!; '
+            # (by pid if it has not made its group yet)
+            "(cat <&3 >/dev/null; kill -TERM -$p || kill -TERM $p) >/dev/null 2>&1 & w=$!; "
+            "exec 3<&-; wait $p; r=$?; kill $w 2>/dev/null; exit $r"
+        )
+        return self.command(["sh", "-c", watch, "sh", *argv], env=env, dedicated=True)
+
+    def _local_env(self, env: Mapping[str, str] | None) -> dict[str, str]:
+        return {**os.environ, **(env or {})} if self.transport is None else dict(os.environ)
 
     def run(
         self,
@@ -72,30 +104,38 @@ class Host:
         in_cgroup: bool = True,
         env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """Run argv to its end; a lost connection to the host raises LabError with ssh's reason
+        (the command's own failure is the caller's to read)."""
         try:
-            return subprocess.run(
-                self.command(argv, in_cgroup=in_cgroup),
+            proc = subprocess.run(
+                self.command(argv, in_cgroup=in_cgroup, env=env),
                 capture_output=True,
                 text=True,
                 timeout=timeout_s,
-                env={**os.environ, **(env or {})},
+                env=self._local_env(env),
                 check=False,
                 stdin=subprocess.DEVNULL,
             )
         except FileNotFoundError as exc:
             raise LabError(f"{self.name}: {exc.filename}: command not found") from None
+        if self.transport is not None:
+            lost = connection_lost(proc.returncode, proc.stderr)
+            if lost is not None:
+                raise LabError(f"{self.name} ({self.transport.describe}): {lost}")
+        return proc
 
     def popen(
         self, argv: Sequence[str], out: IO[bytes], *, env: Mapping[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         try:
             return subprocess.Popen(
-                self.command(argv),
-                stdin=subprocess.DEVNULL,
+                self.command(argv, env=env) if self.transport is None else self._remote(argv, env),
+                # over a transport: a pipe never written, whose end tells the host to stop it
+                stdin=subprocess.DEVNULL if self.transport is None else subprocess.PIPE,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, **(env or {})},
+                env=self._local_env(env),
             )
         except FileNotFoundError as exc:
             raise LabError(f"{self.name}: {exc.filename}: command not found") from None

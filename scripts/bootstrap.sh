@@ -15,6 +15,7 @@ APT_PACKAGES=(
   nginx-light                   # the default workload server
   nftables iproute2 conntrack   # the lab: namespaces, veth, firewall, conntrack table
   carbon-c-relay                # the Graphite cluster's consistent-hash relay (--caches N)
+  openssh-client openssh-server # hosts reached over SSH (and the tests' sshd in a namespace)
   python3-venv curl
   chromium fonts-dejavu-core docker-compose  # the tests: the report in a real browser; compose
 )
