@@ -10,7 +10,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from collectors.sampler import Value
@@ -36,6 +36,7 @@ class CollectStats:
     points: int = 0
     skipped_seconds: int = 0
     unsent_flushes: int = 0
+    sampled: list[int] = field(default_factory=list)  # the seconds sampled (sent or spooled)
 
 
 def collect(
@@ -72,6 +73,7 @@ def collect(
             stats.unsent_flushes += 1
         stats.samples += 1
         stats.points += len(points)
+        stats.sampled.append(ts)
         tick += interval_s
         late = clock() - tick
         if late >= interval_s:  # fell behind (suspended, overloaded): skip, never back-fill

@@ -1,6 +1,7 @@
 """The workload namespace's own counters of the load: TCP (``/proc/<pid>/net/snmp``) and the
 workload interface (``/proc/<pid>/net/dev``), read through a process in the namespace, and the
-cross-check of each load profile against them (parsing and arithmetic pure)."""
+cross-check of each load profile against them (parsing and arithmetic pure). A workload host
+reached over SSH is read through its transport (``read_on``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.load import Profile
+from harness.lab import Host, LabError
 from harness.load import ServerCheck
 
 TCP_FIELDS = ("PassiveOpens", "InSegs", "OutSegs", "RetransSegs")
@@ -53,6 +55,21 @@ def read(pid: int, interface: str | None, proc: Path = Path("/proc")) -> Counter
     found = parse_dev(dev, interface) if interface else None
     rx, tx, rxp, txp = found if found is not None else (None, None, None, None)
     return Counters(tcp, rx, tx, rxp, txp)
+
+
+def read_on(host: Host, interface: str | None) -> Counters | None:
+    """The counters of a host reached over its transport (its own /proc); None if unreadable."""
+    try:
+        got = host.run(["sh", "-c", "cat /proc/net/snmp; echo '@@'; cat /proc/net/dev"], 30,
+                       in_cgroup=False)  # fmt: skip
+    except LabError:
+        return None
+    snmp, sep, dev = got.stdout.partition("@@")
+    if got.returncode != 0 or not sep:
+        return None
+    found = parse_dev(dev, interface) if interface else None
+    rx, tx, rxp, txp = found if found is not None else (None, None, None, None)
+    return Counters(parse_tcp(snmp), rx, tx, rxp, txp)
 
 
 def delta(before: Counters, after: Counters, field: str) -> int | None:

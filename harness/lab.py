@@ -78,6 +78,31 @@ class Host:
             return self.transport.wrap(out + list(argv), env, dedicated=dedicated)
         return out + list(argv)
 
+    def push(self, local_dir: Path, timeout_s: float = 120) -> None:
+        """Copy a directory to the same path on this host (a no-op here): tar over the
+        transport, sparse files kept sparse."""
+        if self.transport is None:
+            return
+        parent = str(local_dir.parent)
+        unpack = self.command(
+            ["sh", "-c", 'mkdir -p "$0" && tar -C "$0" -xf -', parent], in_cgroup=False
+        )
+        with subprocess.Popen(
+            ["tar", "-C", parent, "-cSf", "-", local_dir.name], stdout=subprocess.PIPE
+        ) as pack:
+            got = subprocess.run(
+                unpack,
+                stdin=pack.stdout,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        lost = connection_lost(got.returncode, got.stderr)
+        if got.returncode != 0 or pack.returncode != 0:
+            why = lost or got.stderr.strip()[-200:] or f"exit {got.returncode}"
+            raise LabError(f"{self.name}: could not copy {local_dir} there: {why}")
+
     def _remote(self, argv: Sequence[str], env: Mapping[str, str] | None) -> list[str]:
         """A long-lived command on a remote host, in its own process group there, on an SSH
         connection of its own, stopped (the whole group) when that connection ends: when tare
@@ -357,12 +382,16 @@ def teardown_record(record: Path) -> list[str]:
                     break
                 except OSError:
                     time.sleep(0.05)
+    if data.get("kind") == "hosts":
+        from harness.hostlab import teardown_remote
+
+        done += teardown_remote(data)
     record.unlink(missing_ok=True)
     return done
 
 
 def teardown(lab: Lab) -> list[str]:
-    return teardown_record(lab.record) if lab.kind == "namespaces" else []
+    return teardown_record(lab.record) if lab.kind in ("namespaces", "hosts") else []
 
 
 def teardown_all(record_dir: Path) -> list[str]:

@@ -26,12 +26,13 @@ def agents_on_path() -> None:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
-def check_tools(tool: str, workload_program: str, where: str) -> None:
-    """``where`` names the config key of the workload's command in messages."""
+def check_tools(tool: str, workload_program: str | None, where: str) -> None:
+    """``where`` names the config key of the workload's command in messages; no program: the
+    workload runs on another host (checked there)."""
     if shutil.which(tool) is None:
         package = PACKAGES.get(tool, tool)
         raise ToolMissing(f"load tool {tool} not found (apt-get install {package})")
-    if "{" in workload_program:
+    if workload_program is None or "{" in workload_program:
         return  # a {field} of the campaign's: the program is known once a run fills it in
     if shutil.which(workload_program, path=os.environ.get("PATH", "") + ":" + SBIN) is None:
         raise ToolMissing(f"{where}: {workload_program} not found")

@@ -179,7 +179,13 @@ def _load_and_judge(
     lab_cgroups = [c for c in (lab.cgroup, lab.load_cgroup) if c]
     watch = cfg.max_disturbance_pct is not None and len(lab_cgroups) == 2
     iface = lab.workload.interface
-    before_counters = counters.read(server.pid, iface)
+
+    def read_counters() -> counters.Counters | None:
+        if lab.workload.transport is not None:
+            return counters.read_on(lab.workload, iface)
+        return counters.read(server.pid, iface)
+
+    before_counters = read_counters()
     before = disturbance.snapshot(lab_cgroups, time.monotonic()) if watch else None
     t0 = time.time()
     try:
@@ -192,7 +198,7 @@ def _load_and_judge(
     if before is not None:
         after = disturbance.snapshot(lab_cgroups, time.monotonic())
         facts.disturbance = disturbance.share(before, after)
-    after_counters = counters.read(server.pid, iface)
+    after_counters = read_counters()
     if proc.returncode != 0 and cfg.tool == "h2load" and not proc.stdout:
         return RunOutcome(
             RunState.FAILED,
@@ -291,6 +297,7 @@ def session(
             keepalive=profile is not Profile.CONNECTIONS,
             body_bytes=cfg.profiles.body_bytes if profile is Profile.THROUGHPUT else 0,
         )
+        lab.workload.push(lab_dir / "nginx")  # its config and bodies, where it runs
         busy, holders = ports.listeners(lab.workload, cfg.port)
         if busy:
             raise NotReady(
@@ -306,8 +313,7 @@ def session(
                 f"within {cfg.ready_timeout_s:.0f} s" + (f": {detail}" if detail else "")
             )
         _, holders = ports.listeners(lab.workload, cfg.port)
-        ours = ports.descendants(server.pid)
-        if not any(h.pid in ours for h in holders):
+        if not _holds_port(lab.workload, server, holders, cfg.workload_argv[0]):
             detail = _tail(lab_dir / "workload.log") or _tail(lab_dir / "nginx" / "error.log")
             raise NotReady(
                 f"{NotReady.PREFIX}: port {cfg.port} answered, but it is held by "
@@ -328,6 +334,18 @@ def session(
             stop(server)
         if lab is not None:
             teardown(lab)
+
+
+def _holds_port(
+    host: Host, server: subprocess.Popen[bytes], holders: list[ports.Listener], program: str
+) -> bool:
+    """The port is the workload's: held by its process or a descendant here; on a host over
+    SSH (whose pids tare does not see), by a process of the workload's program name."""
+    if host.transport is None:
+        ours = ports.descendants(server.pid)
+        return any(h.pid in ours for h in holders)
+    name = Path(program).name[:15]  # ss shows the kernel's 15-character comm
+    return any(h.process == name for h in holders)
 
 
 def judge_collection(outcome: RunOutcome, collection: Collection, max_missing_s: int) -> None:

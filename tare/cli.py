@@ -135,6 +135,11 @@ def stack_options(func: F) -> F:
             "TARE_CACHES; 1].",
         ),
         click.option(
+            "--listen",
+            help="Address the carbon port (the relay, in a cluster) listens on, for other hosts' "
+            "collectors [env TARE_LISTEN; 127.0.0.1].",
+        ),
+        click.option(
             "--settings",
             "settings_file",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -162,6 +167,7 @@ def stack_options(func: F) -> F:
             web_port=kwargs.pop("web_port"),
             caches=kwargs.pop("caches"),
             settings_file=kwargs.pop("settings_file"),
+            listen=kwargs.pop("listen"),
         )
         return func(settings=settings, **kwargs)
 

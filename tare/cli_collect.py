@@ -141,6 +141,7 @@ def collect_cmd(
         "points": stats.points,
         "sent_points": sender.sent_points,
         "skipped_seconds": stats.skipped_seconds,
+        "sampled_seconds": stats.sampled,
         "spooled_bytes": spooled,
         "spool": str(sender.spool_dir),
     }

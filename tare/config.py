@@ -278,6 +278,84 @@ class ScheduleSection(_Model):
     )
 
 
+LOCAL = "local"
+
+
+def _ssh_destination(value: str) -> str:
+    if value == LOCAL:
+        return value
+    user, _, host = value.rpartition("@")
+    if not host or host.startswith("-") or any(c.isspace() for c in value):
+        raise ValueError(f'{value!r}: expected "local" or an SSH destination (user@host)')
+    if user and not re.fullmatch(r"[\w.-]+", user):
+        raise ValueError(f"{value!r}: {user!r} is not a user name")
+    return value
+
+
+def _ip(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+    return value
+
+
+class HostSection(_Model):
+    """One lab host: this machine (``local``), or one reached over SSH."""
+
+    ssh: Annotated[str, AfterValidator(_ssh_destination)] = LOCAL
+    port: Annotated[int, Field(gt=0, lt=65536)] = 22
+    key: str | None = None  # private key file (relative: to the campaign file)
+    known_hosts: str | None = None  # a known_hosts file checked strictly (else the user's)
+    address: Annotated[str, AfterValidator(_ip)] | None = None  # where the other host reaches it
+    interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:@-]{1,15}$")] | None = None
+    tare: str = "tare"  # the tare command on that host (its collector)
+    carbon: Annotated[str, AfterValidator(_carbon)] | None = None  # where its collector sends
+
+    @property
+    def remote(self) -> bool:
+        return self.ssh != LOCAL
+
+
+class HostsSection(_Model):
+    workload: HostSection = HostSection()
+    load: HostSection = HostSection()
+
+
+def hosts_problems(spec: CampaignFile) -> list[Problem]:
+    """A workload host over SSH needs its address and interface, and the address the load
+    reaches it from; the load host runs tare's load tool here."""
+    h = spec.hosts
+    problems: list[Problem] = []
+    if h.load.remote:
+        problems.append(
+            Problem(
+                "hosts.load.ssh",
+                "the load host is the machine tare runs on (run tare there); only the workload "
+                "host can be reached over SSH",
+            )
+        )
+    if not h.workload.remote:
+        return problems
+    if h.workload.address is None:
+        problems.append(Problem("hosts.workload.address", "required for a host over SSH"))
+    if h.workload.interface is None:
+        problems.append(
+            Problem("hosts.workload.interface", "required for a host over SSH (its counters)")
+        )
+    if h.load.address is None:
+        problems.append(
+            Problem(
+                "hosts.load.address",
+                "required when the workload host is over SSH: the address it sees the load "
+                "from (the agent's {load_addr})",
+            )
+        )
+    return problems
+
+
 class CampaignFile(_Model):
     campaign: CampaignSection
     graphite: GraphiteSection = GraphiteSection()
@@ -291,6 +369,7 @@ class CampaignFile(_Model):
     alerts: AlertsSection = AlertsSection()
     collect: CollectSection = CollectSection()
     schedule: ScheduleSection = ScheduleSection()
+    hosts: HostsSection = HostsSection()
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,6 +520,7 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
         problems.append(Problem("load.run_timeout_s", "must exceed load.duration_s"))
     levels = factor_levels(spec)
     problems += profile_problems(spec)
+    problems += hosts_problems(spec)
     for key, value in spec.design.reference.items():
         if key not in levels:
             problems.append(

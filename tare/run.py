@@ -40,6 +40,7 @@ from harness import matrix
 from harness.agent import AgentCommands
 from harness.campaign import CampaignSummary, run_campaign, start_or_resume
 from harness.facts import host_facts
+from harness.hostlab import RemoteWorkload, hosts_lab
 from harness.lab import Lab, loopback_lab, namespace_lab
 from harness.ledger import Ledger
 from harness.lock import LabLock
@@ -47,10 +48,11 @@ from harness.matrix import Design, PlannedRun
 from harness.preflight import agents_on_path, check_tools
 from harness.profiles import Profiles
 from harness.progress import Progress
+from harness.remote_collect import REMOTE_STATE, RemoteCollector, collect_argv, open_log
 from harness.runner import RunnerConfig, RunOutcome
 from pipeline.adaptive import Expected, expected, targets
 from pipeline.graphite import GraphiteClient, GraphiteUnavailable
-from tare import __version__
+from tare import __version__, hosts
 from tare.config import Campaign, placeholders
 from tare.configfile import ConfigError
 
@@ -177,7 +179,9 @@ class Recorder:
         state_dir: Path,
         processes: tuple[str, str],  # the workload's and the agent's process names
         collecting: Collecting = Collecting(),
+        remote: RemoteWorkload | None = None,  # the workload host over SSH
     ) -> None:
+        self.remote = remote
         self.graphite = graphite
         self.campaign = campaign
         self.cid = cid
@@ -190,6 +194,8 @@ class Recorder:
         return CarbonSender(self.graphite.carbon, self.state_dir / "spool" / name)
 
     def start_collection(self, run_id: str, lab: Lab, agent_present: bool) -> Together:
+        if self.remote is not None and lab.workload.transport is not None:
+            return Together(self._remote_collector(run_id, lab, agent_present))
         server, agent = self.processes
         processes: tuple[ProcMatch, ...] = (ProcMatch("server", name=server),)
         if agent_present:
@@ -214,6 +220,26 @@ class Recorder:
                 start_run_collection(kind, opts, partial(self.sender, name), c.max_restarts)
             )
         return Together(started[0], tuple(started[1:]))
+
+    def _remote_collector(self, run_id: str, lab: Lab, agent_present: bool) -> RemoteCollector:
+        """tare collect on the workload host, pushing to the relay itself, under the same
+        paths as a local run's sampler (so the analysis reads both alike)."""
+        assert self.remote is not None
+        server, agent = self.processes
+        followed = [("server", server)] + ([("agent", agent)] if agent_present else [])
+        argv = collect_argv(
+            self.remote.tare,
+            run_id,
+            self.remote.carbon or str(self.graphite.carbon),
+            self.graphite.prefix,
+            self.host,
+            lab.cgroup,
+            lab.workload.interface,
+            followed,
+        )
+        log = open_log(self.state_dir / "log" / "remote-collect" / f"{run_id}.log")
+        report = f"{REMOTE_STATE}/reports/{label(run_id)}.json"
+        return RemoteCollector(lab.workload, argv, report, log, self.graphite.prefix)
 
     def run_finished(self, run_id: str, planned: PlannedRun, outcome: RunOutcome) -> None:
         end = int(outcome.steady[1]) if outcome.steady else int(time.time())
@@ -258,9 +284,11 @@ def mid_second(steady: tuple[float, float]) -> int:
     return (math.ceil(steady[0]) + math.floor(steady[1])) // 2
 
 
-def preflight(campaign: Campaign) -> None:
+def preflight(campaign: Campaign, local_workload: bool = True) -> None:
+    """The load tool (and a local workload's program) here, and carbon answering."""
     spec = campaign.spec
-    check_tools(spec.load.tool, spec.workload.command[0], f"{campaign.path}: workload.command")
+    workload = spec.workload.command[0] if local_workload else None
+    check_tools(spec.load.tool, workload, f"{campaign.path}: workload.command")
     carbon = campaign.graphite.carbon
     why = unreachable(carbon)
     if why is not None:
@@ -314,7 +342,13 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
     )
 
 
-def recorder(campaign: Campaign, cid: str, state_dir: Path, collector: Collector) -> Recorder:
+def recorder(
+    campaign: Campaign,
+    cid: str,
+    state_dir: Path,
+    collector: Collector,
+    remote: RemoteWorkload | None = None,
+) -> Recorder:
     spec = campaign.spec
     return Recorder(
         campaign.graphite,
@@ -323,6 +357,7 @@ def recorder(campaign: Campaign, cid: str, state_dir: Path, collector: Collector
         state_dir,
         (spec.workload.process, spec.agent.process),
         Collecting(collector, spec.collect.compare_prefix, spec.collect.max_restarts),
+        remote,
     )
 
 
@@ -349,7 +384,10 @@ def run(
     lab_kind: str = "auto",
 ) -> CampaignSummary:
     agents_on_path()
-    preflight(campaign)
+    remote = hosts.remote_workload(campaign)
+    preflight(campaign, local_workload=remote is None)
+    if remote is not None:
+        hosts.preflight(campaign, remote)
     p = make_plan(campaign)
     if lab_kind == "namespaces" and os.geteuid() != 0:
         raise UsageError("--lab namespaces needs root")
@@ -371,7 +409,7 @@ def run(
                 resume,
                 facts,
             )
-            if not as_root:
+            if not as_root and remote is None:
                 gives = loopback_lab("x", record_dir).gives_up
                 why = "not root" if lab_kind == "auto" else "--lab loopback"
                 print(
@@ -380,6 +418,8 @@ def run(
 
             def make_lab(run_id: str) -> Lab:
                 lab_id = uuid.uuid4().hex[:8]
+                if remote is not None:
+                    return hosts_lab(lab_id, record_dir, remote, hosts.load_address(campaign))
                 if as_root:
                     return namespace_lab(lab_id, record_dir, spec.workload.port)
                 return loopback_lab(lab_id, record_dir)
@@ -423,7 +463,7 @@ def run(
                 planned,
                 runner_config(campaign, state_dir),
                 make_lab,
-                recorder(campaign, cid, state_dir, collector),
+                recorder(campaign, cid, state_dir, collector, remote),
                 progress,
                 spec.design.reruns_disturbed,
                 more,

@@ -38,12 +38,13 @@ def campaign(
     factors: str = "",  # more lines of the [factors] table
     install: str = "",  # more arguments of agent.install (TOML strings, comma-separated)
     kind: str = "full",  # design.kind
+    refagent: str = "tare-refagent",  # the reference agent's command (a path on another host)
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
         '"-g", "daemon off;"]'
     )
-    agent = '"tare-refagent", "{verb}", "--state-dir", "{lab_dir}/refagent"'
+    agent = f'"{refagent}", "{{verb}}", "--state-dir", "{{lab_dir}}/refagent"'
     text = f"""
 [campaign]
 name = "{name}"
@@ -61,11 +62,11 @@ modes = {modes}
 install = [{agent.replace("{verb}", "install")}, "--policy-size", "{{policy_size}}",
            "--allow", "{{load_addr}}", "--port", "{{port}}"{", " + install if install else ""}]
 uninstall = [{agent.replace("{verb}", "uninstall")}]
-set_mode = ["tare-refagent", "mode", "{{mode}}", "--state-dir", "{{lab_dir}}/refagent"]
+set_mode = ["{refagent}", "mode", "{{mode}}", "--state-dir", "{{lab_dir}}/refagent"]
 start = [{agent.replace("{verb}", "start")}]
 stop = [{agent.replace("{verb}", "stop")}]
 health = [{agent.replace("{verb}", "status")}]
-version = ["tare-refagent", "--version"]
+version = ["{refagent}", "--version"]
 [load]
 rates = {rates}
 duration_s = {duration}

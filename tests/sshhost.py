@@ -68,8 +68,18 @@ def ssh_host(tmp: Path, name: str, subnet: str) -> Iterator[SshHost]:
         _run("ip", "-n", ns, "link", "set", peer, "up")
         _run("ip", "-n", ns, "link", "set", "lo", "up")
         log = (tmp / "sshd.log").open("ab")
+        # nsenter enters the namespace's network only: unlike `ip netns exec` it keeps this
+        # machine's mounts, so the "host" has its cgroup hierarchy, as a real one does
         sshd = subprocess.Popen(
-            ["ip", "netns", "exec", ns, str(SSHD), "-D", "-e", "-f", str(tmp / "sshd_config")],
+            [
+                "nsenter",
+                f"--net=/run/netns/{ns}",
+                str(SSHD),
+                "-D",
+                "-e",
+                "-f",
+                str(tmp / "sshd_config"),
+            ],  # fmt: skip
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -139,7 +139,7 @@ def render_relay_conf(s: StackSettings) -> str:
 # graphite-web hashes CARBONLINK_HOSTS the same way ({HASH} on (host, instance)).
 listen
     type linemode
-        {s.host}:{s.carbon_port} proto tcp
+        {s.listen}:{s.carbon_port} proto tcp
     ;
 
 cluster tare

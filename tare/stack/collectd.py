@@ -26,7 +26,7 @@ def write_config(s: StackSettings, prefix: str = hosts_prefix(DEFAULT_PREFIX)) -
         interval_s=1.0,
         base_dir=base,
         log_file=s.log_dir / "collectd.log",
-        target=GraphiteTarget(host=s.host, port=s.carbon_port, prefix=prefix),
+        target=GraphiteTarget(host=s.carbon.host, port=s.carbon_port, prefix=prefix),
     )
     path = config_path(s)
     path.write_text(render_host_config(cfg))

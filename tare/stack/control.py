@@ -136,17 +136,18 @@ def canary(s: StackSettings, timeout_s: float = 60.0) -> float:
 
 def _check_ports(s: StackSettings) -> None:
     for role, port in cluster.ports(s).items():
-        holder = procs.port_holder(s.host, port)
+        where = s.listen if port == s.carbon_port else s.host
+        holder = procs.port_holder(where, port)
         if holder is not None:
             raise ServiceUnavailable(
-                f"port {port} ({role}) on {s.host} is already in use by {holder}; "
+                f"port {port} ({role}) on {where} is already in use by {holder}; "
                 "choose other ports (--carbon-port, --pickle-port, --cache-query-port, "
                 "--web-port) or stop that process"
             )
 
 
 def _topology(s: StackSettings) -> dict[str, Any]:
-    return {"ports": s.port_map(), "caches": s.caches}
+    return {"ports": s.port_map(), "caches": s.caches, "listen": s.listen}
 
 
 def _start_carbon(s: StackSettings) -> None:
@@ -155,7 +156,7 @@ def _start_carbon(s: StackSettings) -> None:
     specs = graphite.carbon_specs(s)
     for spec, cache in zip(specs, cluster.caches(s), strict=True):
         procs.start(spec, s.pid_dir)
-        line = CarbonAddress(s.host, cache.line_port)
+        line = s.carbon if s.caches == 1 else CarbonAddress(s.host, cache.line_port)
         _wait_listening(s, spec.name, cache.line_port, functools.partial(_accepts, line), 30.0)
     if s.caches > 1:
         procs.start(cluster.relay_spec(s, cluster.relay_binary()), s.pid_dir)
@@ -179,10 +180,12 @@ def up(s: StackSettings) -> dict[str, Any]:
         previous = _read_stack_file(s)
         running = _running(s, _stack_caches(s))
         if previous and running and set(running) >= set(process_order(_stack_caches(s))[:-1]):
-            if {k: previous.get(k) for k in ("ports", "caches")} != _topology(s):
+            was = {"listen": "127.0.0.1", **{k: previous[k] for k in _topology(s) if k in previous}}
+            if was != _topology(s):
                 raise UsageError(
                     f"a stack already runs from {s.state_dir} with {_stack_caches(s)} cache(s) "
-                    f"on ports {previous.get('ports')}; run 'tare stack down' first"
+                    f"on ports {previous.get('ports')} (carbon on {was['listen']}); "
+                    "run 'tare stack down' first"
                 )
             canary(s, timeout_s=30.0)
             log.info("stack already running from %s", s.state_dir)
@@ -255,13 +258,13 @@ def status(s: StackSettings) -> dict[str, Any]:
     order = process_order(caches)
     graphite_up = set(running) >= set(order[:-1])
     exe = collectd.binary()
-    shape = dataclasses.replace(s, caches=caches, **ports)
+    shape = dataclasses.replace(s, caches=caches, listen=info.get("listen", s.listen), **ports)
     return {
         "state_dir": str(s.state_dir),
         "running": graphite_up,
         "graphite": {
             "render_url": render_url,
-            "carbon": str(CarbonAddress(host, ports["carbon_port"])),
+            "carbon": str(shape.carbon),
             # the relay speaks the line protocol only; a cluster has no single pickle port
             "carbon_pickle": (
                 str(CarbonAddress(host, ports["pickle_port"])) if caches == 1 else None

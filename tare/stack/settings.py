@@ -6,11 +6,13 @@ Every value comes from a command-line option, else an environment variable, else
 ``TARE_WEB_PORT`` (8080), ``TARE_COLLECTD`` (auto|on|off), ``TARE_CACHES`` (1: one carbon-cache;
 N > 1: carbon-c-relay in front of N caches, see ``tare.stack.cluster``). A settings file's
 ``[stack]`` table (``--settings``, env ``TARE_SETTINGS``) sits between the environment and the
-defaults.
+defaults. ``TARE_LISTEN`` (127.0.0.1) is where the carbon port listens: an address other hosts
+reach lets their collectors push to it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -59,6 +61,9 @@ class StackSettings:
     web_port: int = 8080
     collectd: CollectdChoice = "auto"
     caches: int = 1
+    # where the carbon port (the relay, in a cluster) listens: 127.0.0.1, or an address other
+    # hosts reach, so that their collectors push to it themselves; everything else stays local
+    listen: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if not 1 <= self.caches <= 16:
@@ -78,7 +83,9 @@ class StackSettings:
 
     @property
     def carbon(self) -> CarbonAddress:
-        return CarbonAddress(self.host, self.carbon_port)
+        """Where writers send: the listening address (this machine's own, for a wildcard)."""
+        wildcard = self.listen in ("0.0.0.0", "::")
+        return CarbonAddress(self.host if wildcard else self.listen, self.carbon_port)
 
     @property
     def graphite_dir(self) -> Path:
@@ -118,6 +125,7 @@ def resolve(
     collectd: CollectdChoice | None = None,
     caches: int | None = None,
     settings_file: Path | None = None,
+    listen: str | None = None,
     **ports: int | None,
 ) -> StackSettings:
     """Options win over environment variables, which win over a settings file's ``[stack]``,
@@ -136,6 +144,11 @@ def resolve(
         values[name] = given if given is not None else _env_int(env, key, fallback)
     if caches is None:
         caches = _env_int(env, "TARE_CACHES", int(filed.get("caches", 1)), "a cache count")
+    listen = listen or env.get("TARE_LISTEN") or str(filed.get("listen", "127.0.0.1"))
+    try:
+        ipaddress.ip_address(listen)
+    except ValueError:
+        raise UsageError(f"listen address {listen!r} is not an IP address") from None
     choice = collectd or env.get("TARE_COLLECTD") or str(filed.get("collectd", "auto"))
     if choice not in ("auto", "on", "off"):
         raise UsageError(f"TARE_COLLECTD={choice!r}: must be auto, on or off")
@@ -148,6 +161,7 @@ def resolve(
         web_port=values["web_port"],
         collectd=choice,  # type: ignore[arg-type]
         caches=caches,
+        listen=listen,
     )
 
 

@@ -1,0 +1,178 @@
+"""A lab on real hosts: the workload host reached over SSH, the load generated here.
+
+The workload host is a machine of its own (or, in the tests, a namespace with its own sshd): no
+namespaces are made; the run's workload cgroup is made there, the lab's sysctls are set there,
+its TCP and interface counters are read there, and its collector runs there and pushes to the
+relay itself. The load host is this machine, with the load sysctls; its address is the one the
+workload sees the load from.
+
+A lab record names the remote cgroup and how to reach its host, so ``tare lab down`` can clean
+up after a crash as it does for a namespace lab.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.lab import LOAD_SYSCTLS, WORKLOAD_SYSCTLS, Host, Lab, LabError
+from harness.remote import Ssh
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# v2 when the unified hierarchy is mounted at the root, else v1's cpuacct and memory
+PROBE_CGROUPS = (
+    f"if [ -f {CGROUP_ROOT}/cgroup.controllers ]; then echo v2; "
+    f"elif [ -d {CGROUP_ROOT}/cpuacct ] && [ -d {CGROUP_ROOT}/memory ]; then echo v1; fi"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteWorkload:
+    """How to reach the workload host and what of it the lab measures."""
+
+    ssh: Ssh
+    address: str  # where the load reaches it
+    interface: str  # its interface whose counters are the network KPIs
+    tare: str = "tare"  # the tare command there
+    carbon: str | None = None  # where its collector sends (None: the campaign's carbon)
+
+
+def _ssh_record(ssh: Ssh) -> dict[str, Any]:
+    return {
+        "destination": ssh.destination,
+        "user": ssh.user,
+        "port": ssh.port,
+        "key": str(ssh.key) if ssh.key else None,
+        "known_hosts": str(ssh.known_hosts) if ssh.known_hosts else None,
+        "control_dir": str(ssh.control_dir),
+    }
+
+
+def _ssh_from(record: dict[str, Any]) -> Ssh:
+    return Ssh(
+        record["destination"],
+        user=record.get("user"),
+        port=int(record.get("port", 22)),
+        key=Path(record["key"]) if record.get("key") else None,
+        known_hosts=Path(record["known_hosts"]) if record.get("known_hosts") else None,
+        control_dir=Path(record.get("control_dir", "/tmp")),
+    )
+
+
+def _facts(host: Host) -> dict[str, str]:
+    """What the lab learns of the workload host (kernel, cores, memory, name)."""
+    got = host.run(
+        ["sh", "-c", "uname -n; uname -r; nproc; awk '/^MemTotal/ {print $2}' /proc/meminfo"],
+        30,
+        in_cgroup=False,
+    )
+    lines = got.stdout.split()
+    keys = ("hostname", "kernel", "cpus", "mem_kb")
+    if got.returncode != 0 or len(lines) < len(keys):
+        return {f"workload:{k}": "unavailable" for k in keys}
+    return {f"workload:{k}": v for k, v in zip(keys, lines, strict=False)}
+
+
+def _cgroup_dirs(host: Host, rel: str) -> list[Path]:
+    """The run's cgroup directories on the host: v2's one, or v1's cpuacct and memory."""
+    got = host.run(["sh", "-c", PROBE_CGROUPS], 30, in_cgroup=False)
+    version = got.stdout.strip()
+    if version == "v2":
+        return [CGROUP_ROOT / rel]
+    if version == "v1":
+        return [CGROUP_ROOT / "cpuacct" / rel, CGROUP_ROOT / "memory" / rel]
+    raise LabError(
+        f"workload ({host.transport.describe if host.transport else host.name}): no cgroup "
+        f"hierarchy under {CGROUP_ROOT} (v2, or v1 with cpuacct and memory, is needed)"
+    )
+
+
+def hosts_lab(lab_id: str, record_dir: Path, remote: RemoteWorkload, load_address: str) -> Lab:
+    """The workload host's cgroup and sysctls set over SSH, the load host's here."""
+    rel = f"tare/{lab_id}"
+    probe = Host("workload", remote.address, transport=remote.ssh)
+    dirs = _cgroup_dirs(probe, rel)
+    workload = Host(
+        "workload",
+        remote.address,
+        cgroup_procs=tuple(d / "cgroup.procs" for d in dirs),
+        interface=remote.interface,
+        transport=remote.ssh,
+    )
+    load = Host("load", load_address)
+    lab = Lab(
+        lab_id,
+        record_dir,
+        workload=workload,
+        load=load,
+        kind="hosts",
+        cgroup=rel,
+        gives_up=(
+            f"namespaces: the workload is the host {remote.ssh.target}, the load this machine",
+            "the disturbance check (the workload host's CPU is not watched from here)",
+            "RPS steering and core pinning",
+        ),
+    )
+    record_dir.mkdir(parents=True, exist_ok=True)
+    lab.record.write_text(
+        json.dumps(
+            {
+                "kind": "hosts",
+                "ssh": _ssh_record(remote.ssh),
+                "remote_cgroups": [str(d) for d in dirs],
+                "created": time.time(),
+            }
+        )
+    )
+    try:
+        made = workload.run(["mkdir", "-p", *map(str, dirs)], 30, in_cgroup=False)
+        if made.returncode != 0:
+            raise LabError(
+                f"workload ({remote.ssh.describe}): cannot make the cgroup "
+                f"{', '.join(map(str, dirs))}: {made.stderr.strip()[-200:] or made.returncode}"
+            )
+        lab.sysctls.update(_facts(workload))
+        for host, sysctls in ((workload, WORKLOAD_SYSCTLS), (load, LOAD_SYSCTLS)):
+            for key, value in sysctls.items():
+                res = host.run(["sysctl", "-qw", f"{key}={value}"], 10, in_cgroup=False)
+                got = host.run(["sysctl", "-n", key], 10, in_cgroup=False)
+                lab.sysctls[f"{host.name}:{key}"] = (
+                    " ".join(got.stdout.split())
+                    if got.returncode == 0 and res.returncode == 0
+                    else "unavailable"
+                )
+    except BaseException:
+        from harness.lab import teardown_record
+
+        teardown_record(lab.record)
+        raise
+    return lab
+
+
+def teardown_remote(record: dict[str, Any]) -> list[str]:
+    """Stop what is left in the remote cgroups and remove them (idempotent; a host that cannot
+    be reached is reported, not raised: the record is the only trace)."""
+    ssh = _ssh_from(record["ssh"])
+    host = Host("workload", ssh.destination, transport=ssh)
+    done: list[str] = []
+    for d in record.get("remote_cgroups", []):
+        q = shlex.quote(d)
+        script = (
+            f"[ -d {q} ] || exit 0; "
+            f"for i in 1 2 3 4 5 6 7 8 9 10; do "
+            f"for p in $(cat {q}/cgroup.procs); do kill -9 $p 2>/dev/null; done; "
+            f"rmdir {q} 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
+        )
+        try:
+            res = host.run(["sh", "-c", script], 30, in_cgroup=False)
+        except LabError as exc:
+            done.append(f"could not reach the workload host to remove {d}: {exc}")
+            continue
+        done.append(
+            f"cgroup {d} on {ssh.target}" if res.returncode == 0 else f"cgroup {d}: still busy"
+        )
+    return done

@@ -1,0 +1,143 @@
+"""A run's collector on a workload host reached over SSH: ``tare collect`` started there,
+pushing to the relay itself, stopped when the load ends, its report read back.
+
+It runs on a connection of its own (``Host.popen``), so stopping it here ends it there (SIGTERM
+to its group: tare collect flushes and writes its report). The report (JSON, the seconds it
+sampled among it) is written to a file there and read back over the shared connection.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from contracts.manifest import CollectorReport
+from contracts.processes import stop
+from harness.lab import Host, LabError
+
+REMOTE_STATE = "/var/tmp/tare-collect"  # the remote collector's spool: sent by the next run
+
+
+def collect_argv(
+    tare: str,
+    run_id: str,
+    carbon: str,
+    prefix: str,
+    host_label: str,
+    cgroup: str | None,
+    interface: str | None,
+    processes: Sequence[tuple[str, str]],
+) -> list[str]:
+    argv = [
+        tare, "collect",
+        "--run-id", run_id,
+        "--carbon", carbon,
+        "--prefix", prefix,
+        "--host", host_label,
+        "--state-dir", REMOTE_STATE,
+        "--json",
+    ]  # fmt: skip
+    if cgroup:
+        argv += ["--cgroup", cgroup]
+    if interface:
+        argv += ["--interface", interface]
+    for lab, name in processes:
+        argv += ["--process", f"{lab}={name}"]
+    return argv
+
+
+def missing_seconds(sampled: Sequence[int], steady: tuple[float, float]) -> int:
+    window = range(math.ceil(steady[0]), math.floor(steady[1]) + 1)
+    have = set(sampled)
+    return sum(1 for t in window if t not in have)
+
+
+class RemoteCollector:
+    """The run's collector on the workload host (the ``RunCollection`` protocol)."""
+
+    def __init__(
+        self, host: Host, argv: Sequence[str], report: str, log: IO[bytes], prefix: str
+    ) -> None:
+        self.host = host
+        self.report_path = report
+        self.prefix = prefix
+        self.log = log
+        self.stopped = False
+        self.result: dict[str, Any] | None = None
+        self.error: str | None = None
+        write = 'mkdir -p "${0%/*}" && rm -f "$0" && exec "$@" > "$0"'
+        self.proc = host.popen(["sh", "-c", write, report, *argv], log)
+
+    def start(self) -> None:
+        """Started in the constructor."""
+
+    def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        ended_itself = self.proc.poll() is not None
+        if ended_itself:  # before the load ended: the connection (or the collector) died
+            self.error = (
+                f"the collector on the workload host ended mid-run (ssh exit "
+                f"{self.proc.returncode}: {_tail(self.log)})"
+            )
+        stop(self.proc.pid)
+        self.log.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                got = self.host.run(["cat", self.report_path], 15, in_cgroup=False)
+            except LabError as exc:
+                self.error = self.error or f"the collector's report is unreadable: {exc}"
+                return
+            try:
+                self.result = json.loads(got.stdout) if got.returncode == 0 else None
+            except ValueError:
+                self.result = None
+            if self.result is not None or ended_itself:
+                return
+            time.sleep(0.2)
+        if self.error is None:
+            self.error = "the collector on the workload host left no report"
+
+    def failure(self) -> str | None:
+        if self.error is not None:
+            return self.error
+        if not self.stopped and self.proc.poll() is not None:
+            return f"the collector on the workload host exited {self.proc.returncode}"
+        return None
+
+    def report(self, steady: tuple[float, float]) -> CollectorReport:
+        sampled = (self.result or {}).get("sampled_seconds") or []
+        notes: tuple[str, ...] = (self.error,) if self.error else ()
+        spooled = int((self.result or {}).get("spooled_bytes") or 0)
+        if spooled:
+            notes += (f"{spooled} bytes spooled on the workload host, sent by its next run",)
+        return CollectorReport(
+            "sampler@workload",
+            self.prefix,
+            None,
+            None,
+            missing_seconds([int(s) for s in sampled], steady),
+            notes,
+        )
+
+
+def _tail(log: IO[bytes]) -> str:
+    """The last line the collector's connection printed (ssh's own reason when it dropped)."""
+    try:
+        if not log.closed:
+            log.flush()
+        lines = Path(log.name).read_text(errors="replace").strip().splitlines()
+    except (OSError, TypeError):
+        return "no output"
+    return lines[-1].strip() if lines else "no output"
+
+
+def open_log(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("ab")

@@ -1,0 +1,159 @@
+"""The quickstart-shaped campaign with the workload host reached only over SSH: a network
+namespace with its own sshd stands for the host. Its cgroup and sysctls are set over SSH, nginx
+and the reference agent run there, its collector runs there and pushes to the stack's carbon
+itself, its counters are read there; the load runs here. The same ledger, series and analysis
+as the local lab. A connection dropped mid-run fails that run with the reason, and the campaign
+goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.graphite import GraphiteClient
+from tests import sshhost
+from tests.conftest import ROOT, Stack, run_tare, stack_args
+from tests.lab import campaign, run_status, runs
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)"),
+    pytest.mark.skipif(not sshhost.available(), reason="openssh-server is not installed"),
+    pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load is not installed"),
+]
+
+SUBNET = "10.213.94"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+@pytest.fixture(scope="module")
+def ssh_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sshhost.SshHost, Stack]]:
+    tmp = tmp_path_factory.mktemp("sshlab")
+    with sshhost.ssh_host(tmp / "ssh", "wl", SUBNET) as h:
+        state = tmp / "stack"
+        # carbon listens where the workload host reaches it: its collector pushes there itself
+        args = (*stack_args(state), "--listen", h.local_address, "--collectd", "off")
+        res = run_tare("stack", "up", *args, "--json")
+        assert res.code == 0, res.err
+        info = json.loads(res.out)
+        host, port = info["graphite"]["carbon"].rsplit(":", 1)
+        assert host == h.local_address
+        stack = Stack(state, args, info["graphite"]["render_url"], host, int(port), 0, info)
+        try:
+            yield h, stack
+        finally:
+            run_tare("stack", "down", *args)
+
+
+def hosts_table(h: sshhost.SshHost) -> str:
+    return f"""
+[hosts.workload]
+ssh = "{h.ssh.user}@{h.address}"
+key = "{h.ssh.key}"
+known_hosts = "{h.ssh.known_hosts}"
+address = "{h.address}"
+interface = "tsp-wl"
+tare = "{VENV_BIN / "tare"}"
+[hosts.load]
+address = "{h.local_address}"
+"""
+
+
+def write_campaign(tmp: Path, h: sshhost.SshHost, stack: Stack, name: str, repeats: int) -> Path:
+    return campaign(
+        tmp,
+        stack,
+        name=name,
+        modes='["idle", "enforced"]',
+        rates="[1000]",
+        repeats=repeats,
+        refagent=str(VENV_BIN / "tare-refagent"),
+        extra=hosts_table(h),
+    )
+
+
+def test_the_campaign_runs_with_the_workload_host_over_ssh_alone(
+    ssh_lab: tuple[sshhost.SshHost, Stack], tmp_path: Path
+) -> None:
+    h, stack = ssh_lab
+    state = tmp_path / "state"
+    path = write_campaign(tmp_path, h, stack, "sshlab", repeats=2)
+    res = run_tare("run", str(path), "--state-dir", str(state), timeout=600)
+    assert res.code == 0, res.err
+    done = runs(state)
+    assert len(done) == 6
+    assert {r["status"] for r in done} == {"done"}, [(r["status"], r["reason"]) for r in done]
+
+    lab = done[0]["manifest"]["lab"]  # type: ignore[index]
+    assert lab["kind"] == "hosts"
+    facts = dict(lab["sysctls"])  # what the lab learnt of the workload host, over SSH
+    assert facts["workload:kernel"] != "unavailable" and int(facts["workload:cpus"]) >= 1
+
+    # the workload host's collector pushed the run's series itself: cgroup CPU of the host's
+    # cgroup, its interface, the agent's process
+    client = GraphiteClient(stack.render_url)
+    run_id = done[-1]["run_id"]
+    names = {n.path for n in client.find(f"tare.runs.{run_id}.*.tare.*")}
+    assert any(n.endswith(".cgroup") for n in names), names
+    assert any("net_tsp-wl" in n or "net_tsp_wl" in n for n in names), names
+
+    # the analysis reads them as it reads a local lab's
+    res = run_tare("analyze", "--latest", "--json", "--no-write-back", "--state-dir", str(state))
+    assert res.code == 0, res.err
+    table = json.loads(res.out)
+    assert not table["absent_series"], table["absent_series"]
+    kpis = {row["kpi"] for row in table["overheads"]}
+    assert {"cpu_cgroup", "mem_cgroup", "cpu_agent", "tcp_ksegs"} <= kpis, kpis
+    # nothing of the lab is left on the host
+    left = subprocess.run(
+        ["sh", "-c", "ls /sys/fs/cgroup/tare 2>/dev/null | grep -v -- -load || true"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert not [d for d in left if len(d) == 8], left
+
+
+def test_a_connection_dropped_mid_run_fails_that_run_and_the_campaign_goes_on(
+    ssh_lab: tuple[sshhost.SshHost, Stack], tmp_path: Path
+) -> None:
+    h, stack = ssh_lab
+    state = tmp_path / "state"
+    path = write_campaign(tmp_path, h, stack, "sshdrop", repeats=1)
+    dropped = threading.Event()
+
+    def drop_once() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if run_status(state, 2) == "running":
+                time.sleep(4)  # into the load
+                # sshd's side of every connection to the host goes away, as when a link
+                # or the host's sshd is cut
+                subprocess.run(
+                    ["ip", "netns", "exec", h.netns, "pkill", "-f", "^sshd: root@notty"],
+                    check=False,
+                )
+                dropped.set()
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=drop_once, daemon=True)
+    killer.start()
+    res = run_tare("run", str(path), "--state-dir", str(state), timeout=600)
+    killer.join(timeout=5)
+    assert dropped.is_set(), "the second run never started"
+    by_seq = {r["seq"]: r for r in runs(state)}
+    assert res.code != 0 or by_seq[2]["status"] != "done"
+    assert by_seq[2]["status"] == "failed", by_seq[2]
+    assert "ssh" in (by_seq[2]["reason"] or "").lower(), by_seq[2]["reason"]
+    # the campaign went on: the runs after it were done, over a new connection
+    assert by_seq[3]["status"] == "done", by_seq[3]
