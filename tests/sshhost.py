@@ -79,7 +79,7 @@ def ssh_host(tmp: Path, name: str, subnet: str) -> Iterator[SshHost]:
                 "-e",
                 "-f",
                 str(tmp / "sshd_config"),
-            ],  # fmt: skip
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
