@@ -13,11 +13,9 @@ up after a crash as it does for a namespace lab.
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.lab import LOAD_SYSCTLS, WORKLOAD_SYSCTLS, Host, Lab, LabError
 from harness.remote import Ssh
@@ -39,28 +37,6 @@ class RemoteWorkload:
     interface: str  # its interface whose counters are the network KPIs
     tare: str = "tare"  # the tare command there
     carbon: str | None = None  # where its collector sends (None: the campaign's carbon)
-
-
-def _ssh_record(ssh: Ssh) -> dict[str, Any]:
-    return {
-        "destination": ssh.destination,
-        "user": ssh.user,
-        "port": ssh.port,
-        "key": str(ssh.key) if ssh.key else None,
-        "known_hosts": str(ssh.known_hosts) if ssh.known_hosts else None,
-        "control_dir": str(ssh.control_dir),
-    }
-
-
-def _ssh_from(record: dict[str, Any]) -> Ssh:
-    return Ssh(
-        record["destination"],
-        user=record.get("user"),
-        port=int(record.get("port", 22)),
-        key=Path(record["key"]) if record.get("key") else None,
-        known_hosts=Path(record["known_hosts"]) if record.get("known_hosts") else None,
-        control_dir=Path(record.get("control_dir", "/tmp")),
-    )
 
 
 def _facts(host: Host) -> dict[str, str]:
@@ -122,7 +98,7 @@ def hosts_lab(lab_id: str, record_dir: Path, remote: RemoteWorkload, load_addres
         json.dumps(
             {
                 "kind": "hosts",
-                "ssh": _ssh_record(remote.ssh),
+                "ssh": remote.ssh.to_record(),
                 "remote_cgroups": [str(d) for d in dirs],
                 "created": time.time(),
             }
@@ -151,28 +127,3 @@ def hosts_lab(lab_id: str, record_dir: Path, remote: RemoteWorkload, load_addres
         teardown_record(lab.record)
         raise
     return lab
-
-
-def teardown_remote(record: dict[str, Any]) -> list[str]:
-    """Stop what is left in the remote cgroups and remove them (idempotent; a host that cannot
-    be reached is reported, not raised: the record is the only trace)."""
-    ssh = _ssh_from(record["ssh"])
-    host = Host("workload", ssh.destination, transport=ssh)
-    done: list[str] = []
-    for d in record.get("remote_cgroups", []):
-        q = shlex.quote(d)
-        script = (
-            f"[ -d {q} ] || exit 0; "
-            f"for i in 1 2 3 4 5 6 7 8 9 10; do "
-            f"for p in $(cat {q}/cgroup.procs); do kill -9 $p 2>/dev/null; done; "
-            f"rmdir {q} 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
-        )
-        try:
-            res = host.run(["sh", "-c", script], 30, in_cgroup=False)
-        except LabError as exc:
-            done.append(f"could not reach the workload host to remove {d}: {exc}")
-            continue
-        done.append(
-            f"cgroup {d} on {ssh.target}" if res.returncode == 0 else f"cgroup {d}: still busy"
-        )
-    return done

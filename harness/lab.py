@@ -28,7 +28,7 @@ from typing import IO
 
 from contracts.errors import ErrorKind
 from harness.errors import HarnessError
-from harness.remote import Transport, connection_lost
+from harness.remote import Transport, connection_lost, teardown_remote
 
 log = logging.getLogger(__name__)
 
@@ -383,8 +383,6 @@ def teardown_record(record: Path) -> list[str]:
                 except OSError:
                     time.sleep(0.05)
     if data.get("kind") == "hosts":
-        from harness.hostlab import teardown_remote
-
         done += teardown_remote(data)
     record.unlink(missing_ok=True)
     return done

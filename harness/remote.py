@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 SSH_FAILED = 255  # ssh's own exit code when the connection (not the command) failed
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -119,6 +119,28 @@ class Ssh:
         remote = (["env", *remote] if remote else []) + list(argv)
         return [*self.options(dedicated=dedicated), self.target, "--", shlex.join(remote)]
 
+    def to_record(self) -> dict[str, Any]:
+        """What a lab record keeps to reach the host again (``tare lab down``)."""
+        return {
+            "destination": self.destination,
+            "user": self.user,
+            "port": self.port,
+            "key": str(self.key) if self.key else None,
+            "known_hosts": str(self.known_hosts) if self.known_hosts else None,
+            "control_dir": str(self.control_dir),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Ssh:
+        return cls(
+            str(record["destination"]),
+            user=record.get("user"),
+            port=int(record.get("port", 22)),
+            key=Path(record["key"]) if record.get("key") else None,
+            known_hosts=Path(record["known_hosts"]) if record.get("known_hosts") else None,
+            control_dir=Path(record.get("control_dir", "/tmp")),
+        )
+
     def close(self) -> None:
         """End the shared connection (idempotent: nothing to end is fine)."""
         subprocess.run(
@@ -199,3 +221,35 @@ def connection_lost(returncode: int, stderr: str) -> str | None:
         return None
     words = " ".join(stderr.strip().splitlines()[-1:]) or "exit 255"
     return f"ssh: {words}"
+
+
+def teardown_remote(record: Mapping[str, Any]) -> list[str]:
+    """Stop what is left in a hosts lab's remote cgroups and remove them (idempotent). A host
+    that cannot be reached is reported, not raised: the record is the only trace."""
+    ssh = Ssh.from_record(record["ssh"])
+    done: list[str] = []
+    for d in record.get("remote_cgroups", []):
+        q = shlex.quote(str(d))
+        script = (
+            f"[ -d {q} ] || exit 0; for i in 1 2 3 4 5 6 7 8 9 10; do "
+            f"for p in $(cat {q}/cgroup.procs); do kill -9 $p 2>/dev/null; done; "
+            f"rmdir {q} 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
+        )
+        try:
+            res = subprocess.run(
+                ssh.wrap(["sh", "-c", script]),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            done.append(f"could not reach {ssh.target} to remove {d} (timed out)")
+            continue
+        lost = connection_lost(res.returncode, res.stderr)
+        if lost is not None:
+            done.append(f"could not reach {ssh.target} to remove {d}: {lost}")
+        else:
+            done.append(f"cgroup {d} on {ssh.target}" + ("" if res.returncode == 0 else ": busy"))
+    return done

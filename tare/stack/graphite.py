@@ -307,6 +307,6 @@ def docker_carbon_conf() -> str:
     """carbon.conf for docker-compose's Graphite (the official image's /opt/graphite layout,
     listening on every interface of the container): the local stack's settings, so both take
     a night's thousands of new series at once (``MAX_CREATES_PER_MINUTE = inf``) with tags."""
-    s = StackSettings(Path("/opt"), Path("/opt/graphite"), host="0.0.0.0")
+    s = StackSettings(Path("/opt"), Path("/opt/graphite"), host="0.0.0.0", listen="0.0.0.0")
     local_web = "GRAPHITE_URL = http://127.0.0.1:8080"
     return render_carbon_conf(s).replace(f"GRAPHITE_URL = {s.render_url}", local_web)
