@@ -51,6 +51,7 @@ class CollectOptions:
     backend: Backend = "auto"
     interval_s: int = 1
     processes_plugin: bool = False
+    ready_file: Path | None = None  # touched once the first sample is taken
 
 
 def default_host() -> str:
@@ -96,6 +97,7 @@ def run_standalone(opts: CollectOptions) -> tuple[CollectStats, CarbonSender]:
             duration_s=opts.duration_s,
             interval_s=opts.interval_s,
             should_stop=lambda: stop.stopped,
+            on_first=(opts.ready_file.touch if opts.ready_file else lambda: None),
         )
     finally:
         for sig, handler in previous.items():

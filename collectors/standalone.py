@@ -49,6 +49,7 @@ def collect(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     should_stop: Callable[[], bool] = lambda: False,
+    on_first: Callable[[], None] = lambda: None,
 ) -> CollectStats:
     """Sample at every whole ``interval_s`` second until ``duration_s`` has passed."""
     if interval_s < 1:
@@ -74,6 +75,8 @@ def collect(
         stats.samples += 1
         stats.points += len(points)
         stats.sampled.append(ts)
+        if stats.samples == 1:
+            on_first()
         tick += interval_s
         late = clock() - tick
         if late >= interval_s:  # fell behind (suspended, overloaded): skip, never back-fill

@@ -1,4 +1,5 @@
-"""A lab on real hosts: the workload host reached over SSH, the load generated here.
+"""A lab on real hosts: the workload host reached over SSH, the load generated here or on a load
+host reached over SSH too.
 
 The workload host is a machine of its own (or, in the tests, a namespace with its own sshd): no
 namespaces are made; the run's workload cgroup is made there, the lab's sysctls are set there,
@@ -67,8 +68,15 @@ def _cgroup_dirs(host: Host, rel: str) -> list[Path]:
     )
 
 
-def hosts_lab(lab_id: str, record_dir: Path, remote: RemoteWorkload, load_address: str) -> Lab:
-    """The workload host's cgroup and sysctls set over SSH, the load host's here."""
+def hosts_lab(
+    lab_id: str,
+    record_dir: Path,
+    remote: RemoteWorkload,
+    load_address: str,
+    load_ssh: Ssh | None = None,
+) -> Lab:
+    """The workload host's cgroup and sysctls set over SSH; the load host's sysctls here, or
+    over SSH too (``load_ssh``)."""
     rel = f"tare/{lab_id}"
     probe = Host("workload", remote.address, transport=remote.ssh)
     dirs = _cgroup_dirs(probe, rel)
@@ -79,7 +87,7 @@ def hosts_lab(lab_id: str, record_dir: Path, remote: RemoteWorkload, load_addres
         interface=remote.interface,
         transport=remote.ssh,
     )
-    load = Host("load", load_address)
+    load = Host("load", load_address, transport=load_ssh)
     lab = Lab(
         lab_id,
         record_dir,
@@ -88,7 +96,8 @@ def hosts_lab(lab_id: str, record_dir: Path, remote: RemoteWorkload, load_addres
         kind="hosts",
         cgroup=rel,
         gives_up=(
-            f"namespaces: the workload is the host {remote.ssh.target}, the load this machine",
+            f"namespaces: the workload is the host {remote.ssh.target}, the load "
+            + (f"the host {load_ssh.target}" if load_ssh else "this machine"),
             "the disturbance check (the workload host's CPU is not watched from here)",
             "RPS steering and core pinning",
         ),

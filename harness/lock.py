@@ -1,4 +1,6 @@
-"""One lab per machine: an exclusive lock under ``/run/tare`` naming its holder.
+"""One lab per machine: an exclusive lock under ``/run/tare`` naming its holder. A lab on hosts
+reached over SSH locks each of its hosts instead (``host=``), so campaigns on distinct hosts run
+at once and two that would share a host do not.
 
 Every verb that builds a lab (``run``, ``calibrate``, ``capacity``, and the scheduler) takes it,
 whatever its state directory: two campaigns on the same cores would each disturb the other and
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import time
@@ -79,10 +82,17 @@ class LabLock:
     """``with LabLock(verb, campaign, state_dir):`` -- refused with LabBusy naming the holder."""
 
     def __init__(
-        self, verb: str, campaign: str, state_dir: Path, directory: Path | None = None
+        self,
+        verb: str,
+        campaign: str,
+        state_dir: Path,
+        directory: Path | None = None,
+        host: str | None = None,  # a host reached over SSH (None: this machine)
     ) -> None:
         self.directory = directory or lock_dir()
-        self.path = self.directory / "lab.lock"
+        self.host = host
+        name = "lab" if host is None else "host-" + hashlib.sha1(host.encode()).hexdigest()[:16]
+        self.path = self.directory / f"{name}.lock"
         self.holder = Holder(os.getpid(), verb, campaign, str(state_dir.resolve()), time.time())
         self.fh: IO[str] | None = None
 
@@ -97,8 +107,12 @@ class LabLock:
             holder = _read_holder(fh)
             fh.close()
             who = holder.describe() if holder else "another tare process"
+            if self.host is None:
+                raise LabBusy(
+                    f"the lab is in use by {who}; one lab per machine (lock {self.path})"
+                ) from None
             raise LabBusy(
-                f"the lab is in use by {who}; one lab per machine (lock {self.path})"
+                f"the host {self.host} is in use by {who}; one lab per host (lock {self.path})"
             ) from None
         fh.seek(0)
         fh.truncate()

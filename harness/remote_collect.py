@@ -19,11 +19,14 @@ from contracts.manifest import CollectorReport
 from contracts.processes import stop
 from harness.lab import Host, LabError
 
-REMOTE_STATE = "/var/tmp/tare-collect"  # the remote collector's spool: sent by the next run
+# the remote collector's state (its spool, sent by the campaign's next run; its reports), one
+# directory per campaign: two campaigns' collectors never share a spool
+REMOTE_STATE = "/var/tmp/tare-collect"
 
 
 def collect_argv(
     tare: str,
+    campaign: str,
     run_id: str,
     carbon: str,
     prefix: str,
@@ -38,7 +41,8 @@ def collect_argv(
         "--carbon", carbon,
         "--prefix", prefix,
         "--host", host_label,
-        "--state-dir", REMOTE_STATE,
+        "--state-dir", f"{REMOTE_STATE}/{campaign}",
+        "--ready-file", f"{REMOTE_STATE}/{campaign}/reports/{run_id}.ready",
         "--json",
     ]  # fmt: skip
     if cgroup:
@@ -69,11 +73,23 @@ class RemoteCollector:
         self.stopped = False
         self.result: dict[str, Any] | None = None
         self.error: str | None = None
-        write = 'mkdir -p "${0%/*}" && rm -f "$0" && exec "$@" > "$0"'
+        write = 'mkdir -p "${0%/*}" && rm -f "$0" "${0%.json}.ready" && exec "$@" > "$0"'
         self.proc = host.popen(["sh", "-c", write, report, *argv], log)
+        self.wait_ready(report.removesuffix(".json") + ".ready")
 
     def start(self) -> None:
         """Started in the constructor."""
+
+    def wait_ready(self, ready: str, timeout_s: float = 30.0) -> None:
+        """Until the collector has taken its first sample there (so the load never starts
+        before it: a remote interpreter takes a second or two to start)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if self.host.run(["test", "-e", ready], 15, in_cgroup=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        if self.proc.poll() is None:
+            self.error = f"the collector on the workload host took no sample in {timeout_s:.0f} s"
 
     def stop(self) -> None:
         if self.stopped:

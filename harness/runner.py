@@ -147,9 +147,33 @@ def _tail(path: Path, n: int = 3) -> str:
     return " | ".join(lines[-n:])
 
 
+# the load tool on a load host over SSH, timed there: its start and end on stderr
+TIMED = (
+    'echo "tare-load-started $(date +%s.%N)" >&2; "$@"; r=$?; '
+    'echo "tare-load-ended $(date +%s.%N)" >&2; exit $r'
+)
+
+
+def timed_on_host(stderr: str) -> tuple[str, float | None]:
+    """(the tool's own stderr, the seconds between TIMED's two marks; None without them)."""
+    marks: dict[str, float] = {}
+    kept = []
+    for line in stderr.splitlines(keepends=True):
+        word, _, value = line.strip().partition(" ")
+        if word in ("tare-load-started", "tare-load-ended"):
+            with contextlib.suppress(ValueError):
+                marks[word] = float(value)
+            continue
+        kept.append(line)
+    if len(marks) != 2:
+        return "".join(kept), None
+    return "".join(kept), marks["tare-load-ended"] - marks["tare-load-started"]
+
+
 def probe(load: Host, address: str, port: int, timeout_s: float) -> bool:
+    python = sys.executable if load.transport is None else "python3"
     proc = load.run(
-        [sys.executable, "-c", PROBE, address, str(port), str(timeout_s)],
+        [python, "-c", PROBE, address, str(port), str(timeout_s)],
         timeout_s + 10,
         in_cgroup=False,
     )
@@ -188,13 +212,25 @@ def _load_and_judge(
     before_counters = read_counters()
     before = disturbance.snapshot(lab_cgroups, time.monotonic()) if watch else None
     t0 = time.time()
+    argv = loadmod.command(spec, str(log_file))
+    timed: float | None = None
+    if lab.load.transport is not None:  # the log is written there, then read back
+        lab.load.run(["mkdir", "-p", str(lab_dir)], 30, in_cgroup=False)
+        argv = ["sh", "-c", TIMED, "sh", *argv]
     try:
-        proc = lab.load.run(loadmod.command(spec, str(log_file)), cfg.run_timeout_s)
+        proc = lab.load.run(argv, cfg.run_timeout_s)
+        if lab.load.transport is not None:
+            got = lab.load.run(["cat", str(log_file)], 60, in_cgroup=False)
+            log_file.write_text(got.stdout)
+            proc.stderr, timed = timed_on_host(proc.stderr)
     except subprocess.TimeoutExpired:
         return RunOutcome(
             RunState.FAILED, f"load did not finish within {cfg.run_timeout_s} s", facts=facts
         )
     t1 = time.time()
+    elapsed = t1 - t0
+    if lab.load.transport is not None and timed is not None:
+        elapsed = timed  # as the load host timed it: no SSH round trips in it
     if before is not None:
         after = disturbance.snapshot(lab_cgroups, time.monotonic())
         facts.disturbance = disturbance.share(before, after)
@@ -214,9 +250,9 @@ def _load_and_judge(
     else:
         result = loadmod.httperf_result(proc.stdout, spec)
     check = counters.server_check(
-        profile, before_counters, after_counters, max(cfg.duration_s, t1 - t0), iface
+        profile, before_counters, after_counters, max(cfg.duration_s, elapsed), iface
     )
-    facts.load_elapsed_s = round(t1 - t0, 3)
+    facts.load_elapsed_s = round(elapsed, 3)
     verdict = loadmod.judge(result, cfg.min_ratio, check, cfg.max_error_pct)
     retrans = counters.retransmits(before_counters, after_counters)
     d, limit = facts.disturbance, cfg.max_disturbance_pct

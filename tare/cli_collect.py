@@ -66,6 +66,11 @@ def parse_processes(by_name: tuple[str, ...], by_pidfile: tuple[str, ...]) -> tu
     help="With --collector collectd, also load collectd's processes plugin (costly).",
 )
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Create this file once the first sample is taken (a remote run waits for it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def collect_cmd(
     run_id: str,
@@ -84,6 +89,7 @@ def collect_cmd(
     backend: str,
     processes_plugin: bool,
     state_dir: Path | None,
+    ready_file: Path | None,
     as_json: bool,
 ) -> None:
     """Collect the run's KPIs once per second into Graphite under run-tagged paths."""
@@ -114,6 +120,7 @@ def collect_cmd(
         backend=cast(tc.Backend, backend),
         interval_s=interval,
         processes_plugin=processes_plugin,
+        ready_file=ready_file,
     )
     if collector == "collectd":
         conf, report, sender = tc.run_collectd(opts)

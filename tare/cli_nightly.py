@@ -17,7 +17,7 @@ from tare.stack.settings import resolve
 
 
 @click.command("nightly")
-@click.argument("config", type=click.Path(path_type=Path))
+@click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a new regression is found.")
 @click.option(
     "--junit",
@@ -32,7 +32,7 @@ from tare.stack.settings import resolve
 @click.pass_context
 def nightly_cmd(
     ctx: click.Context,
-    config: Path,
+    configs: tuple[Path, ...],
     fail_on_regression: bool,
     junit_file: Path | None,
     notify: str,
@@ -40,12 +40,22 @@ def nightly_cmd(
     state_dir: Path | None,
     as_json: bool,
 ) -> None:
-    """Stack check, run (tonight's interrupted campaign resumed), analyze, alert, report."""
+    """Stack check, run (tonight's interrupted campaign resumed), analyze, alert, report.
+
+    Several CONFIGS run at once, each its own night (on distinct hosts: see [hosts]); the exit
+    code is the highest of theirs."""
     from alerting import summary
     from pipeline import junit, tables
     from tare.config import load_campaign
     from tare.nightly import run_night
 
+    if len(configs) > 1:
+        common = ["--notify", notify]
+        common += ["--fail-on-regression"] if fail_on_regression else []
+        common += ["--slack-secrets", str(slack_secrets)] if slack_secrets else []
+        common += ["--state-dir", str(resolve(state_dir=state_dir).state_dir)]
+        ctx.exit(run_several([load_campaign(c) for c in configs], common, junit_file, as_json))
+    config = configs[0]
     campaign = load_campaign(config)
     settings = resolve(state_dir=state_dir)
     night = run_night(campaign, settings, notify, slack_secrets)
@@ -66,6 +76,27 @@ def nightly_cmd(
             click.echo(f"  {s.name:8} {'ok' if s.code == 0 else f'exit {s.code}'}: {s.message}")
         click.echo(one_line(data))
     ctx.exit(code)
+
+
+def run_several(
+    campaigns: list[Any], common: list[str], junit_file: Path | None, as_json: bool
+) -> int:
+    from tare import nightly_many
+
+    nightly_many.check_apart(campaigns)
+    names = ", ".join(c.name for c in campaigns)
+    click.echo(f"nightly: {len(campaigns)} campaigns at once: {names}", err=True)
+    nights = nightly_many.wait(nightly_many.start(campaigns, common, junit_file))
+    code = nightly_many.exit_code(nights)
+    if as_json:
+        emit({"nights": nights, "exit": code})
+    else:
+        for n in nights:
+            if "error" in n:
+                click.echo(f"nightly {n['campaign']}: exit {n['exit']}: {n['error'].strip()}")
+            else:
+                click.echo(one_line(n))
+    return code
 
 
 def night_json(night: Any, code: int, junit_file: Path | None) -> dict[str, Any]:

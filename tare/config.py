@@ -326,15 +326,15 @@ class HostsSection(_Model):
 
 def hosts_problems(spec: CampaignFile) -> list[Problem]:
     """A workload host over SSH needs its address and interface, and the address the load
-    reaches it from; the load host runs tare's load tool here."""
+    reaches it from; a load host over SSH goes with a workload host over SSH."""
     h = spec.hosts
     problems: list[Problem] = []
-    if h.load.remote:
+    if h.load.remote and not h.workload.remote:
         problems.append(
             Problem(
                 "hosts.load.ssh",
-                "the load host is the machine tare runs on (run tare there); only the workload "
-                "host can be reached over SSH",
+                "a load host over SSH needs the workload host over SSH too (hosts.workload.ssh); "
+                "a lab on this machine makes its own namespaces",
             )
         )
     if not h.workload.remote:

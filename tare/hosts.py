@@ -29,14 +29,13 @@ def control_dir() -> Path:
     return path
 
 
-def remote_workload(campaign: Campaign) -> RemoteWorkload | None:
-    """The workload host over SSH, or None for a lab on this machine."""
-    h = campaign.spec.hosts.workload
+def ssh_of(campaign: Campaign, which: str) -> Ssh | None:
+    """The SSH transport of ``hosts.<which>``, or None for this machine."""
+    h = getattr(campaign.spec.hosts, which)
     if not h.remote:
         return None
-    assert h.address is not None and h.interface is not None  # checked when loaded
     user, _, destination = h.ssh.rpartition("@")
-    ssh = Ssh(
+    return Ssh(
         destination,
         user=user or None,
         port=h.port,
@@ -44,6 +43,28 @@ def remote_workload(campaign: Campaign) -> RemoteWorkload | None:
         known_hosts=_near(h.known_hosts, campaign) if h.known_hosts else None,
         control_dir=control_dir(),
     )
+
+
+THIS_MACHINE = "this machine"
+
+
+def host_names(campaign: Campaign) -> tuple[str, str]:
+    """(workload host, load host) as the lab locks and the refusals name them: ``this
+    machine`` or ``ssh user@host:port``."""
+    out = []
+    for which in ("workload", "load"):
+        ssh = ssh_of(campaign, which)
+        out.append(THIS_MACHINE if ssh is None else ssh.describe)
+    return out[0], out[1]
+
+
+def remote_workload(campaign: Campaign) -> RemoteWorkload | None:
+    """The workload host over SSH, or None for a lab on this machine."""
+    h = campaign.spec.hosts.workload
+    ssh = ssh_of(campaign, "workload")
+    if ssh is None:
+        return None
+    assert h.address is not None and h.interface is not None  # checked when loaded
     carbon = h.carbon or str(campaign.graphite.carbon)
     return RemoteWorkload(ssh, h.address, h.interface, h.tare, carbon)
 
@@ -55,15 +76,28 @@ def load_address(campaign: Campaign) -> str:
 
 
 def preflight(campaign: Campaign, remote: RemoteWorkload) -> None:
-    """The host answers over SSH and has the workload's program, tare and the agent's."""
+    """The hosts answer over SSH and have what runs there: the workload's program, tare and the
+    agent's installer; the load tool and python3 on a load host over SSH."""
     spec = campaign.spec
-    programs = {spec.workload.command[0], remote.tare, spec.agent.install[0]}
+    _check_programs(
+        campaign,
+        "workload",
+        Host("workload", remote.address, transport=remote.ssh),
+        {spec.workload.command[0], remote.tare, spec.agent.install[0]},
+    )
+    load = ssh_of(campaign, "load")
+    if load is not None:
+        host = Host("load", load_address(campaign), transport=load)
+        _check_programs(campaign, "load", host, {spec.load.tool, "python3"})
+
+
+def _check_programs(campaign: Campaign, which: str, host: Host, programs: set[str]) -> None:
     script = " && ".join(f"command -v {shlex.quote(p)} >/dev/null" for p in sorted(programs))
-    host = Host("workload", remote.address, transport=remote.ssh)
+    assert host.transport is not None
     try:
         got = host.run(["sh", "-c", script], 60)
     except LabError as exc:
-        raise ServiceUnavailable(f"{campaign.path}: hosts.workload: {exc}") from None
+        raise ServiceUnavailable(f"{campaign.path}: hosts.{which}: {exc}") from None
     if got.returncode != 0:
         missing = [
             p
@@ -71,6 +105,6 @@ def preflight(campaign: Campaign, remote: RemoteWorkload) -> None:
             if host.run(["sh", "-c", f"command -v {shlex.quote(p)}"], 30).returncode != 0
         ]
         raise ServiceUnavailable(
-            f"{campaign.path}: hosts.workload ({remote.ssh.describe}): not found there: "
-            + ", ".join(missing or ["(a program of the workload, tare or the agent)"])
+            f"{campaign.path}: hosts.{which} ({host.transport.describe}): not found there: "
+            + ", ".join(missing or sorted(programs))
         )

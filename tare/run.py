@@ -4,6 +4,7 @@ no statistics here."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -11,7 +12,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -229,6 +230,7 @@ class Recorder:
         followed = [("server", server)] + ([("agent", agent)] if agent_present else [])
         argv = collect_argv(
             self.remote.tare,
+            label(self.campaign),
             run_id,
             self.remote.carbon or str(self.graphite.carbon),
             self.graphite.prefix,
@@ -238,7 +240,7 @@ class Recorder:
             followed,
         )
         log = open_log(self.state_dir / "log" / "remote-collect" / f"{run_id}.log")
-        report = f"{REMOTE_STATE}/reports/{label(run_id)}.json"
+        report = f"{REMOTE_STATE}/{label(self.campaign)}/reports/{label(run_id)}.json"
         return RemoteCollector(lab.workload, argv, report, log, self.graphite.prefix)
 
     def run_finished(self, run_id: str, planned: PlannedRun, outcome: RunOutcome) -> None:
@@ -284,11 +286,12 @@ def mid_second(steady: tuple[float, float]) -> int:
     return (math.ceil(steady[0]) + math.floor(steady[1])) // 2
 
 
-def preflight(campaign: Campaign, local_workload: bool = True) -> None:
-    """The load tool (and a local workload's program) here, and carbon answering."""
+def preflight(campaign: Campaign, local_workload: bool = True, local_load: bool = True) -> None:
+    """The load tool and the workload's program where they run here, and carbon answering."""
     spec = campaign.spec
     workload = spec.workload.command[0] if local_workload else None
-    check_tools(spec.load.tool, workload, f"{campaign.path}: workload.command")
+    if local_load:
+        check_tools(spec.load.tool, workload, f"{campaign.path}: workload.command")
     carbon = campaign.graphite.carbon
     why = unreachable(carbon)
     if why is not None:
@@ -385,7 +388,11 @@ def run(
 ) -> CampaignSummary:
     agents_on_path()
     remote = hosts.remote_workload(campaign)
-    preflight(campaign, local_workload=remote is None)
+    preflight(
+        campaign,
+        local_workload=remote is None,
+        local_load=hosts.ssh_of(campaign, "load") is None,
+    )
     if remote is not None:
         hosts.preflight(campaign, remote)
     p = make_plan(campaign)
@@ -394,7 +401,7 @@ def run(
     as_root = os.geteuid() == 0 if lab_kind == "auto" else lab_kind == "namespaces"
     record_dir = state_dir / "lab" / "records"
     spec = campaign.spec
-    with LabLock("run", campaign.name, state_dir):
+    with lab_locks("run", campaign, state_dir):
         collector = collector_of(campaign, state_dir, stream)
         ledger = Ledger(state_dir / "ledger.db")
         try:
@@ -419,7 +426,13 @@ def run(
             def make_lab(run_id: str) -> Lab:
                 lab_id = uuid.uuid4().hex[:8]
                 if remote is not None:
-                    return hosts_lab(lab_id, record_dir, remote, hosts.load_address(campaign))
+                    return hosts_lab(
+                        lab_id,
+                        record_dir,
+                        remote,
+                        hosts.load_address(campaign),
+                        hosts.ssh_of(campaign, "load"),
+                    )
                 if as_root:
                     return namespace_lab(lab_id, record_dir, spec.workload.port)
                 return loopback_lab(lab_id, record_dir)
@@ -470,6 +483,17 @@ def run(
             )
         finally:
             ledger.close()
+
+
+@contextlib.contextmanager
+def lab_locks(verb: str, campaign: Campaign, state_dir: Path) -> Iterator[None]:
+    """The lab lock of every host the campaign measures on: this machine's, or one per host
+    reached over SSH (so campaigns on distinct hosts run at once)."""
+    with contextlib.ExitStack() as stack:
+        for name in dict.fromkeys(hosts.host_names(campaign)):
+            host = None if name == hosts.THIS_MACHINE else name
+            stack.enter_context(LabLock(verb, campaign.name, state_dir, host=host))
+        yield
 
 
 def campaign_record(ledger: Ledger, cid: str) -> CampaignRecord:

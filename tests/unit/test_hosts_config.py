@@ -62,7 +62,10 @@ def test_the_workload_host_over_ssh_becomes_the_harness_types(tmp_path: Path) ->
         ('[hosts.workload]\nssh = "lab@h"\n', "c.toml: hosts.workload.address: required"),
         ('[hosts.workload]\nssh = "lab@h"\n', "c.toml: hosts.workload.interface: required"),
         ('[hosts.workload]\nssh = "lab@h"\n', "c.toml: hosts.load.address: required"),
-        ('[hosts.load]\nssh = "lab@h"\n', "c.toml: hosts.load.ssh: the load host is the machine"),
+        (
+            '[hosts.load]\nssh = "lab@h"\n',
+            "c.toml: hosts.load.ssh: a load host over SSH needs the workload host",
+        ),
         ('[hosts.workload]\nssh = "-oProxyCommand=x"\n', "c.toml: hosts.workload.ssh: "),
         ('[hosts.workload]\nssh = "a b@h"\n', "c.toml: hosts.workload.ssh: "),
         ('[hosts.workload]\naddress = "h.example"\n', "c.toml: hosts.workload.address: "),
@@ -79,13 +82,14 @@ def test_bad_hosts_name_the_key(extra: str, expected: str) -> None:
 
 def test_the_remote_collector_is_tares_own_pushing_to_carbon_itself() -> None:
     argv = collect_argv(
-        "/opt/tare/bin/tare", "r1", "10.0.1.1:2003", "tare", "vm", "tare/ab12", "eth1",
-        [("server", "nginx"), ("agent", "tare-refagent")],
+        "/opt/tare/bin/tare", "quickstart", "r1", "10.0.1.1:2003", "tare", "vm",
+        "tare/ab12", "eth1", [("server", "nginx"), ("agent", "tare-refagent")],
     )  # fmt: skip
     joined = " ".join(argv)
     assert argv[:2] == ["/opt/tare/bin/tare", "collect"]
     for part in ("--carbon 10.0.1.1:2003", "--host vm", "--cgroup tare/ab12", "--interface eth1",
-                 "--process server=nginx", "--process agent=tare-refagent", "--json"):  # fmt: skip
+                 "--process server=nginx", "--process agent=tare-refagent", "--json",
+                 "--ready-file /var/tmp/tare-collect/quickstart/reports/r1.ready"):  # fmt: skip
         assert part in joined
 
 
