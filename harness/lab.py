@@ -392,8 +392,9 @@ def teardown(lab: Lab) -> list[str]:
     return teardown_record(lab.record) if lab.kind in ("namespaces", "hosts") else []
 
 
-def teardown_all(record_dir: Path) -> list[str]:
+def teardown_all(record_dir: Path, skip: frozenset[Path] = frozenset()) -> list[str]:
     done: list[str] = []
     for record in sorted(record_dir.glob("*.json")):
-        done += teardown_record(record)
+        if record not in skip:
+            done += teardown_record(record)
     return done

@@ -300,10 +300,39 @@ def lab_down(force: bool, state_dir: Path | None) -> None:
     else:
         try:
             with LabLock("lab down", "-", settings.state_dir):
-                done = teardown_all(records)
+                done, busy = _down_hosts_labs(records, settings.state_dir)
+                done += teardown_all(records, skip=busy)
         except LabBusy as exc:
             raise LabBusy(f"{exc}; `tare lab down --force` tears it down anyway") from None
     click.echo("lab: removed " + ", ".join(done) if done else "lab: nothing to remove")
+
+
+def _down_hosts_labs(records: Path, state_dir: Path) -> tuple[list[str], frozenset[Path]]:
+    """The records of labs on hosts over SSH, each torn down under its host's lock: one whose
+    host a live campaign holds is left alone (named, and returned to be skipped)."""
+    import json
+
+    from harness.lab import teardown_record
+    from harness.lock import LabBusy, LabLock
+    from harness.remote import Ssh
+
+    done: list[str] = []
+    busy: set[Path] = set()
+    for record in sorted(records.glob("*.json")):
+        try:
+            data = json.loads(record.read_text())
+            host = Ssh.from_record(data["ssh"]).describe if data.get("kind") == "hosts" else None
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if host is None:
+            continue
+        try:
+            with LabLock("lab down", "-", state_dir, host=host):
+                done += teardown_record(record)
+        except LabBusy:
+            done.append(f"not {record.stem}: {host} is in use by a live campaign")
+            busy.add(record)
+    return done, frozenset(busy)
 
 
 def _load(settings: StackSettings, campaign_id: str | None) -> tuple[Any, list[Any]]:

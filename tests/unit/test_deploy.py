@@ -40,6 +40,7 @@ def test_every_deploy_file_runs_a_gated_night_with_a_junit_file() -> None:
         DEPLOY / "tare-scheduler.service",
         DEPLOY / "tare-nightly.service",
         DEPLOY / "Jenkinsfile",
+        DEPLOY / "Jenkinsfile.labs",
         ROOT / "Dockerfile",
     ]
     for path in files:
@@ -61,3 +62,15 @@ def test_compose_has_the_scheduler() -> None:
     assert re.search(r"^  tare:\n    build: \.\n", compose, re.M)
     assert "stop_grace_period: 5m" in compose
     assert '"schedule", "examples/nightly.toml"' in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_labs_matrix_runs_several_campaigns_per_platform_on_a_cluster() -> None:
+    text = (DEPLOY / "Jenkinsfile.labs").read_text()
+    assert "axis { name 'PLATFORM'" in text
+    assert "tare nightly labs/${PLATFORM}/*.toml" in text  # several campaigns, one night
+    assert "junit-${PLATFORM}-*.xml" in text  # one JUnit file per campaign
+    assert "tare stack up --settings deploy/stack.toml" in text
+    from tare.stack.settings import resolve
+
+    s = resolve({}, state_dir=ROOT / "var", settings_file=DEPLOY / "stack.toml")
+    assert s.caches == 2 and s.listen == "0.0.0.0"
