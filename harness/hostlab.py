@@ -14,6 +14,7 @@ up after a crash as it does for a namespace lab.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,3 +137,15 @@ def hosts_lab(
         teardown_record(lab.record)
         raise
     return lab
+
+
+def missing_programs(host: Host, programs: set[str]) -> list[str]:
+    """Which of ``programs`` the host cannot run (one round trip when none is missing)."""
+
+    def found(names: list[str]) -> bool:
+        script = " && ".join(f"command -v {shlex.quote(p)} >/dev/null" for p in names)
+        return host.run(["sh", "-c", script], 60, in_cgroup=False).returncode == 0
+
+    if found(sorted(programs)):
+        return []
+    return [p for p in sorted(programs) if not found([p])]

@@ -9,11 +9,21 @@ scripts/bootstrap.sh || { echo "test: bootstrap failed" >&2; exit 1; }
 .venv/bin/ruff format --check . || exit 1
 .venv/bin/mypy || exit 1
 
-.venv/bin/pytest "$@"
-code=$?
-if [ "$code" -eq 5 ]; then
-  # pytest's 5 means no test was collected: for this suite that is a failure, never a pass.
-  echo "test: pytest collected no tests; failing" >&2
-  exit 1
-fi
-exit "$code"
+run_pytest() {
+  .venv/bin/pytest "$@"
+  local code=$?
+  if [ "$code" -eq 5 ]; then
+    # pytest's 5 means no test was collected: for this suite that is a failure, never a pass.
+    echo "test: pytest collected no tests ($*); failing" >&2
+    return 1
+  fi
+  return "$code"
+}
+
+for arg in "$@"; do
+  case "$arg" in -*) ;; *) run_pytest "$@"; exit $? ;; esac  # a selection: run just that
+done
+# The unit tests on two processes; then the lab tests (integration, faults) one at a time, since
+# they measure and two at once would disturb each other.
+run_pytest -n 2 "$@" tests/unit || exit $?
+run_pytest -p no:xdist "$@" tests/integration tests/faults

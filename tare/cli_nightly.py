@@ -81,13 +81,14 @@ def nightly_cmd(
 def run_several(
     campaigns: list[Any], common: list[str], junit_file: Path | None, as_json: bool
 ) -> int:
+    from harness.parallel import exit_code
     from tare import nightly_many
 
     nightly_many.check_apart(campaigns)
     names = ", ".join(c.name for c in campaigns)
     click.echo(f"nightly: {len(campaigns)} campaigns at once: {names}", err=True)
-    nights = nightly_many.wait(nightly_many.start(campaigns, common, junit_file))
-    code = nightly_many.exit_code(nights)
+    nights = nightly_many.run(campaigns, common, junit_file)
+    code = exit_code(nights)
     if as_json:
         emit({"nights": nights, "exit": code})
     else:

@@ -4,12 +4,11 @@ before the first run."""
 from __future__ import annotations
 
 import os
-import shlex
 import tempfile
 from pathlib import Path
 
 from contracts.errors import ServiceUnavailable
-from harness.hostlab import RemoteWorkload
+from harness.hostlab import RemoteWorkload, missing_programs
 from harness.lab import Host, LabError
 from harness.remote import Ssh
 from tare.config import Campaign
@@ -92,19 +91,12 @@ def preflight(campaign: Campaign, remote: RemoteWorkload) -> None:
 
 
 def _check_programs(campaign: Campaign, which: str, host: Host, programs: set[str]) -> None:
-    script = " && ".join(f"command -v {shlex.quote(p)} >/dev/null" for p in sorted(programs))
-    assert host.transport is not None
     try:
-        got = host.run(["sh", "-c", script], 60)
+        missing = missing_programs(host, programs)
     except LabError as exc:
         raise ServiceUnavailable(f"{campaign.path}: hosts.{which}: {exc}") from None
-    if got.returncode != 0:
-        missing = [
-            p
-            for p in sorted(programs)
-            if host.run(["sh", "-c", f"command -v {shlex.quote(p)}"], 30).returncode != 0
-        ]
+    if missing:
         raise ServiceUnavailable(
-            f"{campaign.path}: hosts.{which} ({host.transport.describe}): not found there: "
-            + ", ".join(missing or sorted(programs))
+            f"{campaign.path}: hosts.{which} ({host.transport.describe if host.transport else ''}"
+            f"): not found there: {', '.join(missing)}"
         )

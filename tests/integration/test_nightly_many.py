@@ -1,7 +1,8 @@
 """Several labs in one night: `tare nightly A.toml B.toml` runs two campaigns at once, each on
 its own pair of hosts reached over SSH (four network namespaces, each with its own sshd; each
-pair joined by its own test network), each analysed separately; campaigns that would share a
-host are refused before anything starts, naming the host."""
+pair joined by its own test network), into one Graphite cluster (carbon-c-relay in front of two
+caches) that the hosts' collectors push to themselves, each analysed separately; campaigns that
+would share a host are refused before anything starts, naming the host."""
 
 from __future__ import annotations
 
@@ -77,11 +78,13 @@ def two_labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, 
         lb = stack.enter_context(sshhost.ssh_host(tmp / "lb", "lb", "10.213.98"))
         ia = stack.enter_context(lab_network(wa, la, "10.213.105", "a"))
         ib = stack.enter_context(lab_network(wb, lb, "10.213.106", "b"))
-        # carbon listens on this machine's end of wa's link; wb reaches it through its own
+        # the Graphite cluster (a relay in front of two caches) listens on this machine's end of
+        # wa's link; wb reaches it through its own; every host's collector pushes there itself
         sh("ip", "-n", wb.netns, "route", "add", f"{wa.local_address}/32", "via",
            wb.local_address)  # fmt: skip
         state = tmp / "stack"
-        args = (*stack_args(state), "--listen", wa.local_address, "--collectd", "off")
+        args = (*stack_args(state), "--listen", wa.local_address, "--caches", "2",
+                "--collectd", "off")  # fmt: skip
         res = run_tare("stack", "up", *args, "--json")
         assert res.code == 0, res.err
         info = json.loads(res.out)
@@ -128,7 +131,9 @@ def test_two_campaigns_run_at_once_each_on_its_hosts(
     # each campaign's progress is told under its name
     assert "[laba] " in res.err and "[labb] " in res.err
     done = runs(state)
-    assert len(done) == 4 and {r["status"] for r in done} == {"done"}
+    assert len(done) == 4 and {r["status"] for r in done} == {"done"}, [
+        (r["run_id"], r["status"], r["reason"]) for r in done
+    ]
     # they ran at once: each campaign's runs overlap the other's
     spans = {}
     for name in ("laba", "labb"):

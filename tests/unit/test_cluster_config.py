@@ -132,3 +132,19 @@ def test_bad_settings_file_names_file_and_key(tmp_path: Path, text: str, needle:
     with pytest.raises(ConfigError, match=needle) as err:
         resolve({}, state_dir=tmp_path, settings_file=f)
     assert str(f) in str(err.value)
+
+
+def test_only_the_relay_listens_where_other_hosts_reach_it(tmp_path: Path) -> None:
+    s = resolve({}, state_dir=tmp_path, graphite_venv=tmp_path, caches=2, listen="10.0.0.1")
+    assert "10.0.0.1:2003 proto tcp" in cluster.render_relay_conf(s)
+    parser = configparser.ConfigParser()
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(graphite.render_carbon_conf(s))
+    assert parser["cache"]["LINE_RECEIVER_INTERFACE"] == "127.0.0.1"  # the caches stay local
+    assert str(s.carbon) == "10.0.0.1:2003"
+    one = resolve({}, state_dir=tmp_path, graphite_venv=tmp_path, listen="0.0.0.0")
+    parser.read_string(graphite.render_carbon_conf(one))
+    assert parser["cache"]["LINE_RECEIVER_INTERFACE"] == "0.0.0.0"
+    assert str(one.carbon) == "127.0.0.1:2003"  # a wildcard is reached here on loopback
+    with pytest.raises(UsageError, match="'here' is not an IP address"):
+        resolve({}, state_dir=tmp_path, listen="here")
