@@ -42,7 +42,8 @@ class RemoteWorkload:
 
 
 def _facts(host: Host) -> dict[str, str]:
-    """What the lab learns of the workload host (kernel, cores, memory, name)."""
+    """What the lab learns of a host over SSH (kernel, cores, memory, name), as
+    ``<role>:<fact>``."""
     got = host.run(
         ["sh", "-c", "uname -n; uname -r; nproc; awk '/^MemTotal/ {print $2}' /proc/meminfo"],
         30,
@@ -51,8 +52,8 @@ def _facts(host: Host) -> dict[str, str]:
     lines = got.stdout.split()
     keys = ("hostname", "kernel", "cpus", "mem_kb")
     if got.returncode != 0 or len(lines) < len(keys):
-        return {f"workload:{k}": "unavailable" for k in keys}
-    return {f"workload:{k}": v for k, v in zip(keys, lines, strict=False)}
+        return {f"{host.name}:{k}": "unavailable" for k in keys}
+    return {f"{host.name}:{k}": v for k, v in zip(keys, lines, strict=False)}
 
 
 def _cgroup_dirs(host: Host, rel: str) -> list[Path]:
@@ -122,6 +123,8 @@ def hosts_lab(
                 f"{', '.join(map(str, dirs))}: {made.stderr.strip()[-200:] or made.returncode}"
             )
         lab.sysctls.update(_facts(workload))
+        if load_ssh is not None:
+            lab.sysctls.update(_facts(load))
         for host, sysctls in ((workload, WORKLOAD_SYSCTLS), (load, LOAD_SYSCTLS)):
             for key, value in sysctls.items():
                 res = host.run(["sysctl", "-qw", f"{key}={value}"], 10, in_cgroup=False)

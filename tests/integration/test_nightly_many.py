@@ -134,6 +134,10 @@ def test_two_campaigns_run_at_once_each_on_its_hosts(
     assert len(done) == 4 and {r["status"] for r in done} == {"done"}, [
         (r["run_id"], r["status"], r["reason"]) for r in done
     ]
+    for r in done:  # facts of both hosts, learnt over SSH, with every run
+        facts = r["manifest"]["lab"]["sysctls"]  # type: ignore[index]
+        assert facts["workload:kernel"] != "unavailable", facts
+        assert facts["load:kernel"] != "unavailable", facts
     # they ran at once: each campaign's runs overlap the other's
     spans = {}
     for name in ("laba", "labb"):
