@@ -339,6 +339,14 @@ def hosts_problems(spec: CampaignFile) -> list[Problem]:
         )
     if not h.workload.remote:
         return problems
+    if spec.collect.collector == "collectd" or spec.collect.compare_prefix is not None:
+        problems.append(
+            Problem(
+                "collect.collector",
+                "a workload host over SSH is collected by tare's sampler there; collectd there "
+                "(and compare_prefix) is not supported",
+            )
+        )
     if h.workload.address is None:
         problems.append(Problem("hosts.workload.address", "required for a host over SSH"))
     if h.workload.interface is None:

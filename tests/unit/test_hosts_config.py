@@ -97,3 +97,14 @@ def test_missing_seconds_of_the_steady_window() -> None:
     assert missing_seconds(list(range(100, 120)), (102.5, 110.2)) == 0
     assert missing_seconds([103, 104, 106, 107, 108, 109, 110], (102.5, 110.2)) == 1
     assert missing_seconds([], (100.0, 104.0)) == 5
+
+
+def test_collectd_on_a_host_over_ssh_is_refused() -> None:
+    text = GOOD.replace('collector = "sampler"', 'collector = "collectd"', 1) + REMOTE
+    assert text != GOOD + REMOTE
+    with pytest.raises(ConfigError) as info:
+        parse_campaign(text, "c.toml")
+    assert any(
+        line.startswith("c.toml: collect.collector: a workload host over SSH is collected by")
+        for line in info.value.lines()
+    )
