@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.lab import LOAD_SYSCTLS, WORKLOAD_SYSCTLS, Host, Lab, LabError
+from harness.lab import Host, Lab, LabError, apply_sysctls
 from harness.remote import Ssh
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -125,15 +125,7 @@ def hosts_lab(
         lab.sysctls.update(_facts(workload))
         if load_ssh is not None:
             lab.sysctls.update(_facts(load))
-        for host, sysctls in ((workload, WORKLOAD_SYSCTLS), (load, LOAD_SYSCTLS)):
-            for key, value in sysctls.items():
-                res = host.run(["sysctl", "-qw", f"{key}={value}"], 10, in_cgroup=False)
-                got = host.run(["sysctl", "-n", key], 10, in_cgroup=False)
-                lab.sysctls[f"{host.name}:{key}"] = (
-                    " ".join(got.stdout.split())
-                    if got.returncode == 0 and res.returncode == 0
-                    else "unavailable"
-                )
+        apply_sysctls(lab)
     except BaseException:
         from harness.lab import teardown_record
 

@@ -226,6 +226,19 @@ LOAD_SYSCTLS = {
 }
 
 
+def apply_sysctls(lab: Lab) -> None:
+    """The lab's sysctls set on each host, and what each host then reads back (recorded)."""
+    for host, sysctls in ((lab.workload, WORKLOAD_SYSCTLS), (lab.load, LOAD_SYSCTLS)):
+        for key, value in sysctls.items():
+            res = host.run(["sysctl", "-qw", f"{key}={value}"], 10, in_cgroup=False)
+            got = host.run(["sysctl", "-n", key], 10, in_cgroup=False)
+            lab.sysctls[f"{host.name}:{key}"] = (
+                " ".join(got.stdout.split())
+                if got.returncode == 0 and res.returncode == 0
+                else "unavailable"
+            )
+
+
 def namespace_lab(
     lab_id: str, record_dir: Path, port: int, *, pin: bool = True, rps: bool = True
 ) -> Lab:
@@ -283,15 +296,7 @@ def namespace_lab(
             _run(["ip", "-n", ns, "link", "set", "lo", "up"], "lo up")
         for d in (*dirs, *load_dirs):
             d.mkdir(parents=True, exist_ok=True)
-        for host, sysctls in ((lab.workload, WORKLOAD_SYSCTLS), (lab.load, LOAD_SYSCTLS)):
-            for key, value in sysctls.items():
-                res = host.run(["sysctl", "-qw", f"{key}={value}"], 10, in_cgroup=False)
-                got = host.run(["sysctl", "-n", key], 10, in_cgroup=False)
-                lab.sysctls[f"{host.name}:{key}"] = (
-                    " ".join(got.stdout.split())
-                    if got.returncode == 0 and res.returncode == 0
-                    else "unavailable"
-                )
+        apply_sysctls(lab)
         for host, cpus in ((lab.workload, w_cpus), (lab.load, l_cpus)):
             if not rps:
                 lab.sysctls[f"{host.name}:rps_cpus"] = "off"

@@ -5,6 +5,8 @@ a host key and a client key the test generates. Nothing listens outside the name
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -13,7 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from harness.remote import Ssh
+from tests.conftest import Stack, run_tare, stack_args
 from tests.poll import wait_for
 
 SSHD = Path("/usr/sbin/sshd")
@@ -126,3 +131,30 @@ def ssh_host(tmp: Path, name: str, subnet: str) -> Iterator[SshHost]:
         time.sleep(0.1)
         subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+def lab_marks() -> list[pytest.MarkDecorator]:
+    """The marks of a lab test on hosts over SSH (root, sshd, h2load)."""
+    return [
+        pytest.mark.root,
+        pytest.mark.integration,
+        pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)"),
+        pytest.mark.skipif(not available(), reason="openssh-server is not installed"),
+        pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load is not installed"),
+    ]
+
+
+@contextlib.contextmanager
+def listening_stack(state: Path, address: str, *more: str) -> Iterator[Stack]:
+    """A stack of the test's own whose carbon port listens on ``address``, where the hosts'
+    collectors reach it and push to it themselves."""
+    args = (*stack_args(state), "--listen", address, "--collectd", "off", *more)
+    res = run_tare("stack", "up", *args, "--json")
+    assert res.code == 0, res.err
+    info = json.loads(res.out)
+    host, port = info["graphite"]["carbon"].rsplit(":", 1)
+    assert host == address
+    try:
+        yield Stack(state, args, info["graphite"]["render_url"], host, int(port), 0, info)
+    finally:
+        run_tare("stack", "down", *args)

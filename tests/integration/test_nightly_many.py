@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests import sshhost
-from tests.conftest import ROOT, Stack, run_tare, stack_args
+from tests.conftest import ROOT, Stack, run_tare
 from tests.lab import campaign, runs
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)"),
-    pytest.mark.skipif(not sshhost.available(), reason="openssh-server is not installed"),
-    pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load is not installed"),
-]
+pytestmark = sshhost.lab_marks()
 
 VENV_BIN = ROOT / ".venv" / "bin"
 
@@ -82,15 +74,9 @@ def two_labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, 
         # wa's link; wb reaches it through its own; every host's collector pushes there itself
         sh("ip", "-n", wb.netns, "route", "add", f"{wa.local_address}/32", "via",
            wb.local_address)  # fmt: skip
-        state = tmp / "stack"
-        args = (*stack_args(state), "--listen", wa.local_address, "--caches", "2",
-                "--collectd", "off")  # fmt: skip
-        res = run_tare("stack", "up", *args, "--json")
-        assert res.code == 0, res.err
-        info = json.loads(res.out)
-        host, port = info["graphite"]["carbon"].rsplit(":", 1)
-        graphite = Stack(state, args, info["graphite"]["render_url"], host, int(port), 0, info)
-        stack.callback(run_tare, "stack", "down", *args)
+        graphite = stack.enter_context(
+            sshhost.listening_stack(tmp / "stack", wa.local_address, "--caches", "2")
+        )
         yield (
             graphite,
             [

@@ -8,8 +8,6 @@ goes on."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import threading
 import time
@@ -20,16 +18,10 @@ import pytest
 
 from pipeline.graphite import GraphiteClient
 from tests import sshhost
-from tests.conftest import ROOT, Stack, run_tare, stack_args
+from tests.conftest import ROOT, Stack, run_tare
 from tests.lab import campaign, run_status, runs
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)"),
-    pytest.mark.skipif(not sshhost.available(), reason="openssh-server is not installed"),
-    pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load is not installed"),
-]
+pytestmark = sshhost.lab_marks()
 
 SUBNET = "10.213.94"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -38,20 +30,12 @@ VENV_BIN = ROOT / ".venv" / "bin"
 @pytest.fixture(scope="module")
 def ssh_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sshhost.SshHost, Stack]]:
     tmp = tmp_path_factory.mktemp("sshlab")
-    with sshhost.ssh_host(tmp / "ssh", "wl", SUBNET) as h:
-        state = tmp / "stack"
-        # carbon listens where the workload host reaches it: its collector pushes there itself
-        args = (*stack_args(state), "--listen", h.local_address, "--collectd", "off")
-        res = run_tare("stack", "up", *args, "--json")
-        assert res.code == 0, res.err
-        info = json.loads(res.out)
-        host, port = info["graphite"]["carbon"].rsplit(":", 1)
-        assert host == h.local_address
-        stack = Stack(state, args, info["graphite"]["render_url"], host, int(port), 0, info)
-        try:
-            yield h, stack
-        finally:
-            run_tare("stack", "down", *args)
+    # carbon listens where the workload host reaches it: its collector pushes there itself
+    with (
+        sshhost.ssh_host(tmp / "ssh", "wl", SUBNET) as h,
+        sshhost.listening_stack(tmp / "stack", h.local_address) as stack,
+    ):
+        yield h, stack
 
 
 def hosts_table(h: sshhost.SshHost) -> str:
