@@ -97,10 +97,7 @@ class RemoteCollector:
         self.stopped = True
         ended_itself = self.proc.poll() is not None
         if ended_itself:  # before the load ended: the connection (or the collector) died
-            self.error = (
-                f"the collector on the workload host ended mid-run (ssh exit "
-                f"{self.proc.returncode}: {_tail(self.log)})"
-            )
+            self.error = self.ended()
         stop(self.proc.pid)
         self.log.close()
         deadline = time.monotonic() + 20
@@ -124,8 +121,16 @@ class RemoteCollector:
         if self.error is not None:
             return self.error
         if not self.stopped and self.proc.poll() is not None:
-            return f"the collector on the workload host exited {self.proc.returncode}"
+            return self.ended()
         return None
+
+    def ended(self) -> str:
+        """Why the collector ended before it was stopped, in ssh's words when the connection
+        dropped (ssh's exit 255)."""
+        return (
+            f"the collector on the workload host ended mid-run (ssh exit "
+            f"{self.proc.returncode}: {_tail(self.log)})"
+        )
 
     def report(self, steady: tuple[float, float]) -> CollectorReport:
         sampled = (self.result or {}).get("sampled_seconds") or []

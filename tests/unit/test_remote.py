@@ -10,6 +10,7 @@ import pytest
 
 from harness.lab import Host
 from harness.remote import Ssh, WindowsSsh, connection_lost, powershell_script, ps_quote
+from harness.remote_collect import RemoteCollector, open_log
 
 
 def ssh() -> Ssh:
@@ -119,3 +120,21 @@ def test_windows_steps_can_be_pinned_to_cores() -> None:
 def test_powershell_needs_a_command() -> None:
     with pytest.raises(ValueError, match="no command"):
         powershell_script([])
+
+
+def test_a_collector_whose_connection_drops_fails_in_ssh_words(tmp_path: Path) -> None:
+    """Asked mid-run (before it is stopped), the collector's failure names ssh's exit and its
+    last words, as when it is stopped after the drop."""
+    dies = ["sh", "-c", 'echo "Connection to 10.0.0.2 closed by remote host." >&2; exit 255']
+    log = open_log(tmp_path / "collector.log")
+    collector = RemoteCollector(
+        Host("workload", "127.0.0.1"), dies, str(tmp_path / "r.json"), log, "tare"
+    )
+    collector.proc.wait(10)
+    expected = (
+        "the collector on the workload host ended mid-run "
+        "(ssh exit 255: Connection to 10.0.0.2 closed by remote host.)"
+    )
+    assert collector.failure() == expected
+    collector.stop()
+    assert collector.failure() == expected
