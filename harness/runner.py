@@ -384,6 +384,17 @@ def _holds_port(
     return any(h.process == name for h in holders)
 
 
+def workload_ended(s: Session) -> str | None:
+    """Why the workload is no longer running, if it is not: it exited, or (on a host over SSH)
+    its connection ended, ssh's own words in its log."""
+    code = s.server.poll()
+    if code is None:
+        return None
+    how = f"ssh exit {code}" if s.lab.workload.transport is not None else f"exit {code}"
+    detail = _tail(s.lab_dir / "workload.log", 1)
+    return f"workload: it ended mid-run ({how}" + (f": {detail})" if detail else ")")
+
+
 def judge_collection(outcome: RunOutcome, collection: Collection, max_missing_s: int) -> None:
     """A collector that failed fails the run; one that missed more steady seconds than allowed
     makes it invalid (its mean would stand on a part of the window)."""
@@ -422,7 +433,13 @@ def execute_run(
                 why = collection.failure()
                 if why is not None:
                     return RunOutcome(RunState.FAILED, f"collector: {why}", facts=facts)
+                ended = workload_ended(s)
+                if ended is not None:
+                    return RunOutcome(RunState.FAILED, ended, facts=facts)
                 outcome = _load_and_judge(s.lab, s.server, cfg, planned, s.lab_dir, facts)
+                ended = workload_ended(s)
+                if ended is not None:  # the load's figures are the dead server's, not a result
+                    outcome.status, outcome.reason = RunState.FAILED, ended
             finally:
                 collection.stop()
             judge_collection(outcome, collection, cfg.max_missing_s)

@@ -26,4 +26,4 @@ done
 # The unit tests on two processes; then the lab tests (integration, faults) one at a time, since
 # they measure and two at once would disturb each other.
 run_pytest -n 2 "$@" tests/unit || exit $?
-run_pytest -p no:xdist "$@" tests/integration tests/faults
+run_pytest -p no:xdist --durations=15 "$@" tests/integration tests/faults

@@ -66,15 +66,16 @@ def write_campaign(tmp: Path, h: sshhost.SshHost, stack: Stack, name: str, repea
 
 
 def drop_connections_during(state: Path, seq: int, h: sshhost.SshHost) -> threading.Event:
-    """Once run ``seq`` is into its load, cut sshd's side of every connection to the host, as
-    when a link or the host's sshd goes away."""
+    """Once run ``seq`` is into its load (h2load has opened its log), cut sshd's side of every
+    connection to the host, as when a link or the host's sshd goes away."""
     dropped = threading.Event()
 
     def drop() -> None:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            if run_status(state, seq) == "running":
-                time.sleep(4)
+            loading = any((state / "lab" / "runs").glob(f"*-{seq:03d}-*/load.log"))
+            if run_status(state, seq) == "running" and loading:
+                time.sleep(3)
                 subprocess.run(
                     ["ip", "netns", "exec", h.netns, "pkill", "-f", "^sshd: root@notty"],
                     check=False,

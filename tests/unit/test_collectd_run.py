@@ -4,6 +4,7 @@ gets, and how the harness judges a run by its collection: without a daemon."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,9 @@ from contracts.addresses import CarbonAddress
 from contracts.errors import ExitCode, exit_code_for
 from contracts.manifest import CollectorReport
 from contracts.states import RunState
-from harness.runner import RunOutcome, judge_collection
+from harness.lab import Host, Lab
+from harness.remote import Ssh
+from harness.runner import RunOutcome, Session, judge_collection, workload_ended
 from tests.unit.fakeproc import FakeHost
 
 CARBON = CarbonAddress.parse("127.0.0.1:2003")
@@ -164,3 +167,26 @@ def test_the_sampler_reports_the_seconds_it_wrote_and_its_cost(tmp_path: Path) -
     assert report.missing_s == 0, sorted(bg.counted.seconds)
     assert report.cpu_pct is not None and 0 <= report.cpu_pct < 50
     assert bg.report((start + 1, start + 30)).missing_s >= 26  # seconds after it stopped
+
+
+def test_a_workload_that_ended_mid_run_is_named_with_its_exit_and_last_words(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "workload.log").write_text("starting\nConnection to 10.0.0.2 closed.\n")
+    host = Host("workload", "10.0.0.2")
+    lab = Lab("l", tmp_path, host, host, "loopback")
+    running = subprocess.Popen(["sleep", "30"])
+    try:
+        assert workload_ended(Session(lab, tmp_path, running, None)) is None
+    finally:
+        running.kill()
+        running.wait()
+    ended = subprocess.Popen(["sh", "-c", "exit 255"])
+    ended.wait()
+    assert workload_ended(Session(lab, tmp_path, ended, None)) == (
+        "workload: it ended mid-run (exit 255: Connection to 10.0.0.2 closed.)"
+    )
+    over_ssh = Host("workload", "10.0.0.2", transport=Ssh("root@10.0.0.2"))
+    lab = Lab("l", tmp_path, over_ssh, host, "hosts")
+    said = workload_ended(Session(lab, tmp_path, ended, None))
+    assert said == "workload: it ended mid-run (ssh exit 255: Connection to 10.0.0.2 closed.)"
