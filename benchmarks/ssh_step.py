@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +25,6 @@ from tests import sshhost  # noqa: E402
 def timed(host: Host, dedicated: bool) -> float:
     started = time.perf_counter()
     if dedicated:
-        import subprocess
-
         subprocess.run(host.command(["true"], dedicated=True), check=True, capture_output=True)
     else:
         host.run(["true"], 30)

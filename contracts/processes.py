@@ -1,4 +1,5 @@
-"""Stopping a process and its group: SIGTERM, a grace period, then SIGKILL (the one helper)."""
+"""Stopping a process and its group: SIGTERM, a grace period, then SIGKILL (the one helper);
+and what a process that ended said last."""
 
 from __future__ import annotations
 
@@ -7,6 +8,24 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
+
+
+def log_tail(path: Path, lines: int = 3) -> str:
+    """The last lines of a log file, joined with ' | ' for a one-line message ('' if none)."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])
+
+
+def ended_mid_run(code: int, over_ssh: bool, log: Path) -> str:
+    """How a process that should still run ended: its exit (ssh's, over SSH: 255 when the
+    connection dropped) and the last line it, or ssh, printed."""
+    how = f"ssh exit {code}" if over_ssh else f"exit {code}"
+    last = log_tail(log, 1)
+    return f"ended mid-run ({how}" + (f": {last})" if last else ")")
 
 
 def alive(pid: int) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from contracts.manifest import CollectorReport
-from contracts.processes import stop
+from contracts.processes import ended_mid_run, stop
 from harness.lab import Host, LabError
 
 # the remote collector's state (its spool, sent by the campaign's next run; its reports), one
@@ -127,9 +127,11 @@ class RemoteCollector:
     def ended(self) -> str:
         """Why the collector ended before it was stopped, in ssh's words when the connection
         dropped (ssh's exit 255)."""
-        return (
-            f"the collector on the workload host ended mid-run (ssh exit "
-            f"{self.proc.returncode}: {_tail(self.log)})"
+        if not self.log.closed:
+            self.log.flush()
+        code = self.proc.wait()  # called once it has ended: at once
+        return "the collector on the workload host " + ended_mid_run(
+            code, True, Path(self.log.name)
         )
 
     def report(self, steady: tuple[float, float]) -> CollectorReport:
@@ -146,17 +148,6 @@ class RemoteCollector:
             missing_seconds([int(s) for s in sampled], steady),
             notes,
         )
-
-
-def _tail(log: IO[bytes]) -> str:
-    """The last line the collector's connection printed (ssh's own reason when it dropped)."""
-    try:
-        if not log.closed:
-            log.flush()
-        lines = Path(log.name).read_text(errors="replace").strip().splitlines()
-    except (OSError, TypeError):
-        return "no output"
-    return lines[-1].strip() if lines else "no output"
 
 
 def open_log(path: Path) -> IO[bytes]:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from contracts.errors import ErrorKind
 from contracts.load import Profile
 from contracts.manifest import BASELINE, CollectorReport, LabFacts, LoadSummary
-from contracts.processes import stop
+from contracts.processes import ended_mid_run, log_tail, stop
 from contracts.states import RunState
 from harness import counters, disturbance, nginx, ports
 from harness import load as loadmod
@@ -137,14 +137,6 @@ class Hooks(Protocol):
     def start_collection(self, run_id: str, lab: Lab, agent_present: bool) -> Collection: ...
 
     def run_finished(self, run_id: str, planned: PlannedRun, outcome: RunOutcome) -> None: ...
-
-
-def _tail(path: Path, n: int = 3) -> str:
-    try:
-        lines = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(lines[-n:])
 
 
 # the load tool on a load host over SSH, timed there: its start and end on stderr
@@ -343,14 +335,14 @@ def session(
         with (lab_dir / "workload.log").open("ab") as out:
             server = lab.workload.popen(fill(cfg.workload_argv, values), out)
         if not probe(lab.load, lab.workload.address, cfg.port, cfg.ready_timeout_s):
-            detail = _tail(lab_dir / "workload.log") or _tail(lab_dir / "nginx" / "error.log")
+            detail = log_tail(lab_dir / "workload.log") or log_tail(lab_dir / "nginx" / "error.log")
             raise NotReady(
                 f"{NotReady.PREFIX} on {lab.workload.address}:{cfg.port} "
                 f"within {cfg.ready_timeout_s:.0f} s" + (f": {detail}" if detail else "")
             )
         _, holders = ports.listeners(lab.workload, cfg.port)
         if not _holds_port(lab.workload, server, holders, cfg.workload_argv[0]):
-            detail = _tail(lab_dir / "workload.log") or _tail(lab_dir / "nginx" / "error.log")
+            detail = log_tail(lab_dir / "workload.log") or log_tail(lab_dir / "nginx" / "error.log")
             raise NotReady(
                 f"{NotReady.PREFIX}: port {cfg.port} answered, but it is held by "
                 f"{ports.describe(holders)}, not by the workload (pid {server.pid})"
@@ -390,9 +382,8 @@ def workload_ended(s: Session) -> str | None:
     code = s.server.poll()
     if code is None:
         return None
-    how = f"ssh exit {code}" if s.lab.workload.transport is not None else f"exit {code}"
-    detail = _tail(s.lab_dir / "workload.log", 1)
-    return f"workload: it ended mid-run ({how}" + (f": {detail})" if detail else ")")
+    over_ssh = s.lab.workload.transport is not None
+    return "workload: it " + ended_mid_run(code, over_ssh, s.lab_dir / "workload.log")
 
 
 def judge_collection(outcome: RunOutcome, collection: Collection, max_missing_s: int) -> None:

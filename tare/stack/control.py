@@ -23,6 +23,7 @@ from collectors.carbon import send_plaintext, unreachable
 from contracts.addresses import CarbonAddress
 from contracts.errors import ServiceUnavailable, UsageError
 from contracts.paths import DEFAULT_PREFIX, canary_path
+from contracts.processes import log_tail
 from pipeline.graphite import GraphiteBadResponse, GraphiteClient, GraphiteUnavailable
 from tare.stack import cluster, collectd, graphite, procs
 from tare.stack.settings import StackSettings
@@ -101,7 +102,7 @@ def _wait_listening(
     while time.monotonic() < deadline:
         if procs.running_pid(s.pid_dir, name) is None:
             raise ServiceUnavailable(
-                f"{name} exited during start-up (log {log_file}): {procs.tail(log_file, 2)}"
+                f"{name} exited during start-up (log {log_file}): {log_tail(log_file, 2)}"
             )
         if ready():
             return

@@ -111,12 +111,3 @@ def port_holder(host: str, port: int) -> str | None:
     except psutil.Error:
         pass
     return "another process"
-
-
-def tail(path: Path, lines: int = 5) -> str:
-    """The last lines of a log file, joined with ' | ' for a one-line error message."""
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(line.strip() for line in text[-lines:])
