@@ -14,6 +14,7 @@ line possibly still running on the newest night). Two questions, both on least s
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -55,6 +56,13 @@ def line(y: FloatArray) -> Line:
 def step_rss(y: FloatArray, cut: int) -> float:
     a, b = y[:cut], y[cut:]
     return float(np.sum((a - a.mean()) ** 2) + np.sum((b - b.mean()) ** 2))
+
+
+def steps_rss(y: FloatArray, cuts: list[int]) -> float:
+    """The least squares of a level per segment, the segments starting at ``cuts``."""
+    bounds = [0, *sorted(cuts), len(y)]
+    parts = [y[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    return float(sum(np.sum((p - p.mean()) ** 2) for p in parts))
 
 
 def best_step_rss(y: FloatArray, min_size: int, min_after: int | None = None) -> float:
@@ -138,14 +146,14 @@ class Trend:
     window: int  # position of the window's first night
     rss: float  # of the creep over the window
 
-    def explains(self, z: FloatArray, cut: int, noise: Noise) -> bool:
-        """Is a change at position ``cut`` inside the window a piece of this creep (the creep
-        fits the window better than that step does, by ``DRIFT_MARGIN``)?"""
+    def explains(self, z: FloatArray, cuts: list[int], noise: Noise) -> bool:
+        """Are the changes at positions ``cuts`` inside the window pieces of this creep (the
+        creep fits the window better than those steps together do, by ``DRIFT_MARGIN``)?"""
         w = z[self.window :]
-        k = cut - self.window
-        if k < 1 or k >= len(w):
+        ks = [c - self.window for c in cuts]
+        if any(k < 1 or k >= len(w) for k in ks):
             return False
-        return self.rss + DRIFT_MARGIN * noise.sd**2 < step_rss(w, k)
+        return self.rss + DRIFT_MARGIN * noise.sd**2 < steps_rss(w, ks)
 
 
 def drift(

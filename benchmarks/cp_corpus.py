@@ -131,8 +131,8 @@ def make(rng: np.random.Generator, family: str, kind: str, i: int) -> Case:
 def corpus(seed: int, counts: dict[str, int], families: tuple[str, ...] = FAMILIES) -> list[Case]:
     """``counts``: series per kind and family."""
     out: list[Case] = []
-    for f, family in enumerate(families):
-        rng = np.random.default_rng([seed, f])
+    for family in families:  # each family its own stream: --family alone judges the same series
+        rng = np.random.default_rng([seed, FAMILIES.index(family)])
         for kind in KINDS:
             out += [make(rng, family, kind, i) for i in range(counts.get(kind, 0))]
     return out
