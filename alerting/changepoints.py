@@ -242,16 +242,28 @@ def _ranktest(a: FloatArray, b: FloatArray) -> float:
     return float(min(1.0, 2.0 * special.ndtr(-max(z, 0.0))))
 
 
-def _pvalue(a: FloatArray, b: FloatArray, noise: nz.Noise, df: float, floor: float) -> float:
+def _pvalue(
+    a: FloatArray, b: FloatArray, noise: nz.Noise, df: float, floor: float, gls: bool = False
+) -> float:
     """The mean test, and Mann-Whitney's rank test (so one extreme night cannot carry a change
     alone) where it can reach ``floor``; the larger p-value kept. Where the rank test cannot,
     the caller asks ``_consistent`` instead."""
     if len(a) + len(b) < 3 or min(len(a), len(b)) < 1:
         return 1.0
-    p = _meantest(a, b, noise, df)
+    p = _glstest(a, b, noise) if gls else _meantest(a, b, noise, df)
     if _rank_usable(len(a), len(b), floor):
         p = max(p, _ranktest(a, b))
     return 1.0 if math.isnan(p) else p
+
+
+def _judged(
+    a: FloatArray, b: FloatArray, noise: nz.Noise, df: float, floor: float, gls: bool = False
+) -> float:
+    """``_pvalue``, or 1 where the rank test cannot speak and the shorter side's nights do not
+    all lie beyond the other side's mean together (``_consistent``)."""
+    if not _rank_usable(len(a), len(b), floor) and not _consistent(a, b, noise.sd, TOGETHER):
+        return 1.0
+    return _pvalue(a, b, noise, df, floor, gls)
 
 
 def _rank_usable(na: int, nb: int, floor: float) -> bool:
@@ -278,11 +290,7 @@ def _significant_cuts(
         ps = []
         for i in range(len(cuts)):
             a, b = z[bounds[i] : bounds[i + 1]], z[bounds[i + 1] : bounds[i + 2]]
-            p = _pvalue(a, b, noise, df, s.max_pvalue)
-            if not _rank_usable(len(a), len(b), s.max_pvalue) and not _consistent(
-                a, b, noise.sd, TOGETHER
-            ):
-                p = 1.0
+            p = _judged(a, b, noise, df, s.max_pvalue)
             if trend.is_ramp(z, bounds[i], bounds[i + 1], bounds[i + 2], noise):
                 p = 1.0
             ps.append(p)
@@ -382,12 +390,12 @@ def _glstest(a: FloatArray, b: FloatArray, noise: nz.Noise) -> float:
         return np.concatenate(([first * v[0]], v[1:] - rho * v[:-1]))
 
     design = np.column_stack((whiten(np.ones(len(x))), whiten(x)))
-    xtx = design.T @ design
-    beta = np.linalg.solve(xtx, design.T @ whiten(np.concatenate((a, b))))
-    var = noise.sd**2 * (1.0 - rho * rho) * float(np.linalg.inv(xtx)[1, 1])
+    inverse = np.linalg.inv(design.T @ design)
+    step = float((inverse @ design.T @ whiten(np.concatenate((a, b))))[1])
+    var = noise.sd**2 * (1.0 - rho * rho) * float(inverse[1, 1])
     if not var > 0:
         return 1.0
-    return float(2.0 * special.stdtr(max(noise.df, 1.0), -abs(float(beta[1])) / math.sqrt(var)))
+    return float(2.0 * special.stdtr(max(noise.df, 1.0), -abs(step) / math.sqrt(var)))
 
 
 def _limit(n: int, s: Settings) -> float:
@@ -410,12 +418,7 @@ def _newest_cut(
         level, tail = rest[:-j], rest[-j:]
         if len(level) < NEWEST_LEVEL:
             continue
-        if _rank_usable(len(level), len(tail), limit):
-            p = max(_glstest(level, tail, noise), _ranktest(level, tail))
-        elif _consistent(level, tail, noise.sd, TOGETHER):
-            p = _glstest(level, tail, noise)
-        else:
-            continue
+        p = _judged(level, tail, noise, noise.df, limit, gls=True)
         if p > limit or trend.is_ramp(z, last, len(z) - j, len(z), noise):
             continue
         rss = trend.step_rss(rest, len(rest) - j)

@@ -54,8 +54,7 @@ def line(y: FloatArray) -> Line:
 
 
 def step_rss(y: FloatArray, cut: int) -> float:
-    a, b = y[:cut], y[cut:]
-    return float(np.sum((a - a.mean()) ** 2) + np.sum((b - b.mean()) ** 2))
+    return steps_rss(y, [cut])
 
 
 def steps_rss(y: FloatArray, cuts: list[int]) -> float:
