@@ -1,5 +1,6 @@
-"""The frontier of the replay's targets: how many >= 3 sd steps any detector could alert within
-3 nights for a given rate of false alerts, when it knows the noise exactly (seeded).
+"""The frontier of the replay's targets: how many >= 3 sd steps the newest-nights test alerts
+within 3 nights for a given rate of false alerts, with the noise known and as tare measures it
+(seeded).
 
     .venv/bin/python -m benchmarks.changepoint_frontier [--quiet 1500] [--steps 3000] [--seed 7]
 
