@@ -206,13 +206,13 @@ def optimal_partition(y: FloatArray, penalty: float, min_size: int) -> list[int]
     return sorted(cuts)
 
 
-def _meantest(a: FloatArray, b: FloatArray, noise: nz.Noise, df: float) -> float:
+def _meantest(a: FloatArray, b: FloatArray, noise: nz.Noise) -> float:
     """Difference of the means against their variance under the AR(1) noise model."""
     se = math.sqrt(noise.var_mean(len(a)) + noise.var_mean(len(b)))
     diff = abs(float(b.mean()) - float(a.mean()))
     if se == 0.0:
         return 0.0 if diff else 1.0
-    return float(2.0 * special.stdtr(max(df, 1.0), -diff / se))
+    return float(2.0 * special.stdtr(max(noise.df, 1.0), -diff / se))
 
 
 def _rank_floor(na: int, nb: int) -> float:
@@ -243,27 +243,27 @@ def _ranktest(a: FloatArray, b: FloatArray) -> float:
 
 
 def _pvalue(
-    a: FloatArray, b: FloatArray, noise: nz.Noise, df: float, floor: float, gls: bool = False
+    a: FloatArray, b: FloatArray, noise: nz.Noise, floor: float, gls: bool = False
 ) -> float:
     """The mean test, and Mann-Whitney's rank test (so one extreme night cannot carry a change
     alone) where it can reach ``floor``; the larger p-value kept. Where the rank test cannot,
     the caller asks ``_consistent`` instead."""
     if len(a) + len(b) < 3 or min(len(a), len(b)) < 1:
         return 1.0
-    p = _glstest(a, b, noise) if gls else _meantest(a, b, noise, df)
+    p = _glstest(a, b, noise) if gls else _meantest(a, b, noise)
     if _rank_usable(len(a), len(b), floor):
         p = max(p, _ranktest(a, b))
     return 1.0 if math.isnan(p) else p
 
 
 def _judged(
-    a: FloatArray, b: FloatArray, noise: nz.Noise, df: float, floor: float, gls: bool = False
+    a: FloatArray, b: FloatArray, noise: nz.Noise, floor: float, gls: bool = False
 ) -> float:
     """``_pvalue``, or 1 where the rank test cannot speak and the shorter side's nights do not
     all lie beyond the other side's mean together (``_consistent``)."""
     if not _rank_usable(len(a), len(b), floor) and not _consistent(a, b, noise.sd, TOGETHER):
         return 1.0
-    return _pvalue(a, b, noise, df, floor, gls)
+    return _pvalue(a, b, noise, floor, gls)
 
 
 def _rank_usable(na: int, nb: int, floor: float) -> bool:
@@ -286,11 +286,10 @@ def _significant_cuts(
     cuts = list(cuts)
     while True:
         bounds = [0, *cuts, len(z)]
-        df = noise.df
         ps = []
         for i in range(len(cuts)):
             a, b = z[bounds[i] : bounds[i + 1]], z[bounds[i + 1] : bounds[i + 2]]
-            p = _judged(a, b, noise, df, s.max_pvalue)
+            p = _judged(a, b, noise, s.max_pvalue)
             if trend.is_ramp(z, bounds[i], bounds[i + 1], bounds[i + 2], noise):
                 p = 1.0
             ps.append(p)
@@ -418,7 +417,7 @@ def _newest_cut(
         level, tail = rest[:-j], rest[-j:]
         if len(level) < NEWEST_LEVEL:
             continue
-        p = _judged(level, tail, noise, noise.df, limit, gls=True)
+        p = _judged(level, tail, noise, limit, gls=True)
         if p > limit or trend.is_ramp(z, last, len(z) - j, len(z), noise):
             continue
         rss = trend.step_rss(rest, len(rest) - j)
@@ -498,7 +497,7 @@ def _pending(
             index=int(zpos[len(z) - j]),
             before=float(np.mean(level)) + offset,
             after=float(np.mean(tail)) + offset,
-            pvalue=_pvalue(level, tail, noise, noise.df, s.max_pvalue),
+            pvalue=_pvalue(level, tail, noise, s.max_pvalue),
             nights_after=j,
             pending=True,
         ),

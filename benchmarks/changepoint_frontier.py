@@ -21,8 +21,8 @@ under the AR(1) noise, Prais-Winsten, on a split of the newest ``confirm_nights 
 
 Scored as the replay scores (``benchmarks/cp_replay.py``), per noise family:
 - quiet 160-night series replayed from night ``cp_replay.ESTABLISHED``; a night is alerted when
-  either split passes; an alert dated within 2 nights of the previous one is the same alert
-  (the store's de-duplication); false alerts per 1,000 quiet series-nights;
+  either split passes; an alert dated within ``SAME_CHANGE_NIGHTS`` (2) of the previous one is
+  the same alert (the store's de-duplication); false alerts per 1,000 quiet series-nights;
 - one step of 3-6 sd after 30-130 nights: found when a split passes on its
   ``confirm_nights + 1``-th or ``+ 2``-th night (within 3 nights), in the step's direction.
 
@@ -45,13 +45,13 @@ import numpy as np
 
 from alerting import changepoints as cp
 from alerting import noise as nz
+from alerting.store import SAME_CHANGE_NIGHTS
 from benchmarks import cp_corpus, cp_replay
 
 FAMILIES = ("gaussian", "ar0.3", "ar0.5")
 LIMITS = (0.00025, 0.0005, 0.001, 0.002)
 TARGET_FALSE = {"gaussian": 0.5, "ar0.3": 1.0, "ar0.5": 1.0}  # per 1,000 quiet nights
 NIGHTS = 160
-MERGE = 2  # an alert dated within this many nights of the previous one is the same alert
 SETTINGS = cp.Settings()
 SPLITS = (SETTINGS.confirm_nights + 1, SETTINGS.confirm_nights + 2)
 
@@ -63,10 +63,6 @@ class Point:
     limit: float
     false_per_1000: float
     recall: float
-
-
-def rho_of(family: str) -> float:
-    return 0.0 if family == "gaussian" else float(family.removeprefix("ar"))
 
 
 def signed_p(y: np.ndarray, j: int, noise: nz.Noise) -> float:
@@ -93,7 +89,7 @@ def false_alerts(pvalues: np.ndarray, limit: float) -> int:
         for k, j in enumerate(SPLITS):
             if pvalues[t, k] <= limit:
                 dated = t - j + 1
-                alerts += dated > last + MERGE
+                alerts += dated > last + SAME_CHANGE_NIGHTS
                 last = max(last, dated)
     return alerts
 
@@ -133,7 +129,7 @@ def frontier(family: str, noise_of: NoiseOf, quiet: int, steps: int, seed: int) 
 
 
 def oracle(family: str) -> NoiseOf:
-    known = nz.Noise(1.0, rho_of(family), math.inf)
+    known = nz.Noise(1.0, cp_corpus.lag1(family), math.inf)
     return lambda _y: known
 
 
@@ -144,7 +140,7 @@ def measured(y: np.ndarray) -> nz.Noise:
 def rho_known(family: str) -> NoiseOf:
     def noise_of(y: np.ndarray) -> nz.Noise:
         found = measured(y)
-        return nz.Noise(found.sd, rho_of(family), found.df)
+        return nz.Noise(found.sd, cp_corpus.lag1(family), found.df)
 
     return noise_of
 

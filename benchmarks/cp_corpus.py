@@ -45,13 +45,18 @@ class Case:
     drift: Drift | None = None
 
 
+def lag1(family: str) -> float:
+    """The family's lag-1 correlation (0 for the independent families)."""
+    return float(family.removeprefix("ar")) if family.startswith("ar") else 0.0
+
+
 def noise(rng: np.random.Generator, family: str, n: int) -> np.ndarray:
     """Unit-variance noise of one family."""
     if family == "gaussian":
         return rng.normal(0.0, 1.0, n)
     if family == "t3":
         return rng.standard_t(3, n) / math.sqrt(3.0)
-    rho = float(family.removeprefix("ar"))
+    rho = lag1(family)
     u = rng.normal(0.0, math.sqrt(1.0 - rho * rho), n)
     e = np.empty(n)
     e[0] = rng.normal()
