@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -80,6 +81,9 @@ class Settings:
     pending_z: float = 3.0
     drift_nights: int = 30
     drift_sd: float = 2.0
+    # the lag-1 correlation the series' nightly shares (``alerting.noise.pooled``; set by
+    # ``alerting.evaluate`` from the other series of the metric): the series' own is at least it
+    rho_floor: float = 0.0
 
     def __post_init__(self) -> None:
         if self.confirm_nights < 1:
@@ -93,6 +97,8 @@ class Settings:
                 raise ValueError(f"{name} must be > 0")
         if not 0 < self.max_pvalue < 1:
             raise ValueError("max_pvalue must be in (0, 1)")
+        if not 0 <= self.rho_floor <= nz.MAX_RHO:
+            raise ValueError(f"rho_floor must be in [0, {nz.MAX_RHO}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,13 +314,46 @@ def estimate_noise(z: FloatArray, s: Settings) -> nz.Noise:
     held = s.confirm_nights + 2
     fit = z[:-held] if len(z) - held >= HELD_MIN else z
     log_n = math.log(max(len(fit), 3))
-    current = nz.estimate(fit, nz.PRIOR_RHO)
+    current = nz.estimate(fit, max(nz.PRIOR_RHO, s.rho_floor))
     for _ in range(2):  # the difference scale's segmentation, then the residuals' own
         penalty = s.penalty_per_log_n * log_n * current.long_run_var
-        found = nz.around(fit, optimal_partition(fit, penalty, min_size))
+        found = nz.around(fit, optimal_partition(fit, penalty, min_size), s.rho_floor)
         if found.sd > 0:
             current = found
-    return nz.Noise(_floor(current.sd, z), current.rho, current.df)
+    return nz.Noise(_floor(current.sd, z), current.rho, current.df, current.evidence)
+
+
+def _outliers(y: FloatArray, s: Settings) -> list[int]:
+    return find_outliers(y, _floor(nz.diff_scale(y), y), s)
+
+
+def evidence(values: list[float | None], settings: Settings | None = None) -> nz.Evidence | None:
+    """What the series says of its own lag-1 correlation (outliers and missing nights left
+    out, as ``detect`` leaves them; no floor), for ``alerting.noise.pooled``."""
+    s = settings or Settings()
+    y = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+    if len(y) < 3:
+        return None
+    y = y - float(np.median(y))
+    z = np.delete(y, _outliers(y, s))
+    return estimate_noise(z, replace(s, rho_floor=0.0)).evidence
+
+
+def floors(series: Sequence[list[float | None]], settings: Settings | None = None) -> list[float]:
+    """Each series' ``rho_floor`` when ``series`` are one metric of one nightly, sharing the host
+    and the nights: the lag-1 correlation the others measured, pooled (``nz.pooled``). Identical
+    series (a baseline repeated in several paths) count once, and never in their own pool."""
+    s = settings or Settings()
+    keys = [tuple(v if v is not None and math.isfinite(v) else None for v in x) for x in series]
+    distinct = list(dict.fromkeys(keys))
+    if len(distinct) <= nz.POOL_SERIES:
+        return [0.0] * len(series)
+    measured = {k: evidence(list(k), s) for k in distinct}
+    floor_of = {
+        k: nz.pooled(e for other, e in measured.items() if other != k and e is not None)
+        for k in distinct
+    }
+    return [floor_of[k] for k in keys]
 
 
 def detect(values: list[float | None] | FloatArray, settings: Settings | None = None) -> Findings:
@@ -330,8 +369,7 @@ def detect(values: list[float | None] | FloatArray, settings: Settings | None = 
     # the level (1e12 bytes with a 1e3 noise would otherwise lose every digit that matters)
     offset = float(np.median(raw[present]))
     y = raw[present] - offset
-    robust = _floor(nz.diff_scale(y), y)
-    outlier_pos = find_outliers(y, robust, s)
+    outlier_pos = _outliers(y, s)
     outliers = []
     for i in outlier_pos:
         nb = np.concatenate((y[max(0, i - s.window) : i], y[i + 1 : i + 1 + s.window]))
@@ -472,7 +510,7 @@ def _pending(
         level, tail = rest[:-j], rest[-j:]
         if len(tail) >= len(level):
             continue
-        model = noise if len(level) < 5 else nz.around(level, [])
+        model = noise if len(level) < 5 else nz.around(level, [], s.rho_floor)
         model = nz.Noise(_floor(model.sd, level), model.rho, model.df)
         gap = float(tail.mean() - level.mean())
         se = math.sqrt(model.var_mean(len(level)) + model.var_mean(len(tail)))

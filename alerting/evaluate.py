@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -191,75 +191,103 @@ def evaluate(
     items: list[tuple[Kind, NightlyKey, str, Item]] = []
     pending: list[Observation] = []
     outliers: list[Observation] = []
-    n_series = 0
+    jobs: list[_Job] = []
     for series, g in frame.groupby("series", sort=True):
         first = g.iloc[0]
         key = key_of(first.to_dict())
         if key.kpi in BY_NAME and not BY_NAME[key.kpi].judged:
             continue  # a context KPI: charted, never alerted
         nights = nights_of[(key.platform, key.campaign)]
-        recent = set(nights[-s.recent_nights :])
         stats = set(g["stat"])
         wanted = [(_overhead_stat(stats), False)]
         if NightlyStat.BASELINE in stats:
             wanted.append((NightlyStat.BASELINE.value, True))
         for stat, environment in wanted:
-            if stat is None:
-                continue
-            n_series += 1
-            sg = g[g["stat"] == stat]
-            found = detect(_aligned(sg, nights), s.detector)
-            for c in found.changes:
-                night = nights[c.index]
-                if night not in recent:
-                    continue
-                kind: Kind = (
-                    AlertKind.ENVIRONMENT
-                    if environment
-                    else AlertKind.REGRESSION
-                    if c.after > c.before
-                    else AlertKind.IMPROVEMENT
-                )
-                ci = None if environment else _ci(lookup, str(series), stat, nights[-1])
-                items.append(
-                    (
-                        kind,
-                        key,
-                        night,
-                        Item(
-                            str(series),
-                            key.kpi,
-                            stat,
-                            c.before,
-                            c.after,
-                            c.change_pct,
-                            c.pvalue,
-                            ci,
-                            cell=key.cell,
-                        ),
-                    )
-                )
-            if not environment:
-                items += [
-                    _drift_item(key, str(series), stat, nights, d, lookup) for d in found.drifts
-                ]
-            for c in found.pending:
-                pending.append(Observation(str(series), stat, nights[c.index], c.after, c.before))
-            for o in found.outliers:
-                if nights[o.index] in recent:
-                    outliers.append(
-                        Observation(str(series), stat, nights[o.index], o.value, o.level)
-                    )
+            if stat is not None:
+                values = _aligned(g[g["stat"] == stat], nights)
+                jobs.append(_Job(str(series), key, stat, environment, nights, values))
         items += _thresholds(str(series), key, g, nights, rules, lookup)
+    floors = _floors(jobs, s.detector)
+    for i, job in enumerate(jobs):
+        key, series, stat, nights = job.key, job.series, job.stat, job.nights
+        recent = set(nights[-s.recent_nights :])
+        found = detect(job.values, replace(s.detector, rho_floor=floors[i]))
+        for c in found.changes:
+            night = nights[c.index]
+            if night not in recent:
+                continue
+            kind: Kind = (
+                AlertKind.ENVIRONMENT
+                if job.environment
+                else AlertKind.REGRESSION
+                if c.after > c.before
+                else AlertKind.IMPROVEMENT
+            )
+            ci = None if job.environment else _ci(lookup, series, stat, nights[-1])
+            items.append(
+                (
+                    kind,
+                    key,
+                    night,
+                    Item(
+                        series,
+                        key.kpi,
+                        stat,
+                        c.before,
+                        c.after,
+                        c.change_pct,
+                        c.pvalue,
+                        ci,
+                        cell=key.cell,
+                    ),
+                )
+            )
+        if not job.environment:
+            items += [_drift_item(key, series, stat, nights, d, lookup) for d in found.drifts]
+        for c in found.pending:
+            pending.append(Observation(series, stat, nights[c.index], c.after, c.before))
+        for o in found.outliers:
+            if nights[o.index] in recent:
+                outliers.append(Observation(series, stat, nights[o.index], o.value, o.level))
     latest = max(max(n) for n in nights_of.values())
     return Evaluation(
         tuple(_group(items)),
         tuple(pending),
         tuple(outliers),
-        n_series,
+        len(jobs),
         latest,
         {k: tuple(v) for k, v in nights_of.items()},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One series the detector judges: an overhead, or a baseline (``environment``)."""
+
+    series: str
+    key: NightlyKey
+    stat: str
+    environment: bool
+    nights: list[str]
+    values: list[float | None]
+
+    @property
+    def metric(self) -> tuple[str, str, str, str]:
+        return (self.key.platform, self.key.campaign, self.key.kpi, self.stat)
+
+
+def _floors(jobs: Sequence[_Job], detector: changepoints.Settings) -> list[float]:
+    """Each series' correlation floor, pooled over the series of its metric (one KPI and stat
+    of one campaign: ``changepoints.floors``)."""
+    by_metric: dict[tuple[str, str, str, str], list[int]] = {}
+    for i, job in enumerate(jobs):
+        by_metric.setdefault(job.metric, []).append(i)
+    out = [0.0] * len(jobs)
+    for members in by_metric.values():
+        found = changepoints.floors([jobs[i].values for i in members], detector)
+        for i, floor in zip(members, found, strict=True):
+            out[i] = floor
+    return out
 
 
 def _drift_item(

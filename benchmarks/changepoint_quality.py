@@ -1,12 +1,15 @@
 """How well tare's change-point detector does on labelled nightly series, against Apache Otava
 and MongoDB's E-Divisive, side by side.
 
-    .venv/bin/python -m benchmarks.changepoint_quality --replay [--scale 1.0] [--seed 7]
+    .venv/bin/python -m benchmarks.changepoint_quality --replay [--scale 1] [--seed 7] [--nightly N]
     .venv/bin/python -m benchmarks.changepoint_quality [--series 600] [--seed 7] [--json]
 
 ``--replay`` is how the nightly meets a series: night by night through `tare alert`'s own path,
 scored by alerts, per noise family (``benchmarks/cp_corpus.py`` and ``benchmarks/cp_replay.py``
-say what is generated and how it is scored). Without it, the offline score below.
+say what is generated and how it is scored). tare is replayed ``--nightly`` series of a family
+at a time, as one nightly evaluates the series of one KPI together (3 modes x 4 rates: 12; the
+quickstart's 3 x 2: 6) and they pool their correlation; ``--nightly 1`` judges each series
+alone. Without ``--replay``, the offline score below.
 
 The corpus (seeded, so every run judges the same series): 60-400 nights each; a third of the
 series are step-free, the others hold 1-3 steps of 2-6 standard deviations of the noise (at least
@@ -42,6 +45,7 @@ REFERENCES = {
     "edivisive": "signal-processing-algorithms==2.1.6",
 }
 TOLERANCE = 2  # nights
+NIGHTLY = 12  # replay: series of one KPI a nightly evaluates together (3 modes x 4 rates)
 VENVS = Path.home() / ".cache" / "tare" / "benchmarks"
 
 
@@ -231,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--replay", action="store_true", help="night by night, scored by alerts")
     parser.add_argument("--scale", type=float, default=1.0, help="replay corpus size, x default")
     parser.add_argument("--family", choices=cp_corpus.FAMILIES, action="append")
+    parser.add_argument(
+        "--nightly", type=int, default=NIGHTLY, help="replay: series of one KPI in one nightly"
+    )
     args = parser.parse_args(argv)
     if args.replay:
         return replay_main(args)
@@ -318,13 +325,16 @@ def replay_main(args: argparse.Namespace) -> int:
     seconds: dict[str, float] = {}
     for name in args.only or ["tare", *REFERENCES]:
         start = time.perf_counter()
+        nightly = 1  # the references judge each series alone: they have no pool
         if name == "tare":
             detectors: list[Detector] | None = [detect for _ in cases]
+            nightly = args.nightly
         else:
             detectors = replay_reference(name, cases)
         if detectors is None:
             continue
-        scores[name] = cp_replay.score(cp_replay.replay(cases, settings, detectors.__getitem__))
+        replayed = cp_replay.replay(cases, settings, detectors.__getitem__, nightly)
+        scores[name] = cp_replay.score(replayed)
         seconds[name] = time.perf_counter() - start
     if args.json:
         out = {n: {f: _family_dict(s) for f, s in by.items()} for n, by in scores.items()}

@@ -88,35 +88,68 @@ def frame_of(case: Case, cell: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=NIGHTLY_COLUMNS)
 
 
-def _reported(ev: Evaluation, names: dict[str, int]) -> tuple[int, ...]:
-    found = {names[a.night] for a in ev.alerts if a.kind in CHANGE_KINDS}
-    found |= {names[p.night] for p in ev.pending}
+def _reported(ev: Evaluation, series: str, names: dict[str, int]) -> tuple[int, ...]:
+    found = {
+        names[a.night] for a in ev.alerts if a.kind in CHANGE_KINDS and a.items[0].series == series
+    }
+    found |= {names[p.night] for p in ev.pending if p.series == series}
     return tuple(sorted(found))
 
 
+def nightlies(count: int, size: int) -> list[list[int]]:
+    """Case indices into nightlies of about ``size`` series, each taking every k-th case (the
+    corpus lists a family's kinds in blocks: so each nightly holds some of every kind)."""
+    k = max(1, math.ceil(count / size))
+    return [list(range(j, count, k)) for j in range(min(k, count))]
+
+
 def replay(
-    cases: Sequence[Case], settings: Settings, detector_for: Callable[[int], Detector]
+    cases: Sequence[Case],
+    settings: Settings,
+    detector_for: Callable[[int], Detector],
+    nightly: int = 1,
 ) -> list[Replayed]:
-    """``detector_for(i)``: the detector to judge case ``i`` with."""
-    out: list[Replayed] = []
+    """``detector_for(i)``: the detector to judge case ``i`` with. ``nightly``: how many series
+    one nightly evaluates together (all night 0 on the same night; a series leaves when its
+    history ends), as the nightly does when its series share what they measure (the pooled
+    correlation). Cases of one nightly must share their family and their detector."""
+    out: dict[int, Replayed] = {}
     with tempfile.TemporaryDirectory() as tmp, AlertStore(Path(tmp) / "alerts.db") as store:
+        by_family: dict[str, list[int]] = {}
         for i, case in enumerate(cases):
-            full = frame_of(case, i)
-            names = {n: k for k, n in enumerate(nights(len(case.values)))}
-            raised: list[Raised] = []
-            pending: dict[int, Raised] = {}
-            last: tuple[int, ...] = ()
-            detect = detector_for(i)
-            for t in range(FIRST_NIGHTS, len(case.values) + 1):
-                outcome = cycle.run_alert(
-                    full.iloc[:t], (), settings, None, store, None, {}, detect
-                )
-                raised += [Raised(t - 1, names[a.night], a.kind) for _, a in outcome.new]
-                for p in outcome.evaluation.pending:
-                    pending.setdefault(names[p.night], Raised(t - 1, names[p.night], "pending"))
-                last = _reported(outcome.evaluation, names)
-            out.append(Replayed(case, tuple(raised), last, tuple(pending.values())))
-    return out
+            by_family.setdefault(case.family, []).append(i)
+        for members in by_family.values():
+            for chosen in nightlies(len(members), nightly):
+                batch = [members[j] for j in chosen]
+                out.update(_replay_nightly(cases, batch, settings, detector_for(batch[0]), store))
+    return [out[i] for i in range(len(cases))]
+
+
+def _replay_nightly(
+    cases: Sequence[Case], batch: list[int], settings: Settings, detect: Detector, store: AlertStore
+) -> dict[int, Replayed]:
+    frames = {i: frame_of(cases[i], i) for i in batch}
+    series = {str(frames[i]["series"].iloc[0]): i for i in batch}
+    longest = max(len(cases[i].values) for i in batch)
+    names = {n: k for k, n in enumerate(nights(longest))}
+    raised: dict[int, list[Raised]] = {i: [] for i in batch}
+    pending: dict[int, dict[int, Raised]] = {i: {} for i in batch}
+    last: dict[int, tuple[int, ...]] = {i: () for i in batch}
+    for t in range(FIRST_NIGHTS, longest + 1):
+        active = [i for i in batch if len(cases[i].values) >= t]
+        frame = pd.concat([frames[i].iloc[:t] for i in active], ignore_index=True)
+        outcome = cycle.run_alert(frame, (), settings, None, store, None, {}, detect)
+        for _, a in outcome.new:
+            raised[series[a.items[0].series]].append(Raised(t - 1, names[a.night], a.kind))
+        for p in outcome.evaluation.pending:
+            at = names[p.night]
+            pending[series[p.series]].setdefault(at, Raised(t - 1, at, "pending"))
+        for i in active:
+            if len(cases[i].values) == t:
+                last[i] = _reported(outcome.evaluation, str(frames[i]["series"].iloc[0]), names)
+    return {
+        i: Replayed(cases[i], tuple(raised[i]), last[i], tuple(pending[i].values())) for i in batch
+    }
 
 
 def findings_from(values: list[float | None], indices: Sequence[int]) -> changepoints.Findings:

@@ -262,12 +262,19 @@ for _state, _help in (
 @click.option(
     "--sort", "sort_rows", is_flag=True, help="Sort rows by time [refuse rows out of order]."
 )
+@click.option(
+    "--pool",
+    is_flag=True,
+    help="A file's columns are one metric's series sharing their nights: each is taken to "
+    "remember yesterday at least as much as the others do, as `tare alert` judges a nightly.",
+)
 @click.option("--json", "as_json", is_flag=True)
 def changepoints_cmd(
     files: tuple[Path, ...],
     columns: tuple[str, ...],
     confirm_nights: int,
     sort_rows: bool,
+    pool: bool,
     as_json: bool,
 ) -> None:
     """Change points and outliers in any CSV history (time column, then numeric columns)."""
@@ -291,10 +298,10 @@ def changepoints_cmd(
             raise ConfigError(
                 f"{path}: no column {unknown[0]!r} (columns: {', '.join(history.columns)})"
             )
-        for name, values in history.columns.items():
-            if columns and name not in columns:
-                continue
-            found = cp.detect(list(values), settings)
+        chosen = {n: list(v) for n, v in history.columns.items() if not columns or n in columns}
+        floors = cp.floors(list(chosen.values()), settings) if pool else [0.0] * len(chosen)
+        for (name, values), floor in zip(chosen.items(), floors, strict=True):
+            found = cp.detect(values, dataclasses.replace(settings, rho_floor=floor))
             label = name if len(files) == 1 else f"{path.name}:{name}"
             out.append(summary.series_json(label, history.times, found))
     if as_json:
