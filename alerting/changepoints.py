@@ -5,7 +5,8 @@ The method, in the order it runs:
 1. Missing nights are dropped, never filled; findings carry the original row index.
 2. The noise is an AR(1) process (``alerting.noise``): its scale and lag-1 correlation from the
    residuals around a segmentation (``estimate_noise``; the newest nights held out), so that
-   nights which remember yesterday are not mistaken for steps.
+   nights which remember yesterday are not mistaken for steps; the correlation is at least
+   ``rho_floor``, what the nightly's other series of the metric measured (``floors``).
 3. A night is an *outlier* when it departs, in the same direction, from the median of the
    ``window`` nights before it and from the median of the ``window`` nights after it by more
    than ``outlier_z`` noise units. A step does not qualify (its first night agrees with the

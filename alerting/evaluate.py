@@ -13,6 +13,9 @@
   on the newest nights are listed as pending, not alerted.
 * A **drift** (a slow trend with no step, on an overhead series) is its own kind, not gating:
   a creeping overhead is seen before it crosses a threshold.
+* The series of one KPI and stat in one campaign share the host and the nights, and so their
+  memory of yesterday: each is judged with at least the lag-1 correlation the others measured
+  (``changepoints.floors``).
 """
 
 from __future__ import annotations
