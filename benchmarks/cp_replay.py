@@ -2,7 +2,9 @@
 
 Every night the series' history to date goes through ``alerting.cycle.run_alert`` (the nightly
 frame, ``evaluate`` with its ``recent_nights``, pending and confirmation, and the real SQLite
-alert store with its de-duplication); what the store records as new is an alert. The references
+alert store with its de-duplication); what the store records as new is an alert. With
+``nightly`` > 1 that many series of a family share each night's frame, as a campaign's series of
+one KPI do, and so pool their correlation (``alerting.changepoints.floors``). The references
 go through the same path with their detector in tare's place (their change indices, computed on
 each prefix in their own virtualenv, become ``Findings``).
 
