@@ -328,11 +328,18 @@ def _outliers(y: FloatArray, s: Settings) -> list[int]:
     return find_outliers(y, _floor(nz.diff_scale(y), y), s)
 
 
+def _present(values: list[float | None] | FloatArray) -> tuple[FloatArray, NDArray[np.int64]]:
+    """The series as floats (NaN = missing night), and the rows with a value."""
+    raw = np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+    return raw, np.flatnonzero(np.isfinite(raw))
+
+
 def evidence(values: list[float | None], settings: Settings | None = None) -> nz.Evidence | None:
     """What the series says of its own lag-1 correlation (outliers and missing nights left
     out, as ``detect`` leaves them; no floor), for ``alerting.noise.pooled``."""
     s = settings or Settings()
-    y = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+    raw, present = _present(values)
+    y = raw[present]
     if len(y) < 3:
         return None
     y = y - float(np.median(y))
@@ -361,8 +368,7 @@ def detect(values: list[float | None] | FloatArray, settings: Settings | None = 
     """Change points, pending changes, drifts and outliers of one series (``None``/NaN =
     missing night)."""
     s = settings or Settings()
-    raw = np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
-    present = np.flatnonzero(np.isfinite(raw))
+    raw, present = _present(values)
     missing = tuple(int(i) for i in np.flatnonzero(~np.isfinite(raw)))
     if len(present) < 2:
         return Findings(missing=missing)

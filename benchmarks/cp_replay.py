@@ -131,7 +131,8 @@ def _replay_nightly(
     cases: Sequence[Case], batch: list[int], settings: Settings, detect: Detector, store: AlertStore
 ) -> dict[int, Replayed]:
     frames = {i: frame_of(cases[i], i) for i in batch}
-    series = {str(frames[i]["series"].iloc[0]): i for i in batch}
+    name = {i: str(frames[i]["series"].iloc[0]) for i in batch}
+    series = {n: i for i, n in name.items()}
     longest = max(len(cases[i].values) for i in batch)
     names = {n: k for k, n in enumerate(nights(longest))}
     raised: dict[int, list[Raised]] = {i: [] for i in batch}
@@ -148,7 +149,7 @@ def _replay_nightly(
             pending[series[p.series]].setdefault(at, Raised(t - 1, at, "pending"))
         for i in active:
             if len(cases[i].values) == t:
-                last[i] = _reported(outcome.evaluation, str(frames[i]["series"].iloc[0]), names)
+                last[i] = _reported(outcome.evaluation, name[i], names)
     return {
         i: Replayed(cases[i], tuple(raised[i]), last[i], tuple(pending[i].values())) for i in batch
     }

@@ -13,14 +13,9 @@ import pytest
 from alerting import noise as nz
 from alerting.changepoints import Settings, detect, evidence
 from alerting.evaluate import evaluate
-from benchmarks import cp_corpus, cp_replay
+from benchmarks import cp_replay
 from tests.conftest import run_tare
-
-SD = 0.25
-
-
-def ar1(seed: int, n: int, rho: float) -> np.ndarray:
-    return 2.0 + SD * cp_corpus.noise(np.random.default_rng(seed), f"ar{rho}", n)
+from tests.unit.test_changepoints_online import ar1, quiet_case
 
 
 def test_the_pool_weighs_each_series_by_its_pairs_and_needs_enough_of_them() -> None:
@@ -56,15 +51,12 @@ def test_a_young_series_is_judged_with_the_memory_its_nightly_shares() -> None:
     assert [c.index for c in detect(young).changes] == [23]
     assert detect(young, Settings(rho_floor=0.5)).changes == ()
     nights = cp_replay.nights(120)
-    rows = cp_replay.frame_of(cp_corpus.Case("y", "ar0.5", "quiet", tuple(young)), 0)
+    rows = cp_replay.frame_of(quiet_case(np.array(young), "y"), 0)
     rows["night"] = nights[-36:]
     alone = evaluate(rows)
     assert [(a.cell, a.night) for a in alone.alerts] == [("enforced.rate_0", nights[-36 + 23])]
     siblings = [
-        cp_replay.frame_of(
-            cp_corpus.Case(f"s{k}", "ar0.5", "quiet", tuple(ar1(700 + k, 120, 0.5))), k
-        )
-        for k in range(1, 6)
+        cp_replay.frame_of(quiet_case(ar1(700 + k, 120, 0.5), f"s{k}"), k) for k in range(1, 6)
     ]
     together = evaluate(pd.concat([rows, *siblings], ignore_index=True))
     assert [a for a in together.alerts if a.cell == "enforced.rate_0"] == []
@@ -74,10 +66,7 @@ def test_a_series_repeated_in_several_paths_is_no_pool() -> None:
     """The baseline is the same series in every mode's path: copies of one series must not pool
     with themselves (their floor would be their own correlation, read as known)."""
     young = list(ar1(642, 36, 0.5))
-    copies = [
-        cp_replay.frame_of(cp_corpus.Case(f"c{k}", "ar0.5", "quiet", tuple(young)), k)
-        for k in range(4)
-    ]
+    copies = [cp_replay.frame_of(quiet_case(np.array(young), f"c{k}"), k) for k in range(4)]
     ev = evaluate(pd.concat(copies, ignore_index=True))
     assert len(ev.alerts) == 4  # each copy alone, as one series alone alerts
 
