@@ -11,7 +11,8 @@ The method, in the order it runs:
    ``window`` nights before it and from the median of the ``window`` nights after it by more
    than ``outlier_z`` noise units. A step does not qualify (its first night agrees with the
    nights after it); a one- or two-night spike does. Outliers are reported and left out of
-   change detection.
+   change detection, but they count, capped, in the noise's scale (``alerting.noise.with_spikes``):
+   a series with spikes strays further than its other nights say.
 4. Change points are the exact optimal partition of what remains into segments of constant
    mean (least squares, penalty ``penalty_per_log_n * log(n)`` times the noise's long-run
    variance per change), with at least ``confirm_nights + 1`` nights in every segment, so a
