@@ -71,16 +71,24 @@ def nights(n: int) -> list[str]:
     return [(NIGHT0 + pd.Timedelta(days=i)).date().isoformat() for i in range(n)]
 
 
-def frame_of(case: Case, cell: int) -> pd.DataFrame:
+def frame_of(
+    case: Case,
+    cell: int,
+    *,
+    campaign: str = "replay",
+    mode: str = "enforced",
+    kpi: str = "cpu_cgroup",
+) -> pd.DataFrame:
+    """The case as one series of a nightly frame (an overhead), its cell the rate."""
     rows = [
         (
-            f"linux.replay.enforced.rate_{cell}.cpu_cgroup",
+            f"linux.{campaign}.{mode}.rate_{cell}.{kpi}",
             "linux",
-            "replay",
-            "enforced",
+            campaign,
+            mode,
             str(cell),
             "",
-            "cpu_cgroup",
+            kpi,
             "overhead",
             night,
             value,

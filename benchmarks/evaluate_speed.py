@@ -20,7 +20,6 @@ import pandas as pd
 from alerting import changepoints
 from alerting.evaluate import evaluate
 from benchmarks import cp_corpus, cp_replay
-from contracts.frames import NIGHTLY_COLUMNS
 
 KPIS = ("cpu_cgroup", "cpu_workload_core", "mem_cgroup", "conn_rate")
 MODES = ("idle", "visibility", "enforced")
@@ -29,34 +28,21 @@ RATES = (1000, 5000, 10000, 15000)
 
 def nightly(nights: int, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    names = cp_replay.nights(nights)
-    rows = []
-    k = 0
+    frames = []
     for campaign in ("night_a", "night_b"):
         for kpi in KPIS:
             for mode in MODES:
                 for rate in RATES:
                     y = 2.0 + 0.25 * cp_corpus.noise(rng, "ar0.3", nights)
-                    if k % 3 == 0:
+                    stepped = len(frames) % 3 == 0
+                    if stepped:
                         y[int(rng.integers(30, nights - 5)) :] += 1.0
-                    k += 1
-                    series = f"linux.{campaign}.{mode}.rate_{rate}.{kpi}"
-                    rows += [
-                        (
-                            series,
-                            "linux",
-                            campaign,
-                            mode,
-                            str(rate),
-                            "",
-                            kpi,
-                            "overhead",
-                            n,
-                            float(v),
-                        )
-                        for n, v in zip(names, y, strict=True)
-                    ]
-    return pd.DataFrame(rows, columns=NIGHTLY_COLUMNS)
+                    kind = "steps" if stepped else "quiet"
+                    case = cp_corpus.Case(f"{campaign}.{kpi}", "ar0.3", kind, tuple(y))
+                    frames.append(
+                        cp_replay.frame_of(case, rate, campaign=campaign, mode=mode, kpi=kpi)
+                    )
+    return pd.concat(frames, ignore_index=True)
 
 
 def timed(frame: pd.DataFrame, repeat: int) -> float:
