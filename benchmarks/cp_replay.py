@@ -18,6 +18,8 @@ Scoring, per series:
   *young* series (``HISTORY`` to ``ESTABLISHED`` nights before); a step earlier than that (a
   *start step*: a series' first nights cannot say much about its level) is counted apart too,
   reported when a pending report or an alert dated within a night of it comes within 3 nights;
+  an established step is *reported* the same way (beside recall, which counts alerts only: a
+  step listed as pending from its first nights is seen in time, though not yet alerted);
 - a step with fewer than 4 nights after it in the history is a **newest-night step**: recall
   does not count it; it is *reported* when the last night's evaluation lists it as pending or
   as a change, *dated right* when that report names its first night;
@@ -195,6 +197,7 @@ class FamilyScore:
     true_alerts: int = 0
     steps3: int = 0
     hit3: int = 0
+    reported3: int = 0  # of steps3: pending or confirmed within WITHIN nights, dated within a night
     young3: int = 0
     young_hit3: int = 0
     steps_all: int = 0  # every step with HISTORY nights before it and NEWEST after
@@ -222,6 +225,10 @@ class FamilyScore:
         return self.hit3 / self.steps3 if self.steps3 else math.nan
 
     @property
+    def reported_recall3(self) -> float:
+        return self.reported3 / self.steps3 if self.steps3 else math.nan
+
+    @property
     def young_recall3(self) -> float:
         return self.young_hit3 / self.young3 if self.young3 else math.nan
 
@@ -240,6 +247,12 @@ class FamilyScore:
         return float(np.percentile(self.delays, q)) if self.delays else math.nan
 
 
+def _in_time(p: int, reports: Sequence[Raised]) -> bool:
+    """A report (pending or an alert) dated within a night of step ``p``, listed within
+    ``WITHIN`` nights of it: what the on-call engineer sees of the step in time."""
+    return any(p <= a.night <= p + WITHIN and abs(a.dated - p) <= 1 for a in reports)
+
+
 def _score_steps(r: Replayed, s: FamilyScore, changes: list[Raised]) -> list[Raised]:
     """Match each step with its true alert; return the alerts left (false)."""
     left = list(changes)
@@ -256,8 +269,7 @@ def _score_steps(r: Replayed, s: FamilyScore, changes: list[Raised]) -> list[Rai
         if p < HISTORY and n - p >= NEWEST and abs(size) >= 3:
             s.start_steps += 1
             s.start_confirmed += hit is not None
-            seen = [a for a in (*r.pending, *changes) if abs(a.dated - p) <= 1]
-            s.start_reported += any(p <= a.night <= p + WITHIN for a in seen)
+            s.start_reported += _in_time(p, (*r.pending, *changes))
             continue
         if n - p < NEWEST:
             if abs(size) >= 4:
@@ -274,6 +286,7 @@ def _score_steps(r: Replayed, s: FamilyScore, changes: list[Raised]) -> list[Rai
         elif abs(size) >= 3:
             s.steps3 += 1
             s.hit3 += hit is not None
+            s.reported3 += _in_time(p, (*r.pending, *changes))
         if hit is not None:
             s.delays.append(hit.night - p)
     return left
