@@ -348,7 +348,7 @@ def replay_main(args: argparse.Namespace) -> int:
 REPLAY_ROWS: list[tuple[str, Callable[[cp_replay.FamilyScore], str]]] = [
     ("false alerts / 1000 quiet nights", lambda s: f"{s.false_per_1000:.2f}"),
     ("recall, steps >= 3 sd", lambda s: f"{s.recall3:.3f}"),
-    ("... reported in 3 nights (or pending)", lambda s: f"{s.reported3}/{s.steps3}"),
+    ("... alerted or pending in 3 nights", lambda s: f"{s.reported3}/{s.steps3}"),
     ("... in young series (8-29 nights)", lambda s: f"{s.young_hit3}/{s.young3}"),
     ("delay median / p90 (nights)", lambda s: f"{s.delay(50):.0f} / {s.delay(90):.0f}"),
     ("precision (change alerts)", lambda s: f"{s.precision:.3f}"),

@@ -18,8 +18,9 @@ Scoring, per series:
   *young* series (``HISTORY`` to ``ESTABLISHED`` nights before); a step earlier than that (a
   *start step*: a series' first nights cannot say much about its level) is counted apart too,
   reported when a pending report or an alert dated within a night of it comes within 3 nights;
-  an established step is *reported* the same way (beside recall, which counts alerts only: a
-  step listed as pending from its first nights is seen in time, though not yet alerted);
+  an established step is *reported* when it is alerted in time or listed as pending so
+  (beside recall, which counts alerts only: a step pending from its first nights is seen in
+  time, though not yet alerted);
 - a step with fewer than 4 nights after it in the history is a **newest-night step**: recall
   does not count it; it is *reported* when the last night's evaluation lists it as pending or
   as a change, *dated right* when that report names its first night;
@@ -197,7 +198,7 @@ class FamilyScore:
     true_alerts: int = 0
     steps3: int = 0
     hit3: int = 0
-    reported3: int = 0  # of steps3: pending or confirmed within WITHIN nights, dated within a night
+    reported3: int = 0  # of steps3: alerted in time, or listed as pending (dated within a night)
     young3: int = 0
     young_hit3: int = 0
     steps_all: int = 0  # every step with HISTORY nights before it and NEWEST after
@@ -286,7 +287,7 @@ def _score_steps(r: Replayed, s: FamilyScore, changes: list[Raised]) -> list[Rai
         elif abs(size) >= 3:
             s.steps3 += 1
             s.hit3 += hit is not None
-            s.reported3 += _in_time(p, (*r.pending, *changes))
+            s.reported3 += hit is not None or _in_time(p, r.pending)
         if hit is not None:
             s.delays.append(hit.night - p)
     return left

@@ -46,3 +46,8 @@ def test_a_report_counts_only_in_time_and_dated_within_a_night() -> None:
     a_night_off = scored(replayed(raised=(), pending=(pending(STEP + 3, STEP + 1),)))
     assert (late.reported3, misdated.reported3, a_night_off.reported3) == (0, 0, 1)
     assert late.hit3 == misdated.hit3 == a_night_off.hit3 == 0
+
+
+def test_an_alert_in_time_is_reported_whatever_night_it_names() -> None:
+    s = scored(replayed(raised=(alert(STEP + 2, STEP - 3),), pending=()))
+    assert (s.hit3, s.reported3) == (1, 1)
