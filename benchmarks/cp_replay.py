@@ -18,9 +18,9 @@ Scoring, per series:
   *young* series (``HISTORY`` to ``ESTABLISHED`` nights before); a step earlier than that (a
   *start step*: a series' first nights cannot say much about its level) is counted apart too,
   reported when a pending report or an alert dated within a night of it comes within 3 nights;
-  an established step is *reported* when it is alerted in time or listed as pending so
-  (beside recall, which counts alerts only: a step pending from its first nights is seen in
-  time, though not yet alerted);
+  an established step is *reported* when it is alerted in time, or listed as pending within 3
+  nights dated within a night of it (beside recall, which counts alerts only: a step pending
+  from its first nights is seen in time, though not yet alerted);
 - a step with fewer than 4 nights after it in the history is a **newest-night step**: recall
   does not count it; it is *reported* when the last night's evaluation lists it as pending or
   as a change, *dated right* when that report names its first night;
