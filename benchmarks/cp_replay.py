@@ -190,6 +190,11 @@ def reference_detector(prefixes: Sequence[Sequence[int]], first: int) -> Detecto
     return detect
 
 
+def _share(part: int, whole: int) -> float:
+    """``part`` of ``whole``; NaN when there is none to count."""
+    return part / whole if whole else math.nan
+
+
 @dataclass(slots=True)
 class FamilyScore:
     quiet_nights: int = 0
@@ -223,24 +228,24 @@ class FamilyScore:
 
     @property
     def recall3(self) -> float:
-        return self.hit3 / self.steps3 if self.steps3 else math.nan
+        return _share(self.hit3, self.steps3)
 
     @property
     def reported_recall3(self) -> float:
-        return self.reported3 / self.steps3 if self.steps3 else math.nan
+        return _share(self.reported3, self.steps3)
 
     @property
     def young_recall3(self) -> float:
-        return self.young_hit3 / self.young3 if self.young3 else math.nan
+        return _share(self.young_hit3, self.young3)
 
     @property
     def precision(self) -> float:
-        return self.true_alerts / self.change_alerts if self.change_alerts else math.nan
+        return _share(self.true_alerts, self.change_alerts)
 
     @property
     def f1(self) -> float:
         """Alerts' precision against the recall of every step (any size) in time."""
-        recall = self.hit_all / self.steps_all if self.steps_all else math.nan
+        recall = _share(self.hit_all, self.steps_all)
         p = self.precision
         return 2 * p * recall / (p + recall) if p + recall > 0 else 0.0
 
