@@ -169,6 +169,9 @@ class LoadResult:
     body_bytes: float | None = None  # the mean response body the tool received
     expected_body_bytes: int | None = None  # throughput: the body size asked for
     http_errors: str | None = None  # "858 4xx": the failed requests' status classes
+    # stopped this many seconds after it began, at the run's planned length and its grace,
+    # because it had not offered the planned load by then (``stopped_result``)
+    stopped_after_s: float | None = None
 
     @property
     def errors(self) -> int:
@@ -311,6 +314,43 @@ def h2load_result(
     )
 
 
+def deadline_s(duration_s: int) -> float:
+    """How long the load tool may run before it is stopped: the run's planned length and a grace
+    for its start and its last connections (a tool that holds the rate ends within a second of
+    the planned length). Past it the target is out of reach, and waiting for the tool to grind
+    through the connections it could not make in time measures nothing."""
+    return duration_s + max(5.0, 0.1 * duration_s)
+
+
+def stopped_result(
+    log: RequestLog, spec: LoadSpec, window: tuple[float, float], stopped_after_s: float
+) -> LoadResult:
+    """What a load tool stopped at its deadline did, from its per-request log alone (it printed
+    no summary): the requests it started, those that succeeded, and the achieved rate over the
+    steady window. ``judge`` makes such a run invalid."""
+    ok = len(ok_starts(log))
+    lat = sorted(x / 1000 for x in log.latencies_us)
+    return LoadResult(
+        tool=spec.tool,
+        target_rate=spec.rate,
+        connections_planned=spec.requests,
+        requests_done=len(log.starts_us),
+        succeeded=ok,
+        failed=len(log.starts_us) - ok,
+        errored=0,
+        timeouts=0,
+        achieved_rate=achieved(log, spec, window),
+        p50_ms=percentile(lat, 0.5),
+        p90_ms=percentile(lat, 0.9),
+        p99_ms=percentile(lat, 0.99),
+        max_ms=lat[-1] if lat else None,
+        socket_errors=(),
+        profile=spec.profile,
+        expected_body_bytes=spec.body_bytes if spec.profile is Profile.THROUGHPUT else None,
+        stopped_after_s=round(stopped_after_s, 1),
+    )
+
+
 _HP_CONN = re.compile(r"Total: connections (\d+) requests (\d+) replies (\d+)")
 _HP_RATE = re.compile(r"Connection rate: ([\d.]+) conn/s")
 _HP_ERR = re.compile(r"Errors: total (\d+) client-timo (\d+)")
@@ -381,6 +421,11 @@ def judge(
             f"{result.errors} request errors ({result.failed} failed, {result.errored} errored, "
             f"{result.timeouts} timeouts){allowed}"
             + (f"; the workload answered {result.http_errors}" if result.http_errors else "")
+        )
+    if result.stopped_after_s is not None:
+        reasons.append(
+            f"the load tool was stopped after {result.stopped_after_s:g} s: it had started "
+            f"{result.requests_done} of the {result.connections_planned} planned by then"
         )
     if result.socket_errors:
         reasons.append("socket trouble: " + ", ".join(result.socket_errors))

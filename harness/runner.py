@@ -172,6 +172,28 @@ def probe(load: Host, address: str, port: int, timeout_s: float) -> bool:
     return proc.returncode == 0
 
 
+def _tool_result(
+    proc: subprocess.CompletedProcess[str] | None,
+    spec: loadmod.LoadSpec,
+    log_file: Path,
+    steady: tuple[float, float],
+    elapsed: float,
+) -> tuple[loadmod.LoadResult, dict[int, float]]:
+    """What the load tool did, and its load per second (h2load's per-request log); ``proc`` is
+    None when h2load was stopped at its deadline."""
+    if spec.tool != "h2load":
+        assert proc is not None  # only h2load is stopped at a deadline
+        return loadmod.httperf_result(proc.stdout, spec), {}
+    text = log_file.read_text() if log_file.exists() else ""
+    if proc is None:  # stopped: whole lines only (it was killed mid-write)
+        reqlog = loadmod.parse_h2load_log(text[: text.rfind("\n") + 1])
+        result = loadmod.stopped_result(reqlog, spec, steady, elapsed)
+    else:
+        reqlog = loadmod.parse_h2load_log(text)
+        result = loadmod.h2load_result(proc.stdout + proc.stderr, reqlog, spec, steady)
+    return result, loadmod.per_second_load(reqlog, spec)
+
+
 def _load_and_judge(
     lab: Lab,
     server: subprocess.Popen[bytes],
@@ -209,16 +231,22 @@ def _load_and_judge(
     if lab.load.transport is not None:  # the log is written there, then read back
         lab.load.run(["mkdir", "-p", str(lab_dir)], 30, in_cgroup=False)
         argv = ["sh", "-c", TIMED, "sh", *argv]
+    # h2load on this machine is stopped at the run's planned length (and a grace) when it has
+    # not offered the load by then: its per-request log says what it did
+    stoppable = cfg.tool == "h2load" and lab.load.transport is None
+    deadline = min(cfg.run_timeout_s, loadmod.deadline_s(cfg.duration_s)) if stoppable else None
+    proc: subprocess.CompletedProcess[str] | None = None
     try:
-        proc = lab.load.run(argv, cfg.run_timeout_s)
+        proc = lab.load.run(argv, deadline or cfg.run_timeout_s)
         if lab.load.transport is not None:
             got = lab.load.run(["cat", str(log_file)], 60, in_cgroup=False)
             log_file.write_text(got.stdout)
             proc.stderr, timed = timed_on_host(proc.stderr)
     except subprocess.TimeoutExpired:
-        return RunOutcome(
-            RunState.FAILED, f"load did not finish within {cfg.run_timeout_s} s", facts=facts
-        )
+        if deadline is None or deadline >= cfg.run_timeout_s:
+            return RunOutcome(
+                RunState.FAILED, f"load did not finish within {cfg.run_timeout_s} s", facts=facts
+            )
     t1 = time.time()
     elapsed = t1 - t0
     if lab.load.transport is not None and timed is not None:
@@ -227,20 +255,14 @@ def _load_and_judge(
         after = disturbance.snapshot(lab_cgroups, time.monotonic())
         facts.disturbance = disturbance.share(before, after)
     after_counters = read_counters()
-    if proc.returncode != 0 and cfg.tool == "h2load" and not proc.stdout:
+    if proc is not None and proc.returncode != 0 and cfg.tool == "h2load" and not proc.stdout:
         return RunOutcome(
             RunState.FAILED,
             f"{cfg.tool} exited {proc.returncode}: {proc.stderr.strip()[-300:]}",
             facts=facts,
         )
     steady = (t0 + cfg.warmup_s, t0 + cfg.duration_s - cfg.cooldown_s)
-    per_sec: dict[int, float] = {}
-    if cfg.tool == "h2load":
-        reqlog = loadmod.parse_h2load_log(log_file.read_text())
-        result = loadmod.h2load_result(proc.stdout + proc.stderr, reqlog, spec, steady)
-        per_sec = loadmod.per_second_load(reqlog, spec)
-    else:
-        result = loadmod.httperf_result(proc.stdout, spec)
+    result, per_sec = _tool_result(proc, spec, log_file, steady, elapsed)
     check = counters.server_check(
         profile, before_counters, after_counters, max(cfg.duration_s, elapsed), iface
     )

@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
-# The whole test suite: install from nothing, lint, type-check, then unit and integration tests
-# against real carbon + graphite-web and collectd (each test starts what it needs on free ports).
+# The test suite: install from nothing, lint, type-check, then the tests, against real carbon +
+# graphite-web, collectd, nginx, h2load and nftables (each test starts what it needs on free
+# ports and in namespaces it makes). docs/testing.md says what each tier checks.
+#
+#   scripts/test.sh            everything (the README's test command; CI runs it)
+#   scripts/test.sh --quick    lint, types, unit tests and the cheapest real-server checks
+#   scripts/test.sh PATH...    just that selection (after lint and types)
+#
+# Other arguments go to pytest. The property tests are derandomized wherever this runs; a wider
+# exploration is `.venv/bin/pytest tests/unit --hypothesis-profile=explore`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+quick=0
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    *) args+=("$arg") ;;
+  esac
+done
+
 scripts/bootstrap.sh || { echo "test: bootstrap failed" >&2; exit 1; }
 
 .venv/bin/ruff check . || exit 1
@@ -20,10 +38,22 @@ run_pytest() {
   return "$code"
 }
 
-for arg in "$@"; do
-  case "$arg" in -*) ;; *) run_pytest "$@"; exit $? ;; esac  # a selection: run just that
+for arg in "${args[@]}"; do
+  case "$arg" in -*) ;; *) run_pytest "${args[@]}"; exit $? ;; esac  # a selection: run just that
 done
-# The unit tests on two processes; then the lab tests (integration, faults) one at a time, since
-# they measure and two at once would disturb each other.
-run_pytest -n 2 "$@" tests/unit || exit $?
-run_pytest -p no:xdist --durations=15 "$@" tests/integration tests/faults
+
+# The unit tests on two processes.
+run_pytest -n 2 "${args[@]}" tests/unit || exit $?
+if [ "$quick" = 1 ]; then
+  run_pytest -n 2 -m quick "${args[@]}" tests/integration tests/faults
+  exit $?
+fi
+# The service tier: real servers, nothing measured, three tests at a time (they mostly wait on
+# the servers). Then the lab tier, one test at a time and alone: it measures, and a neighbour
+# would disturb it. Both tiers run whatever the first gave; the first failure's code is the exit.
+run_pytest -n 3 -m "not lab" --durations=10 "${args[@]}" tests/integration tests/faults
+services=$?
+run_pytest -p no:xdist -m lab --durations=15 "${args[@]}" tests/integration tests/faults
+lab=$?
+if [ "$services" -ne 0 ]; then exit "$services"; fi
+exit "$lab"

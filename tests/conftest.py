@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.night import Night
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,18 +28,57 @@ class Result:
     err: str
 
 
+GRACE_S = 60  # how long a stopped tare may take to tear its lab down before SIGKILL
+
+
 def run_tare(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Result:
-    """Run the real command line in a child process, as a user would."""
-    proc = subprocess.run(
+    """Run the real command line in a child process, as a user would. One that outlives its
+    ``timeout`` is stopped as a user would stop it (SIGTERM, which tears its lab down, then
+    SIGKILL and ``tare lab down``), so that it cannot poison the tests after it, and fails."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "tare", *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
         text=True,
-        timeout=timeout,
         env={**os.environ, **(env or {})},
         cwd=ROOT,
-        check=False,
     )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        out, err = stop(proc, state_dir_of(args, env))
+        raise AssertionError(
+            f"tare {' '.join(args)} did not end within {timeout:g} s; stopped (exit "
+            f"{proc.returncode}); its stderr ends: {err[-2000:]}"
+        ) from None
+    return Result(proc.returncode, out, err)
+
+
+def state_dir_of(args: Sequence[str], env: Mapping[str, str] | None = None) -> str | None:
+    if "--state-dir" in args:
+        return args[list(args).index("--state-dir") + 1]
+    return (env or {}).get("TARE_STATE_DIR")
+
+
+def stop(proc: subprocess.Popen[str], state_dir: str | Path | None) -> tuple[str, str]:
+    """SIGTERM and wait (tare tears its lab down and exits 130), then SIGKILL; whatever a killed
+    tare left is removed by ``tare lab down --force`` on its state directory."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    if state_dir is not None:
+        subprocess.run(
+            [sys.executable, "-m", "tare", "lab", "down", "--force", "--state-dir", str(state_dir)],
+            capture_output=True,
+            timeout=120,
+            cwd=ROOT,
+            check=False,
+        )
+    return out, err
 
 
 def free_ports(count: int) -> list[int]:
@@ -102,10 +146,98 @@ def graphite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         run_tare("stack", "down", *args)
 
 
-# CI runs the property tests on a fixed set of examples, so that a run is repeatable; locally
-# hypothesis explores afresh each time (and keeps what failed in .hypothesis/).
+# The property tests are the same wherever the suite runs, for a user as for CI: a fixed,
+# derandomized set of examples by default (a failure found once is found every time, and what a
+# user sees CI sees). A wider, random exploration is opt-in:
+#   .venv/bin/pytest tests/unit --hypothesis-profile=explore
+# and what it finds becomes an explicit @example in the test.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
-_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
-if os.environ.get("CI"):
-    _hypothesis_settings.load_profile("ci")
+_hypothesis_settings.register_profile("repeatable", derandomize=True, deadline=None, database=None)
+_hypothesis_settings.register_profile("explore", max_examples=2000, deadline=None)
+_hypothesis_settings.load_profile("repeatable")
+
+
+# The suite's tiers (scripts/test.sh). The lab tier measures: its tests run load through a lab
+# and judge CPU, so they run one at a time and alone (another test beside them would be a
+# neighbour the disturbance check sees). The service tier starts real servers (carbon +
+# graphite-web, collectd, sshd, nftables in a namespace) but measures nothing: its tests run
+# side by side. The quick tier is the cheapest real-server checks, for the inner loop
+# (`scripts/test.sh --quick`).
+LAB_MODULES = frozenset(
+    {
+        "tests/integration/test_calibrate.py",
+        "tests/integration/test_collectd_runs.py",
+        "tests/integration/test_harness.py",
+        "tests/integration/test_nightly_many.py",
+        "tests/integration/test_profiles.py",
+        "tests/integration/test_ssh_lab.py",
+        "tests/faults/test_signals.py",
+        "tests/faults/test_truthful_output.py",
+        "tests/faults/test_workload_port.py",
+    }
+)
+QUICK_MODULES = frozenset(
+    {
+        "tests/integration/test_graphite.py",
+        "tests/integration/test_collectd.py",
+        "tests/faults/test_changepoints_input.py",
+        "tests/faults/test_labels.py",
+        "tests/faults/test_state_files.py",
+        "tests/faults/test_validator.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = Path(str(item.fspath)).relative_to(ROOT).as_posix()
+        if module in LAB_MODULES:
+            item.add_marker(pytest.mark.lab)
+        if module in QUICK_MODULES:
+            item.add_marker(pytest.mark.quick)
+
+
+# The end-of-suite check: whatever a test left on the machine (namespace, cgroup, nft table,
+# process) fails the run, naming it (tests/leftovers.py).
+_BEFORE: list[object] = []
+
+
+def _marks(session: pytest.Session) -> tuple[str, ...]:
+    return (str(session.config._tmp_path_factory.getbasetemp()), "-m tare ")  # type: ignore[attr-defined]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from tests.leftovers import snapshot
+
+    if not hasattr(session.config, "workerinput"):  # the controller, with or without xdist
+        _BEFORE.append(snapshot(_marks(session)))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.leftovers import Snapshot, added, snapshot
+
+    if not _BEFORE or not isinstance(_BEFORE[0], Snapshot):
+        return
+    left = added(_BEFORE[0], snapshot(_marks(session)))
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["the suite left these behind (a test did not clean up):", *left]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        else:
+            print("\n".join(lines), file=sys.stderr)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def shared_night(graphite_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Night:
+    """One real night, built once per test run, for the checks that only read it
+    (``tests/night.py``)."""
+    from tests.night import build
+    from tests.sandbox import is_root
+
+    if not is_root():
+        pytest.skip("the namespaces lab needs root")
+    return build(tmp_path_factory.mktemp("night"), graphite_stack)

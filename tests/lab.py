@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 from tests.conftest import Stack, run_tare
@@ -120,3 +121,17 @@ def run_status(state: Path, seq: int) -> str | None:
     except sqlite3.OperationalError:
         return None
     return str(row[0]) if row else None
+
+
+def in_steady_window(state: Path, seq: int, warmup_s: float = 1.0) -> bool:
+    """Run ``seq`` is past its load's warm-up: h2load has logged its first request (its log is
+    the run's ``load.log``) at least ``warmup_s`` ago. Polled, where a test must act mid-load."""
+    for log in (state / "lab" / "runs").glob(f"*-{seq:03d}-*/load.log"):
+        try:
+            with log.open() as f:
+                first = f.readline().split("\t", 1)[0]
+        except OSError:
+            continue
+        if first.isdigit():
+            return time.time() >= int(first) / 1e6 + warmup_s + 0.5
+    return False

@@ -86,7 +86,16 @@ def test_no_point_lost_across_a_20_second_carbon_outage(
     start = int(time.time())
     kinds = ["standalone"] + (["collectd"] if collectd_bin.binary() else [])
     collectors = {k: collect(settings, f"outage-{k}", k, tmp_path / k, duration) for k in kinds}
-    time.sleep(8)
+    client = GraphiteClient(settings.render_url)
+
+    def writing(kind: str) -> bool:
+        """The collector's points read back: carbon went away mid-stream, not before it."""
+        target = f"tare.runs.outage-{kind}.h.tare.memory.available_bytes"
+        series = client.render([target], start - 5, int(time.time()) + 5)
+        return bool(series) and len([v for _, v in series[0].values() if v is not None]) >= 3
+
+    for k in kinds:
+        wait_for(partial(writing, k), timeout_s=30, what=f"{k} writing")
     assert procs.stop(settings.pid_dir, "carbon-cache")  # carbon goes away mid-stream
     down_at = time.time()
     for k in kinds:
@@ -97,7 +106,6 @@ def test_no_point_lost_across_a_20_second_carbon_outage(
     up_at = time.time()
     results = {k: c.communicate(timeout=duration + 60) for k, c in collectors.items()}
     end = int(time.time())
-    client = GraphiteClient(settings.render_url)
     for kind, (out, err) in results.items():
         assert collectors[kind].returncode == 0, (kind, err)
         report = json.loads(out)

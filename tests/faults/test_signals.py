@@ -6,13 +6,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Stack, run_tare
-from tests.lab import campaign, netns_list, run_status, runs
+from tests.conftest import ROOT, Stack, run_tare, stop
+from tests.lab import campaign, in_steady_window, netns_list, run_status, runs
 from tests.poll import wait_for
 from tests.sandbox import is_root
 
@@ -64,13 +63,14 @@ def test_a_stopped_campaign_leaves_no_lab_and_resumes_only_the_interrupted_run(
     state = tmp_path / "state"
     proc = _start(conf, state)
     try:
+        # the agent is up and the load is running
         wait_for(lambda: _running(state, 2), timeout_s=120, what="the agent's run to start")
-        time.sleep(4)  # the agent is up and the load is running
+        wait_for(lambda: in_steady_window(state, 2), timeout_s=60, what="run 2's load")
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # a failed step above: torn down as a user would stop it
+            stop(proc, state)
     before = {int(str(r["seq"])): r for r in runs(state)}
     if sig is signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL

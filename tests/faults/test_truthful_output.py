@@ -8,29 +8,23 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
 from collectors.sender import CarbonSender, deliver
 from contracts.addresses import CarbonAddress
 from pipeline.graphite import GraphiteClient
 from tests.conftest import Stack, free_ports, run_tare
-from tests.lab import campaign
+from tests.night import Night
 from tests.poll import wait_for
-from tests.sandbox import is_root
 
 
 def _spooled_lines(spool: Path) -> int:
     return sum(p.read_text().count("\n") for p in spool.glob("*.spool"))
 
 
-@pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
 def test_analyze_with_carbon_down_says_spooled_and_the_next_analyze_sends(
-    graphite_stack: Stack, tmp_path: Path
+    shared_night: Night, tmp_path: Path
 ) -> None:
-    conf = campaign(tmp_path, graphite_stack, name="spooled", modes='["idle"]')
-    state = tmp_path / "s"
-    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=300)
-    assert res.code == 0, res.err
+    """On a copy of the shared night's state (tests/night.py): its spool is this test's."""
+    state = shared_night.copy_state(tmp_path / "s")
     (closed,) = free_ports(1)
     out = tmp_path / "tables"
     args = ("analyze", "--latest", "--out", str(out), "--state-dir", str(state))

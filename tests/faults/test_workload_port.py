@@ -4,9 +4,9 @@ port that answers for another process than the workload fails the run naming the
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,9 +14,15 @@ import pytest
 from harness.ports import descendants, parse_ss
 from tests.conftest import Stack, free_ports, run_tare
 from tests.lab import campaign, netns_list
+from tests.poll import wait_for
 from tests.sandbox import is_root
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_parse_ss_names_every_owner() -> None:
@@ -41,7 +47,7 @@ def test_a_busy_port_is_refused_naming_its_holder(graphite_stack: Stack, tmp_pat
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(1.0)
+        wait_for(lambda: listening(port), timeout_s=15, what=f"the other server on port {port}")
         conf = campaign(tmp_path, graphite_stack, name="busyport", modes='["idle"]')
         conf.write_text(conf.read_text().replace("port = 8080", f"port = {port}"))
         res = run_tare(

@@ -76,6 +76,17 @@ def files_by_cache(s: StackSettings, under: str) -> dict[str, set[str]]:
     return out
 
 
+def both_writing(s: StackSettings, prefix: str) -> None:
+    """Poll until both caches hold series of the run: the stream reaches each of them, so what
+    happens to one next happens mid-stream."""
+
+    def written() -> bool:
+        held = files_by_cache(s, prefix)
+        return bool(held["a"]) and bool(held["b"])
+
+    wait_for(written, timeout_s=30, what=f"series of {prefix} on both caches")
+
+
 def test_status_names_the_relay_and_every_cache(cluster_stack: StackSettings) -> None:
     res = run_tare("stack", "status", "--state-dir", str(cluster_stack.state_dir), "--json")
     topo = json.loads(res.out)["topology"]
@@ -177,7 +188,7 @@ def test_a_cache_stopped_for_30_seconds_loses_nothing(
     duration = OUTAGE_S + 25
     start = int(time.time())
     collector = collect_through_the_relay(s, run_id, tmp_path / "collect", duration)
-    time.sleep(8)
+    both_writing(s, f"tare.runs.{run_id}")
     b = cluster.caches(s)[1]
     pid = procs.running_pid(s.pid_dir, b.process)
     assert pid is not None
@@ -222,7 +233,7 @@ def test_a_cache_that_dies_loses_at_most_the_second_it_held(
     duration = 30
     start = int(time.time())
     collector = collect_through_the_relay(s, run_id, tmp_path / "collect", duration)
-    time.sleep(8)
+    both_writing(s, f"tare.runs.{run_id}")
     b = cluster.caches(s)[1]
     assert procs.stop(s.pid_dir, b.process)
     died_at = time.time()

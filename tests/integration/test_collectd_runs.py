@@ -25,8 +25,8 @@ from collectors.sampler import Targets
 from collectors.sender import CarbonSender
 from collectors.series import render_types_db
 from contracts.addresses import CarbonAddress
-from tests.conftest import ROOT, Stack, run_tare
-from tests.lab import campaign, runs
+from tests.conftest import ROOT, Stack, run_tare, stop
+from tests.lab import campaign, in_steady_window, runs
 from tests.poll import wait_for
 from tests.sandbox import is_root
 
@@ -34,6 +34,9 @@ pytestmark = [
     pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root"),
     pytest.mark.skipif(collectd_bin.binary() is None, reason="collectd not installed"),
 ]
+
+
+STALL_S = 3  # how long collectd is stopped mid-run: 2-5 seconds missed, judged below
 
 
 def daemon(state: Path, seq: int, lives: int) -> psutil.Process:
@@ -71,17 +74,18 @@ def test_a_killed_collectd_is_restarted_counted_and_judged(
     )
     try:
         first = daemon(state, 1, 1)
-        time.sleep(3)  # into the load's steady window
-        first.send_signal(signal.SIGSTOP)  # stalled, not dead: nothing written for 3 s
-        time.sleep(3)
+        wait_for(lambda: in_steady_window(state, 1), timeout_s=60, what="run 1's load")
+        first.send_signal(signal.SIGSTOP)  # stalled, not dead: nothing written for STALL_S
+        time.sleep(STALL_S)
         first.send_signal(signal.SIGCONT)
         second = daemon(state, 2, 1)
-        time.sleep(3)
+        wait_for(lambda: in_steady_window(state, 2), timeout_s=60, what="run 2's load")
         second.send_signal(signal.SIGKILL)
         daemon(state, 2, 2).send_signal(signal.SIGKILL)  # the one restart allowed, killed too
         out, err = proc.communicate(timeout=180)
     finally:
-        proc.kill()
+        if proc.poll() is None:  # a failed step above: torn down as a user would stop it
+            stop(proc, state)
     assert proc.returncode == 5, err  # runs not valid
     assert json.loads(out)["ran"] == 2
     baseline, enforced = runs(state)

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from collectors import collectd as collectd_bin
 from contracts.kpis import KPIS
 from contracts.labels import label
 from contracts.manifest import LabFacts
@@ -28,40 +27,34 @@ from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
 from tests.conftest import ROOT, Stack, run_tare
 from tests.lab import campaign, netns_list, runs
+from tests.night import CELL, Night
 from tests.poll import wait_for
 from tests.sandbox import is_root
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
 
 
-@pytest.mark.skipif(collectd_bin.binary() is None, reason="collectd not installed")
-def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
-    graphite_stack: Stack, tmp_path: Path
+def test_the_night_runs_baseline_and_agent_and_lands_in_graphite(
+    graphite_stack: Stack, shared_night: Night
 ) -> None:
-    """collectd collects the runs (the series the analysis reads); the sampler writes the same
+    """The shared night, run by ``tare nightly`` (tests/night.py): every run done, recorded with
+    its facts, its series and load results in Graphite, its events, and no lab left behind.
+    collectd collects the runs (the series the analysis reads); the sampler writes the same
     series under a second prefix: both are compared second by second and run by run."""
-    conf = campaign(
-        tmp_path, graphite_stack, collect='collector = "collectd"\ncompare_prefix = "tarecmp"'
-    )
-    state = tmp_path / "state"
-    # the whole night in one command: a clean night is exit 0
-    res = run_tare(
-        "nightly", str(conf), "--state-dir", str(state), "--json", "--notify", "none", timeout=300
-    )
-    assert res.code == 0, res.err
-    night = json.loads(res.out)
-    assert night["runs"] == 2 and night["not_valid"] == [] and night["exit"] == 0
-    assert [(s["name"], s["code"]) for s in night["stages"]] == [
-        ("stack", 0),
-        ("run", 0),
-        ("analyze", 0),
-        ("alert", 0),
-        ("report", 0),
-    ]
-    assert night["alerts_new"] == 0 and Path(night["report"]).exists()
+    night, stack = shared_night, graphite_stack
+    res = night.result
+    assert res.code == 1, res.err  # its one regression (the threshold every overhead breaches)
+    summary = night.summary
+    assert summary["runs"] == 6 and summary["not_valid"] == [] and summary["exit"] == 1
+    assert [s["name"] for s in summary["stages"]] == ["stack", "run", "analyze", "alert", "report"]
+    assert all(s["code"] == 0 for s in summary["stages"] if s["name"] != "alert"), summary
+    assert Path(summary["report"]).exists()
+    state = night.state
     rows = runs(state)
-    assert [(r["mode"], r["status"]) for r in rows] == [("baseline", "done"), ("enforced", "done")]
-    enforced = rows[1]
+    assert sorted((r["mode"], r["status"]) for r in rows) == sorted(
+        [("baseline", "done")] * 3 + [("enforced", "done")] * 3
+    )
+    enforced = next(r for r in rows if r["mode"] == "enforced")
     manifest = enforced["manifest"]
     assert isinstance(manifest, dict)
     assert manifest["agent_version"] == "tare-refagent, version 1.0.0"
@@ -69,10 +62,11 @@ def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
     assert manifest["campaign"]["host"]["kernel"]
     assert manifest["version"] == 1 and manifest["lab"]["workload_interface"] == "tare0"
     assert manifest["load"]["achieved_rate"] >= 980
-    assert manifest["campaign"]["collector"] == "collectd"
-    client = GraphiteClient(graphite_stack.render_url)
-    for row in rows:
-        same_seconds_and_means(client, row)
+    client = GraphiteClient(stack.render_url)
+    if night.collectd:
+        assert manifest["campaign"]["collector"] == "collectd"
+        for row in rows:
+            same_seconds_and_means(client, row)
     now = int(time.time())
     for row in rows:
         run_id = row["run_id"]
@@ -86,24 +80,15 @@ def test_campaign_runs_baseline_and_agent_and_lands_in_graphite(
         assert ("proc_agent" in groups) == (row["mode"] == "enforced")
 
         def achieved(base: str = base) -> list[tuple[int, float]] | None:
-            found = client.render([f"{base}.load.achieved_rate"], now - 600, now + 5)
+            found = client.render([f"{base}.load.achieved_rate"], now - 3600, now + 5)
             return found[0].values() if found and found[0].values() else None
 
         assert wait_for(achieved, timeout_s=20, what="load results")[0][1] >= 980
-        opens = client.render([f"{base}.tare.tcp.passive_opens_per_s"], now - 600, now + 5)
+        opens = client.render([f"{base}.tare.tcp.passive_opens_per_s"], now - 3600, now + 5)
         values = [v for _, v in opens[0].values()]
         assert max(values) > 800  # the workload namespace saw the load, counted by tare
-    events = client.events(["tare", "run"], now - 600, now + 5)
+    events = client.events(["tare", "run"], now - 3600, now + 5)
     assert {e["what"] for e in events} >= {f"tare run {r['run_id']}" for r in rows}
-    # one run a side: a difference, and no interval, p-value or star (no inference)
-    res = run_tare("analyze", "--latest", "--json", "--no-write-back", "--state-dir", str(state))
-    assert res.code == 0, res.err
-    found = json.loads(res.out)["overheads"]
-    assert found and all(o["method"] == "no inference (1 vs 1 runs)" for o in found)
-    assert not any(o["significant"] for o in found)
-    assert all(o["pvalue"] is None and o.get("ci_low") is None for o in found)  # strict JSON
-    text = run_tare("analyze", "--latest", "--no-write-back", "--state-dir", str(state)).out
-    assert "(no inference)" in text and "*" not in text.split("\n", 2)[2]
     # nothing left behind: the labs' namespaces and records are gone
     netns = netns_list()
     for row in rows:
@@ -265,15 +250,38 @@ def test_a_failing_agent_fails_its_run_and_the_campaign_goes_on(
     ]
 
 
-def test_httperf_driver(graphite_stack: Stack, tmp_path: Path) -> None:
+def test_httperf_driver_and_a_clean_night_of_one_run_a_side(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    """httperf drives the load; a night with nothing to report is exit 0 through every stage;
+    one run a side gives a difference, and no interval, p-value or star (no inference)."""
     conf = campaign(tmp_path, graphite_stack, name="httperf", modes='["idle"]')
     conf.write_text(conf.read_text().replace("[load]\n", '[load]\ntool = "httperf"\n'))
     state = tmp_path / "s"
-    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=300)
+    args = ("--state-dir", str(state), "--json", "--notify", "none")
+    res = run_tare("nightly", str(conf), *args, timeout=300)
     assert res.code == 0, res.err
+    night = json.loads(res.out)
+    assert night["runs"] == 2 and night["not_valid"] == [] and night["exit"] == 0
+    assert [(s["name"], s["code"]) for s in night["stages"]] == [
+        ("stack", 0),
+        ("run", 0),
+        ("analyze", 0),
+        ("alert", 0),
+        ("report", 0),
+    ]
+    assert night["alerts_new"] == 0 and Path(night["report"]).exists()
     rows = runs(state)
-    assert [r["status"] for r in rows] == ["done", "done"]
+    assert [(r["mode"], r["status"]) for r in rows] == [("baseline", "done"), ("idle", "done")]
     assert all(r["manifest"]["load"]["tool"] == "httperf" for r in rows)  # type: ignore[index]
+    res = run_tare("analyze", "--latest", "--json", "--no-write-back", "--state-dir", str(state))
+    assert res.code == 0, res.err
+    found = json.loads(res.out)["overheads"]
+    assert found and all(o["method"] == "no inference (1 vs 1 runs)" for o in found)
+    assert not any(o["significant"] for o in found)
+    assert all(o["pvalue"] is None and o.get("ci_low") is None for o in found)  # strict JSON
+    text = run_tare("analyze", "--latest", "--no-write-back", "--state-dir", str(state)).out
+    assert "(no inference)" in text and "*" not in text.split("\n", 2)[2]
 
 
 def test_loopback_lab_says_what_it_gives_up(graphite_stack: Stack, tmp_path: Path) -> None:
@@ -359,25 +367,18 @@ def the_breach_fails_its_case(junit: Path, cell: str) -> None:
 
 
 def test_analyze_overhead_with_confidence_intervals_written_back(
-    graphite_stack: Stack, tmp_path: Path
+    graphite_stack: Stack, shared_night: Night, tmp_path: Path
 ) -> None:
-    # a threshold every overhead breaches: through ``tare nightly --fail-on-regression``, exit 1,
-    # and that cell and KPI a failed case of the JUnit file. Adaptive, with a CPU target no lab
-    # reaches: the look after 2 rounds adds a third, the budget, and the night says the cell
-    # stayed too noisy
-    breach = '[[alerts.thresholds]]\nkpi = "cpu_cgroup"\nlimit = -1000\nmode = "enforced"\n'
-    adaptive = "adaptive = true\nmin_repeats = 2\nmax_repeats = 3\ntarget_ci = {cpu_cgroup = 0.001}"
-    conf = campaign(
-        tmp_path, graphite_stack, name="analyzed", repeats=2, extra=breach, design=adaptive
-    )
-    state = tmp_path / "s"
-    junit = tmp_path / "junit.xml"
-    args = ("--state-dir", str(state), "--junit", str(junit), "--notify", "none", "--json")
-    res = run_tare("nightly", str(conf), "--fail-on-regression", *args, timeout=400)
+    """The shared night (tests/night.py): a threshold every overhead breaches, through
+    ``tare nightly --fail-on-regression``: exit 1, and that cell and KPI a failed case of the
+    JUnit file. Adaptive, with a CPU target no lab reaches: the look after 2 rounds adds a third,
+    the budget, and the night says the cell stayed too noisy. Then analyze, the report and the
+    dashboards read it (from a copy of its state: analyze writes there)."""
+    res = shared_night.result
     assert res.code == 1, res.err
-    night = json.loads(res.out)
-    the_night_went_adaptive(res.err, night)
-    the_breach_fails_its_case(junit, "linux.analyzed.enforced.rate_1000.policy_size_1000")
+    the_night_went_adaptive(res.err, shared_night.summary)
+    the_breach_fails_its_case(shared_night.junit, CELL)
+    state = shared_night.copy_state(tmp_path / "s")
     out = tmp_path / "tables"
     res = run_tare("analyze", "--latest", "--json", "--out", str(out), "--state-dir", str(state))
     assert res.code == 0, res.err

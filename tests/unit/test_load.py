@@ -11,6 +11,7 @@ from harness.load import (
     LoadToolError,
     ServerCheck,
     command,
+    deadline_s,
     h2load_result,
     httperf_result,
     judge,
@@ -19,6 +20,7 @@ from harness.load import (
     per_second_load,
     percentile,
     steady_rate,
+    stopped_result,
 )
 
 H2 = """starting benchmark...
@@ -184,3 +186,24 @@ def test_throughput_achieved_from_bodies_received_and_body_size_checked() -> Non
 def test_percentile() -> None:
     assert percentile([], 0.5) is None
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+
+
+def test_a_tool_stopped_at_its_deadline_is_judged_from_its_log() -> None:
+    """h2load that could not offer the rate is stopped at the planned length and a grace; what
+    it started by then, from its log, makes the run invalid, naming the target and the stop."""
+    assert deadline_s(12) == 17 and deadline_s(300) == 330
+    t0 = 1_700_000_000
+    # 40,000/s asked for 5 s; 15,000/s started for 5 s, the last second's requests failed
+    starts = [t0 * 1_000_000 + i * 1_000_000 // 15_000 for i in range(5 * 15_000)]
+    lines = [f"{s}\t{200 if s < (t0 + 4) * 1_000_000 else -1}\t900" for s in starts]
+    log = parse_h2load_log("\n".join(lines) + "\n")
+    r = stopped_result(log, spec(40_000), (t0 + 1.0, t0 + 4.0), 10.04)
+    assert (r.connections_planned, r.requests_done, r.stopped_after_s) == (200_000, 75_000, 10.0)
+    assert r.succeeded == 60_000 and r.failed == 15_000
+    assert r.achieved_rate == pytest.approx(15_000, rel=1e-3)
+    v = judge(r, 0.98, None, max_error_pct=100)
+    assert not v.valid
+    assert v.reasons == (
+        "achieved 15000 conn/s < 98% of target 40000 conn/s",
+        "the load tool was stopped after 10 s: it had started 75000 of the 200000 planned by then",
+    )
