@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,12 +159,13 @@ _hypothesis_settings.register_profile("explore", max_examples=2000, deadline=Non
 _hypothesis_settings.load_profile("repeatable")
 
 
-# The suite's tiers (scripts/test.sh). The lab tier measures: its tests run load through a lab
-# and judge CPU, so they run one at a time and alone (another test beside them would be a
-# neighbour the disturbance check sees). The service tier starts real servers (carbon +
-# graphite-web, collectd, sshd, nftables in a namespace) but measures nothing: its tests run
-# side by side. The quick tier is the cheapest real-server checks, for the inner loop
-# (`scripts/test.sh --quick`).
+# The suite's tiers (scripts/test.sh). Most real-server tests run side by side, four at a time,
+# lab campaigns included: each lab is its own pair of namespaces and cgroups, each test worker
+# takes its own lab lock (TARE_LOCK_DIR, below), and a test campaign allows what another lab
+# beside it takes (tests/lab.py: max_disturbance). The solo tier measures what a neighbour would
+# move (the ballast recovered within its margins) or drives the machine flat out (an
+# unreachable rate, a capacity sweep, a hog): one at a time and alone, after the rest. The
+# quick tier is the cheapest real-server checks, for the inner loop (`--quick`).
 LAB_MODULES = frozenset(
     {
         "tests/integration/test_calibrate.py",
@@ -196,6 +198,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.lab)
         if module in QUICK_MODULES:
             item.add_marker(pytest.mark.quick)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test worker its own lab lock: the machine's one lock would make the labs of tests
+    running side by side refuse each other (a test of the lock sets its own directory)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and "TARE_LOCK_DIR" not in os.environ:
+        os.environ["TARE_LOCK_DIR"] = tempfile.mkdtemp(prefix=f"tare-locks-{worker}-")
 
 
 # The end-of-suite check: whatever a test left on the machine (namespace, cgroup, nft table,

@@ -26,11 +26,12 @@ def campaign(
     collect: str = "",  # the [collect] table's lines
     extra: str = "",  # more tables at the end
     design: str = "",  # more lines of the [design] table
-    # CPU outside the lab a run may see before it is `disturbed`: well above the product's
-    # default 5, because a CI VM's neighbours steal 5-10 points of a core in a 12 s run and
-    # these tests are about the lab, not about the machine; the disturbance check has its own
-    # test (test_harness), with its own limit
-    max_disturbance: float = 30,
+    # CPU outside the lab a run may see before it is `disturbed`: the most a campaign allows
+    # (two cores), far above the product's default 5. These tests are about the lab, not about
+    # the machine, and they run beside other tests (tests/conftest.py), whose labs and servers
+    # are outside this one; a CI VM's neighbours steal 5-10 points of a core besides. The
+    # disturbance check has its own test (test_harness), alone, with its own limit
+    max_disturbance: float = 200,
     # request errors a run may have and stay valid, in % of its requests: the reference agent's
     # enforced mode loses a few now and then (10 of 12,000 in one CI run; not yet explained),
     # and these tests are about the lab; the product's default is 0 (docs/harness.md)

@@ -32,14 +32,36 @@ def _running(state: Path, seq: int) -> bool:
     return run_status(state, seq) == "running"
 
 
-def _leftovers(state: Path) -> list[str]:
-    """Namespaces, processes and nft tables of a lab still alive."""
-    found = [line for line in netns_list().splitlines() if line.startswith("tare-")]
+def _labs_up(state: Path) -> set[str]:
+    """The labs of this campaign up now: their records (read without a process, which the
+    disturbance check would see)."""
+    return {p.stem for p in (state / "lab" / "records").glob("*.json")}
+
+
+def _lab_ids(state: Path) -> set[str]:
+    """The labs of this campaign: those up now and those its runs recorded."""
+    ids = _labs_up(state)
+    if (state / "ledger.db").exists():
+        for row in runs(state):
+            lab = row["manifest"].get("lab") if isinstance(row["manifest"], dict) else None
+            if isinstance(lab, dict) and lab.get("id"):
+                ids.add(str(lab["id"]))
+    return ids
+
+
+def _leftovers(state: Path, lab_ids: set[str]) -> list[str]:
+    """Namespaces, processes and nft tables of this campaign's labs still alive (another lab
+    test may run beside this one: its labs are not this test's)."""
+    found = [
+        line
+        for line in netns_list().splitlines()
+        if any(line.startswith((f"tare-w-{i}", f"tare-l-{i}")) for i in lab_ids)
+    ]
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=False)
     found += [
         line.strip()
         for line in ps.stdout.splitlines()
-        if (str(state) in line or "h2load" in line)
+        if str(state) in line  # every process of its labs: h2load's log is under it too
         and "ps -eo" not in line
         and "<defunct>" not in line  # an exited child of a killed tare, until init reaps it
     ]
@@ -66,6 +88,7 @@ def test_a_stopped_campaign_leaves_no_lab_and_resumes_only_the_interrupted_run(
         # the agent is up and the load is running
         wait_for(lambda: _running(state, 2), timeout_s=120, what="the agent's run to start")
         wait_for(lambda: in_steady_window(state, 2), timeout_s=60, what="run 2's load")
+        labs = _labs_up(state)  # run 2's lab
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -74,7 +97,7 @@ def test_a_stopped_campaign_leaves_no_lab_and_resumes_only_the_interrupted_run(
     before = {int(str(r["seq"])): r for r in runs(state)}
     if sig is signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL
-        assert before[2]["status"] == "running" and _leftovers(state)
+        assert before[2]["status"] == "running" and _leftovers(state, labs)
         down = run_tare("lab", "down", "--state-dir", str(state))
         assert down.code == 0 and "lab: removed" in down.out, down.err
     else:
@@ -83,7 +106,7 @@ def test_a_stopped_campaign_leaves_no_lab_and_resumes_only_the_interrupted_run(
         assert before[2]["status"] == "interrupted"
     assert before[1]["status"] == "done"
     assert not list((state / "lab" / "records").glob("*.json"))
-    assert _leftovers(state) == []
+    assert _leftovers(state, labs) == []
     if sig not in (signal.SIGTERM, signal.SIGKILL):
         return
     res = run_tare("run", str(conf), "--resume", "--state-dir", str(state), timeout=300)
@@ -91,7 +114,7 @@ def test_a_stopped_campaign_leaves_no_lab_and_resumes_only_the_interrupted_run(
     after = {int(str(r["seq"])): r for r in runs(state)}
     assert [after[k]["status"] for k in sorted(after)] == ["done", "done"]
     assert after[1]["started"] == before[1]["started"]  # not repeated
-    assert _leftovers(state) == []
+    assert _leftovers(state, labs | _lab_ids(state)) == []
 
 
 def test_a_second_campaign_on_the_machine_is_refused_naming_the_first(
@@ -103,6 +126,7 @@ def test_a_second_campaign_on_the_machine_is_refused_naming_the_first(
     proc = _start(first, state_a)
     try:
         wait_for(lambda: _running(state_a, 1), timeout_s=60, what="the first campaign to run")
+        labs = wait_for(lambda: _labs_up(state_a), timeout_s=60, what="the first campaign's lab")
         res = run_tare("run", str(second), "--state-dir", str(state_b))
         assert res.code == 4, res.err
         assert f"the lab is in use by pid {proc.pid} (tare run, campaign holder" in res.err
@@ -114,4 +138,4 @@ def test_a_second_campaign_on_the_machine_is_refused_naming_the_first(
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert _leftovers(state_a) == []
+    assert _leftovers(state_a, labs | _lab_ids(state_a)) == []

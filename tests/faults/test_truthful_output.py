@@ -8,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from collectors.sender import CarbonSender, deliver
 from contracts.addresses import CarbonAddress
 from pipeline.graphite import GraphiteClient
@@ -20,6 +22,7 @@ def _spooled_lines(spool: Path) -> int:
     return sum(p.read_text().count("\n") for p in spool.glob("*.spool"))
 
 
+@pytest.mark.xdist_group("night")  # one worker builds the shared night
 def test_analyze_with_carbon_down_says_spooled_and_the_next_analyze_sends(
     shared_night: Night, tmp_path: Path
 ) -> None:

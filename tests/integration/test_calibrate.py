@@ -16,6 +16,7 @@ from tests.poll import wait_for
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.solo,  # it measures: a neighbour would move what it judges
     pytest.mark.skipif(os.geteuid() != 0, reason="namespaces and cgroups need root"),
 ]
 
@@ -33,6 +34,9 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
         "3",
         "--memory-mb",
         "96",
+        # 5 rounds of 20 s: the smallest design that held its margins here. Measured on this
+        # 2-core VM: 3 rounds of 14 s gave the workload core's CI +-2.2 once and 4 rounds of
+        # 14 s +-5.3 in another run, past the +-4 allowed (docs/testing.md)
         "--budget-s",
         "200",
         "--run-s",

@@ -34,6 +34,7 @@ from tests.sandbox import is_root
 pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
 
 
+@pytest.mark.xdist_group("night")  # one worker builds the shared night
 def test_the_night_runs_baseline_and_agent_and_lands_in_graphite(
     graphite_stack: Stack, shared_night: Night
 ) -> None:
@@ -107,6 +108,7 @@ def test_workload_that_never_becomes_ready(graphite_stack: Stack, tmp_path: Path
     assert "Traceback" not in res.err
 
 
+@pytest.mark.solo  # h2load flat out on both cores
 def test_unreachable_target_rate_is_an_invalid_run(graphite_stack: Stack, tmp_path: Path) -> None:
     """Through ``tare nightly``: exit 5, each invalid run named, and in the JUnit file."""
     # 40,000/s is out of reach of one h2load here (13-25K/s), and fails in well under a minute
@@ -195,6 +197,7 @@ def test_plan_of_the_nightly_matrix(tmp_path: Path) -> None:
     assert plan["adaptive_wall_time_s"]["expected"] == plan["adaptive_wall_time_s"]["least"]
 
 
+@pytest.mark.solo  # h2load flat out: the machine's capacity
 def test_capacity_sweep(graphite_stack: Stack, tmp_path: Path) -> None:
     conf = campaign(tmp_path, graphite_stack, name="cap")
     res = run_tare(
@@ -366,6 +369,7 @@ def the_breach_fails_its_case(junit: Path, cell: str) -> None:
     assert (cell, "mem_available") not in cases  # context KPIs are not test cases
 
 
+@pytest.mark.xdist_group("night")  # one worker builds the shared night
 def test_analyze_overhead_with_confidence_intervals_written_back(
     graphite_stack: Stack, shared_night: Night, tmp_path: Path
 ) -> None:
@@ -574,6 +578,7 @@ def parse_report(path: Path) -> Report:
     return Report(parser.images, parser.tables, parser.texts)
 
 
+@pytest.mark.solo  # a hog on a whole core
 def test_a_run_disturbed_by_an_outside_process_is_left_out_and_run_again(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
