@@ -215,7 +215,7 @@ def _load_and_judge(
     )
     log_file = lab_dir / "load.log"
     lab_cgroups = [c for c in (lab.cgroup, lab.load_cgroup) if c]
-    watch = cfg.max_disturbance_pct is not None and len(lab_cgroups) == 2
+    watch = len(lab_cgroups) == 2  # measured and recorded even where no limit judges it
     iface = lab.workload.interface
 
     def read_counters() -> counters.Counters | None:

@@ -135,8 +135,10 @@ def calibrate_cmd(
             run_s=run_s or load.duration_s,
             warmup_s=load.warmup_s,
             cooldown_s=load.cooldown_s,
+            # the calibration always leaves a disturbed run out: its limit stays when the
+            # campaign's is off
             max_disturbance_pct=(
-                load.max_disturbance_pct if max_disturbance is None else max_disturbance
+                max_disturbance or load.disturbance_limit or design.max_disturbance_pct
             ),
         )
     criteria = Criteria(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from contracts.addresses import CarbonAddress, RenderUrl
 from contracts.kpis import KPIS
@@ -171,6 +171,15 @@ class ThroughputSection(_Model):
     path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/tare-bulk"
 
 
+def _limit_or_off(value: object) -> object:
+    """A limit in points of one core, or the word "off" (None: no limit)."""
+    if value == "off":
+        return None
+    if isinstance(value, str) or value is None:
+        raise ValueError(f'must be a number of points of one core or "off", not {value!r}')
+    return value
+
+
 class LoadSection(_Model):
     tool: Literal["h2load", "httperf"] = "h2load"
     # the kind of load (docs/harness.md): one profile, or several as the factor "profile"
@@ -192,8 +201,17 @@ class LoadSection(_Model):
     min_achieved_ratio: Annotated[float, Field(gt=0, le=1)] = 0.98
     run_timeout_s: Annotated[int, Field(gt=0)] = 600
     # CPU that anything outside the lab may take during a run's load, in points of one core
-    # (processes outside the lab's cgroups, and steal); above it the run is disturbed
-    max_disturbance_pct: Annotated[float, Field(gt=0, le=200)] = 5.0
+    # (processes outside the lab's cgroups, and steal); above it the run is disturbed. "off":
+    # measured and recorded, never a reason to leave a run out (a lab that shares its machine
+    # by design, as the project's own tests do)
+    max_disturbance_pct: Annotated[
+        Annotated[float, Field(gt=0, le=200)] | None, BeforeValidator(_limit_or_off)
+    ] = 5.0
+
+    @property
+    def disturbance_limit(self) -> float | None:
+        """``max_disturbance_pct`` as a limit; None when it is off."""
+        return self.max_disturbance_pct
 
 
 class DesignSection(_Model):

@@ -13,7 +13,7 @@ import pytest
 
 from harness.ports import descendants, parse_ss
 from tests.conftest import Stack, free_ports, run_tare
-from tests.lab import campaign, netns_list
+from tests.lab import campaign, netns_list, runs
 from tests.poll import wait_for
 from tests.sandbox import is_root
 
@@ -70,11 +70,19 @@ def test_a_port_answered_by_another_process_fails_the_run(
         '>/dev/null 2>&1; exec sleep 60"]'
     )
     conf = campaign(tmp_path, graphite_stack, name="notours", modes='["idle"]', workload=detached)
-    res = run_tare("run", str(conf), "--state-dir", str(tmp_path / "s"), timeout=120)
+    state = tmp_path / "s"
+    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=120)
     assert res.code == 5, res.err
     assert "port 8080 answered, but it is held by python3 (pid" in res.err
     assert "not by the workload (pid" in res.err
-    assert not [n for n in netns_list().splitlines() if n.startswith("tare-")]
+    # its labs torn down (other tests' labs may be up beside it)
+    assert not list((state / "lab" / "records").glob("*.json"))
+    ids = {
+        str(r["manifest"]["lab"]["id"])  # type: ignore[index]
+        for r in runs(state)
+        if isinstance(r["manifest"], dict) and isinstance(r["manifest"].get("lab"), dict)
+    }
+    assert not [n for n in netns_list().splitlines() if any(i in n for i in ids)]
     stray = subprocess.run(
         ["pgrep", "-f", "http.server 8080"], capture_output=True, text=True, check=False
     )
