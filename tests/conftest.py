@@ -159,12 +159,12 @@ _hypothesis_settings.register_profile("explore", max_examples=2000, deadline=Non
 _hypothesis_settings.load_profile("repeatable")
 
 
-# The suite's tiers (scripts/test.sh). Most real-server tests run side by side, four at a time,
+# The suite's tiers (scripts/test.sh). Most real-server tests run side by side, five at a time,
 # lab campaigns included: each lab is its own pair of namespaces and cgroups, each test worker
-# takes its own lab lock (TARE_LOCK_DIR, below), and a test campaign allows what another lab
-# beside it takes (tests/lab.py: max_disturbance). The solo tier measures what a neighbour would
+# takes its own lab lock (TARE_LOCK_DIR, below), and a test campaign's disturbance check is off
+# (tests/lab.py: max_disturbance). The solo tier measures what a neighbour would
 # move (the ballast recovered within its margins) or drives the machine flat out (an
-# unreachable rate, a capacity sweep, a hog): one at a time and alone, after the rest. The
+# unreachable rate, a capacity sweep): one at a time and alone, after the rest. The
 # quick tier is the cheapest real-server checks, for the inner loop (`--quick`).
 LAB_MODULES = frozenset(
     {
@@ -191,6 +191,28 @@ QUICK_MODULES = frozenset(
 )
 
 
+# The longest tests first (the shared tier's workers take tests in this order, so the long ones
+# do not end up last on one worker while the others idle): profiles ~220 s, the shared night
+# ~110 s, the SSH lab ~100 s, two campaigns at once ~65 s, the outages ~57 s each.
+LONGEST_FIRST = (
+    "tests/integration/test_profiles.py",
+    "tests/integration/test_harness.py::test_the_night_runs",
+    "tests/integration/test_harness.py::test_analyze_overhead",
+    "tests/faults/test_truthful_output.py::test_analyze_with_carbon_down",
+    "tests/integration/test_ssh_lab.py",
+    "tests/integration/test_nightly_many.py",
+    "tests/integration/test_cluster.py::test_a_cache_stopped",
+    "tests/faults/test_carbon_outage.py",
+    "tests/faults/test_signals.py",
+    "tests/integration/test_harness.py::test_a_run_disturbed",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    ranks = (k for k, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix))
+    return next(ranks, len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = Path(str(item.fspath)).relative_to(ROOT).as_posix()
@@ -198,6 +220,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.lab)
         if module in QUICK_MODULES:
             item.add_marker(pytest.mark.quick)
+    items.sort(key=_rank)  # stable: the rest keep their order
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -578,7 +578,6 @@ def parse_report(path: Path) -> Report:
     return Report(parser.images, parser.tables, parser.texts)
 
 
-@pytest.mark.solo  # a hog on a whole core
 def test_a_run_disturbed_by_an_outside_process_is_left_out_and_run_again(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
