@@ -17,7 +17,10 @@ from tests.conftest import Stack, free_ports, run_tare
 from tests.poll import wait_for
 from tests.slackfake import FakeSlack
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("alerting"),  # one worker sends the nightly history, once
+]
 
 NIGHTS = 30
 JUMP_AT = 24  # the regression's first night (6 nights at the new level: confirmed)

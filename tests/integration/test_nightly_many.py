@@ -18,7 +18,11 @@ from tests import sshhost
 from tests.conftest import ROOT, Stack, run_tare
 from tests.lab import campaign, runs
 
-pytestmark = sshhost.lab_marks()
+pytestmark = [
+    *sshhost.lab_marks(),
+    # its module fixture makes hosts of fixed names and subnets: its tests on one worker
+    pytest.mark.xdist_group("nightly_many"),
+]
 
 VENV_BIN = ROOT / ".venv" / "bin"
 

@@ -19,6 +19,8 @@ from tests.poll import wait_for
 
 pytestmark = [
     pytest.mark.root,
+    # every test makes the same host (fixed name and subnet): its tests on one worker
+    pytest.mark.xdist_group("ssh_host"),
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)"),
     pytest.mark.skipif(not sshhost.available(), reason="openssh-server is not installed"),
 ]
