@@ -48,11 +48,11 @@ if [ "$quick" = 1 ]; then
   run_pytest -n 2 -m quick "${args[@]}" tests/integration tests/faults
   exit $?
 fi
-# The real-server tests, five at a time: servers, collectors and lab campaigns side by side
+# The real-server tests, four at a time: servers, collectors and lab campaigns side by side
 # (each lab its own namespaces, cgroups and lock). Then the solo tier, one test at a time and
 # alone: it measures what a neighbour would move, or drives the machine flat out. Both tiers run
 # whatever the first gave; the first failure's code is the exit.
-run_pytest -n 5 --dist loadgroup -m "not solo" --durations=10 "${args[@]}" tests/integration tests/faults
+run_pytest -n 4 --dist loadgroup -m "not solo" --durations=10 "${args[@]}" tests/integration tests/faults
 shared=$?
 run_pytest -p no:xdist -m solo --durations=5 "${args[@]}" tests/integration tests/faults
 solo=$?

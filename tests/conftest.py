@@ -159,13 +159,13 @@ _hypothesis_settings.register_profile("explore", max_examples=2000, deadline=Non
 _hypothesis_settings.load_profile("repeatable")
 
 
-# The suite's tiers (scripts/test.sh). Most real-server tests run side by side, five at a time,
+# The suite's tiers (scripts/test.sh). Most real-server tests run side by side, four at a time,
 # lab campaigns included: each lab is its own pair of namespaces and cgroups, each test worker
 # takes its own lab lock (TARE_LOCK_DIR, below), and a test campaign's disturbance check is off
-# (tests/lab.py: max_disturbance). The solo tier measures what a neighbour would
-# move (the ballast recovered within its margins) or drives the machine flat out (an
-# unreachable rate, a capacity sweep): one at a time and alone, after the rest. The
-# quick tier is the cheapest real-server checks, for the inner loop (`--quick`).
+# (tests/lab.py). The solo tier measures what a neighbour would move (the ballast recovered
+# within its margins, every profile's achieved load) or drives the machine flat out (an
+# unreachable rate, a capacity sweep): one at a time and alone, after the rest. The quick tier
+# is the cheapest real-server checks, for the inner loop (`--quick`).
 LAB_MODULES = frozenset(
     {
         "tests/integration/test_calibrate.py",

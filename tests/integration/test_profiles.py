@@ -14,7 +14,12 @@ from tests.conftest import Stack, run_tare
 from tests.lab import campaign, runs
 from tests.sandbox import is_root
 
-pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
+pytestmark = [
+    pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root"),
+    # 14 runs whose every achieved load is judged, the throughput profile at 300 Mbit/s: beside
+    # other tests a 1K/s generator once fell short of its rate (979 conn/s), so it runs alone
+    pytest.mark.solo,
+]
 
 MBIT = 300
 RATE = 1000
