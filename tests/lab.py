@@ -97,7 +97,7 @@ policy_size = [1000]
     return path
 
 
-def calm(max_busy_pct: float = 100.0, timeout_s: float = 60.0) -> None:
+def calm(max_busy_pct: float = 120.0, timeout_s: float = 20.0) -> None:
     """Wait (up to ``timeout_s``) for a second in which the machine's cores were busy less than
     ``max_busy_pct`` points in all (of 100 per core): a lab campaign started beside other tests
     then does not open in the burst of their servers starting, where a 1K/s generator was seen

@@ -23,6 +23,7 @@ def _spooled_lines(spool: Path) -> int:
 
 
 @pytest.mark.xdist_group("night")  # one worker builds the shared night
+@pytest.mark.solo  # the shared night is built in the solo tier
 def test_analyze_with_carbon_down_says_spooled_and_the_next_analyze_sends(
     shared_night: Night, tmp_path: Path
 ) -> None:

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs 
 
 
 @pytest.mark.xdist_group("night")  # one worker builds the shared night
+@pytest.mark.solo  # two collectors compared to a tick: a neighbour moves their phases
 def test_the_night_runs_baseline_and_agent_and_lands_in_graphite(
     graphite_stack: Stack, shared_night: Night
 ) -> None:
@@ -370,6 +371,7 @@ def the_breach_fails_its_case(junit: Path, cell: str) -> None:
 
 
 @pytest.mark.xdist_group("night")  # one worker builds the shared night
+@pytest.mark.solo  # two collectors compared to a tick: a neighbour moves their phases
 def test_analyze_overhead_with_confidence_intervals_written_back(
     graphite_stack: Stack, shared_night: Night, tmp_path: Path
 ) -> None:
