@@ -48,13 +48,13 @@ if [ "$quick" = 1 ]; then
   run_pytest -n 2 -m quick "${args[@]}" tests/integration tests/faults
   exit $?
 fi
-# The real-server tests, four at a time: servers, collectors and lab campaigns side by side
-# (each lab its own namespaces, cgroups and lock). Then the solo tier, one test at a time and
-# alone: it measures what a neighbour would move, or drives the machine flat out. Both tiers run
-# whatever the first gave; the first failure's code is the exit.
-run_pytest -n 4 --dist loadgroup -m "not solo" --durations=10 "${args[@]}" tests/integration tests/faults
-shared=$?
-run_pytest -p no:xdist -m solo --durations=5 "${args[@]}" tests/integration tests/faults
-solo=$?
-if [ "$shared" -ne 0 ]; then exit "$shared"; fi
-exit "$solo"
+# The service tier: real servers, no lab campaign, three tests at a time. Then the lab tier, one
+# test at a time and alone: its campaigns judge loads, rates and collectors that a neighbour
+# would move (tests run side by side were measured to fail that way, docs/testing.md). Both
+# tiers run whatever the first gave; the first failure's code is the exit.
+run_pytest -n 3 --dist loadgroup -m "not lab" --durations=10 "${args[@]}" tests/integration tests/faults
+services=$?
+run_pytest -p no:xdist -m lab --durations=15 "${args[@]}" tests/integration tests/faults
+lab=$?
+if [ "$services" -ne 0 ]; then exit "$services"; fi
+exit "$lab"

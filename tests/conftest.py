@@ -159,13 +159,13 @@ _hypothesis_settings.register_profile("explore", max_examples=2000, deadline=Non
 _hypothesis_settings.load_profile("repeatable")
 
 
-# The suite's tiers (scripts/test.sh). Most real-server tests run side by side, four at a time,
-# lab campaigns included: each lab is its own pair of namespaces and cgroups, each test worker
-# takes its own lab lock (TARE_LOCK_DIR, below), and a test campaign's disturbance check is off
-# (tests/lab.py). The solo tier measures what a neighbour would move (the ballast recovered
-# within its margins, every profile's achieved load) or drives the machine flat out (an
-# unreachable rate, a capacity sweep): one at a time and alone, after the rest. The quick tier
-# is the cheapest real-server checks, for the inner loop (`--quick`).
+# The suite's tiers (scripts/test.sh). The service tier (real servers, no lab campaign) runs
+# three tests at a time; the lab tier (LAB_MODULES: lab campaigns and what reads them) one at a
+# time and alone: its verdicts (rates, collectors compared to a tick, the ballast) are what a
+# neighbour moves (docs/testing.md says what failed side by side). `solo` marks the lab tests
+# that must stay alone should the lab tier run in parallel again; each test worker takes its own
+# lab lock (TARE_LOCK_DIR, below) for that case. The quick tier is the cheapest real-server
+# checks, for the inner loop (`--quick`).
 LAB_MODULES = frozenset(
     {
         "tests/integration/test_calibrate.py",
