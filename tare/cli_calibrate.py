@@ -138,7 +138,7 @@ def calibrate_cmd(
             # the calibration always leaves a disturbed run out: its limit stays when the
             # campaign's is off
             max_disturbance_pct=(
-                max_disturbance or load.disturbance_limit or design.max_disturbance_pct
+                max_disturbance or load.max_disturbance_pct or design.max_disturbance_pct
             ),
         )
     criteria = Criteria(

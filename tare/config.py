@@ -206,12 +206,7 @@ class LoadSection(_Model):
     # by design, as the project's own tests do)
     max_disturbance_pct: Annotated[
         Annotated[float, Field(gt=0, le=200)] | None, BeforeValidator(_limit_or_off)
-    ] = 5.0
-
-    @property
-    def disturbance_limit(self) -> float | None:
-        """``max_disturbance_pct`` as a limit; None when it is off."""
-        return self.max_disturbance_pct
+    ] = 5.0  # None: "off"
 
 
 class DesignSection(_Model):

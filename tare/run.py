@@ -338,7 +338,7 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
         run_timeout_s=spec.load.run_timeout_s,
         lab_root=state_dir / "lab" / "runs",
         state_dir=state_dir,
-        max_disturbance_pct=spec.load.disturbance_limit,
+        max_disturbance_pct=spec.load.max_disturbance_pct,
         max_missing_s=spec.collect.max_missing_s,
         profiles=profiles(campaign),
         max_error_pct=spec.load.max_error_pct,

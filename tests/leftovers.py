@@ -10,7 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+from harness.lab import CGROUP_ROOT
+
 # the programs a lab test starts (directly or through tare); any of them still running after the
 # suite, and started during it, is a leftover wherever its command line points
 PROGRAMS = frozenset(

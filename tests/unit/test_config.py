@@ -302,11 +302,11 @@ def test_profile_is_a_built_in_factor_name() -> None:
 def test_the_disturbance_limit_can_be_off_and_nothing_else() -> None:
     """A number is the limit; "off" is none (measured and recorded, never a reason to leave a
     run out); any other word, or a number out of range, names the key."""
-    assert parse_campaign(GOOD, "c.toml").spec.load.disturbance_limit == 5.0
+    assert parse_campaign(GOOD, "c.toml").spec.load.max_disturbance_pct == 5.0
     off = replace("[load]\n", '[load]\nmax_disturbance_pct = "off"\n')
-    assert parse_campaign(off, "c.toml").spec.load.disturbance_limit is None
+    assert parse_campaign(off, "c.toml").spec.load.max_disturbance_pct is None
     ten = replace("[load]\n", "[load]\nmax_disturbance_pct = 10\n")
-    assert parse_campaign(ten, "c.toml").spec.load.disturbance_limit == 10.0
+    assert parse_campaign(ten, "c.toml").spec.load.max_disturbance_pct == 10.0
     for bad in ('"none"', "0", "201"):
         found = problems(replace("[load]\n", f"[load]\nmax_disturbance_pct = {bad}\n"))
         assert found and all("load.max_disturbance_pct" in line for line in found), found
