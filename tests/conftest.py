@@ -107,8 +107,43 @@ class Stack:
     info: dict[str, object]
 
 
-def stack_args(state_dir: Path) -> tuple[str, ...]:
-    carbon, pickle, query, web = free_ports(4)
+def _binds(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def stack_ports(caches: int = 1) -> tuple[int, int, int, int]:
+    """Carbon line, pickle, cache query and web ports, free now. A cluster's caches listen 100
+    ports above each base (tare.stack.cluster), so for one the bases leave that room below
+    65536 and the derived ports are free too (the kernel hands out ports up to 65535 here)."""
+    from tare.stack import cluster
+    from tare.stack.settings import resolve
+
+    for _ in range(100):
+        carbon, pickle, query, web = free_ports(4)
+        if caches == 1:
+            return carbon, pickle, query, web
+        s = resolve(
+            {},
+            caches=caches,
+            carbon_port=carbon,
+            pickle_port=pickle,
+            cache_query_port=query,
+            web_port=web,
+        )
+        derived = set(cluster.ports(s).values()) - {carbon, pickle, query, web}
+        in_range = all(0 < p < 65536 for p in derived) and len(derived) == 3 * caches - 1
+        if in_range and all(_binds(p) for p in derived):
+            return carbon, pickle, query, web
+    raise RuntimeError(f"no free ports for a stack of {caches} caches in 100 tries")
+
+
+def stack_args(state_dir: Path, caches: int = 1) -> tuple[str, ...]:
+    carbon, pickle, query, web = stack_ports(caches)
     return (
         "--state-dir",
         str(state_dir),

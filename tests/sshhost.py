@@ -148,7 +148,8 @@ def lab_marks() -> list[pytest.MarkDecorator]:
 def listening_stack(state: Path, address: str, *more: str) -> Iterator[Stack]:
     """A stack of the test's own whose carbon port listens on ``address``, where the hosts'
     collectors reach it and push to it themselves."""
-    args = (*stack_args(state), "--listen", address, "--collectd", "off", *more)
+    caches = int(more[more.index("--caches") + 1]) if "--caches" in more else 1
+    args = (*stack_args(state, caches), "--listen", address, "--collectd", "off", *more)
     res = run_tare("stack", "up", *args, "--json")
     assert res.code == 0, res.err
     info = json.loads(res.out)

@@ -32,7 +32,7 @@ OUTAGE_S = 30
 @pytest.fixture(scope="module")
 def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
     state = tmp_path_factory.mktemp("cluster") / "state"
-    args = (*stack_args(state), "--caches", "2", "--collectd", "off")
+    args = (*stack_args(state, caches=2), "--caches", "2", "--collectd", "off")
     res = run_tare("stack", "up", *args)
     assert res.code == 0, res.err
     ports = dict(zip(args[2:10:2], args[3:10:2], strict=True))
