@@ -48,13 +48,15 @@ if [ "$quick" = 1 ]; then
   run_pytest -n 2 -m quick "${args[@]}" tests/integration tests/faults
   exit $?
 fi
-# The service tier: real servers, no lab campaign, three tests at a time. Then the lab tier, one
-# test at a time and alone: its campaigns judge loads, rates and collectors that a neighbour
-# would move (tests run side by side were measured to fail that way, docs/testing.md). Both
-# tiers run whatever the first gave; the first failure's code is the exit.
-run_pytest -n 3 --dist loadgroup -m "not lab" --durations=10 "${args[@]}" tests/integration tests/faults
-services=$?
-run_pytest -p no:xdist -m lab --durations=15 "${args[@]}" tests/integration tests/faults
-lab=$?
-if [ "$services" -ne 0 ]; then exit "$services"; fi
-exit "$lab"
+# The shared tier: every real-server test that tolerates neighbours (services, and the lab
+# campaigns whose verdicts are about the lab, each worker with its own lab lock), four at a
+# time. Then the solo tier, one test at a time and alone: what it judges (a known ballast, two
+# collectors compared to a kernel tick, a machine's capacity, h2load flat out) is what a
+# neighbour moves, or it is the neighbour (docs/testing.md). Both tiers run whatever the first
+# gave; the first failure's code is the exit.
+run_pytest -n 4 --dist loadgroup -m "not solo" --durations=15 "${args[@]}" tests/integration tests/faults
+shared=$?
+run_pytest -p no:xdist -m solo --durations=10 "${args[@]}" tests/integration tests/faults
+solo=$?
+if [ "$shared" -ne 0 ]; then exit "$shared"; fi
+exit "$solo"

@@ -16,13 +16,13 @@ from tests.sandbox import is_root
 
 pytestmark = [
     pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root"),
-    # 14 runs whose every achieved load is judged, the throughput profile at 300 Mbit/s: beside
-    # other tests a 1K/s generator once fell short of its rate (979 conn/s), so it runs alone
-    pytest.mark.solo,
 ]
 
-MBIT = 300
-RATE = 1000
+# 14 runs, each one's achieved load judged, beside other tests (the shared tier): at 1K/s a
+# generator once fell short there (979 conn/s), so the rates leave the generator room. What this
+# checks is each profile's own mechanics, not the machine's capacity.
+MBIT = 100
+RATE = 500
 
 
 def test_profiles_and_policy_churn_run_and_are_analysed(

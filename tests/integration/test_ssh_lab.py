@@ -7,7 +7,10 @@ goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -65,6 +68,22 @@ def write_campaign(tmp: Path, h: sshhost.SshHost, stack: Stack, name: str, repea
     )
 
 
+def kill_sshd_sessions(netns: str) -> None:
+    """SIGTERM to the sshd sessions in ``netns`` alone. pkill run inside a network namespace
+    still sees every process of the machine, and once killed another test's sessions."""
+    pids = subprocess.run(
+        ["ip", "netns", "pids", netns], capture_output=True, text=True, check=False
+    ).stdout.split()
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cmdline.startswith("sshd: root@notty"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGTERM)
+
+
 def drop_connections_during(state: Path, seq: int, h: sshhost.SshHost) -> threading.Event:
     """Once run ``seq`` is into its load (h2load has opened its log), cut sshd's side of every
     connection to the host, as when a link or the host's sshd goes away."""
@@ -76,10 +95,7 @@ def drop_connections_during(state: Path, seq: int, h: sshhost.SshHost) -> thread
             loading = any((state / "lab" / "runs").glob(f"*-{seq:03d}-*/load.log"))
             if run_status(state, seq) == "running" and loading:
                 time.sleep(3)
-                subprocess.run(
-                    ["ip", "netns", "exec", h.netns, "pkill", "-f", "^sshd: root@notty"],
-                    check=False,
-                )
+                kill_sshd_sessions(h.netns)
                 dropped.set()
                 return
             time.sleep(0.2)
