@@ -8,14 +8,15 @@ come from the environment or a file only the user can read (``alerting.secrets``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alerting import changepoints
-from alerting.evaluate import Settings, ThresholdRule
 from contracts.kpis import BY_NAME
 from tare.configfile import parse_model, read_text
+
+if TYPE_CHECKING:  # the detector (scipy, pandas) is imported where rules are used, not parsed
+    from alerting.evaluate import Settings, ThresholdRule
 
 
 class _Model(BaseModel):
@@ -62,6 +63,8 @@ def load_alerts_file(path: Path) -> AlertsSection:
 
 
 def rules_of(section: AlertsSection) -> list[ThresholdRule]:
+    from alerting.evaluate import ThresholdRule
+
     return [
         ThresholdRule(
             kpi=t.kpi,
@@ -77,6 +80,9 @@ def rules_of(section: AlertsSection) -> list[ThresholdRule]:
 
 
 def settings_of(section: AlertsSection) -> Settings:
+    from alerting import changepoints
+    from alerting.evaluate import Settings
+
     return Settings(
         detector=changepoints.Settings(
             confirm_nights=section.confirm_nights,

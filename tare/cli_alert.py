@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 
-from alerting import summary
 from contracts.errors import RegressionFound, ServiceUnavailable, UsageError
 from contracts.paths import DEFAULT_PREFIX
 from contracts.states import AlertState
@@ -66,7 +65,7 @@ def alert_cmd(
     as_json: bool,
 ) -> None:
     """Check the nightly overhead series: change points, thresholds; notify what is new."""
-    from alerting import cycle
+    from alerting import cycle, summary
 
     settings = resolve(state_dir=state_dir)
     outcome = check_alerts(
@@ -185,6 +184,7 @@ def _store(state_dir: Path | None) -> Any:
 @click.option("--json", "as_json", is_flag=True)
 def alerts_list(state: str | None, state_dir: Path | None, as_json: bool) -> None:
     """Every alert (or those in one state), oldest night first."""
+    from alerting import summary
     from alerting.messages import describe_cell
 
     with _store(state_dir) as store:
@@ -279,6 +279,7 @@ def changepoints_cmd(
 ) -> None:
     """Change points and outliers in any CSV history (time column, then numeric columns)."""
     from alerting import changepoints as cp
+    from alerting import summary
     from alerting.csvinput import CsvError, parse
 
     settings = cp.Settings(confirm_nights=confirm_nights)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts.errors import BadInput
+
+if TYPE_CHECKING:  # pydantic is imported where a file is parsed: `tare --help` never pays for it
+    from pydantic import BaseModel
 
 MAX_FILE_BYTES = 1 << 20
 
@@ -55,7 +56,10 @@ def pydantic_message(error: Any) -> str:
         return f"must be a table, not {show(value)}"
     if kind == "greater_than":
         gt = ctx.get("gt")
-        return "must be a positive integer" if gt == 0 else f"must be > {gt}"
+        if gt == 0:
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            return "must be a positive integer" if whole else "must be > 0"
+        return f"must be > {gt}"
     if kind == "greater_than_equal":
         return f"must be >= {ctx.get('ge')}"
     if kind == "less_than":
@@ -111,11 +115,13 @@ def read_text(path: Path, label: str, what: str) -> str:
     return text
 
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 
 def parse_model(text: str, label: str, model: type[M]) -> M:
     """TOML text validated into ``model``; a ConfigError with one line per problem."""
+    from pydantic import ValidationError
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -87,6 +87,10 @@ def test_nightly_is_the_published_matrix() -> None:
             "c.toml: campaign.name: must be",
         ),
         (replace("port = 8080", "port = 0"), "c.toml: workload.port: must be a positive integer"),
+        (
+            replace("min_achieved_ratio = 0.98", "min_achieved_ratio = -0.5"),
+            "c.toml: load.min_achieved_ratio: must be > 0",
+        ),
         (replace("port = 8080", "port = 70000"), "c.toml: workload.port: must be < 65536"),
         (replace('path = "/"', 'path = "no-slash"'), "c.toml: workload.path:"),
         (
