@@ -25,7 +25,17 @@ scripts/bootstrap.sh || { echo "test: bootstrap failed" >&2; exit 1; }
 
 .venv/bin/ruff check . || exit 1
 .venv/bin/ruff format --check . || exit 1
-.venv/bin/mypy || exit 1
+# mypy (one core) beside the unit tests (two); its verdict is read once they are done.
+types_log="$(mktemp)"
+trap 'rm -f "$types_log"' EXIT
+.venv/bin/mypy >"$types_log" 2>&1 &
+types_pid=$!
+types_verdict() {
+  wait "$types_pid"
+  local code=$?
+  cat "$types_log"
+  return "$code"
+}
 
 run_pytest() {
   .venv/bin/pytest "$@"
@@ -39,22 +49,26 @@ run_pytest() {
 }
 
 for arg in "${args[@]}"; do
-  case "$arg" in -*) ;; *) run_pytest "${args[@]}"; exit $? ;; esac  # a selection: run just that
-done
+  case "$arg" in -*) ;; *) types_verdict || exit 1; run_pytest "${args[@]}"; exit $? ;; esac
+done  # a selection: run just that
 
 # The unit tests on two processes.
-run_pytest -n 2 "${args[@]}" tests/unit || exit $?
+run_pytest -n 2 "${args[@]}" tests/unit
+unit=$?
+types_verdict || exit 1
+if [ "$unit" -ne 0 ]; then exit "$unit"; fi
 if [ "$quick" = 1 ]; then
   run_pytest -n 2 -m quick "${args[@]}" tests/integration tests/faults
   exit $?
 fi
 # The shared tier: every real-server test that tolerates neighbours (services, and the lab
-# campaigns whose verdicts are about the lab, each worker with its own lab lock), four at a
-# time. Then the solo tier, one test at a time and alone: what it judges (a known ballast, two
+# campaigns whose verdicts are about the lab, each worker with its own lab lock), six at a
+# time: most of them wait on servers and fixed-length runs, and the machine stays mostly idle.
+# Then the solo tier, one test at a time and alone: what it judges (a known ballast, two
 # collectors compared to a kernel tick, a machine's capacity, h2load flat out) is what a
 # neighbour moves, or it is the neighbour (docs/testing.md). Both tiers run whatever the first
 # gave; the first failure's code is the exit.
-run_pytest -n 4 --dist loadgroup -m "not solo" --durations=15 "${args[@]}" tests/integration tests/faults
+run_pytest -n 6 --dist loadgroup -m "not solo" --durations=15 "${args[@]}" tests/integration tests/faults
 shared=$?
 run_pytest -p no:xdist -m solo --durations=10 "${args[@]}" tests/integration tests/faults
 solo=$?
