@@ -103,10 +103,19 @@ Rate = Annotated[int, Field(gt=0), AfterValidator(_rate)]
 Name = Annotated[str, AfterValidator(_name)]
 
 
+def _platform(value: str) -> str:
+    if value == "windows":
+        raise ValueError(
+            "no runner drives a Windows host yet; the transport and profile that exist, and what "
+            "is missing, are in docs/windows.md"
+        )
+    return value
+
+
 class CampaignSection(_Model):
     name: Name
     description: str = ""
-    platform: Literal["linux", "windows"] = "linux"
+    platform: Annotated[Literal["linux", "windows"], AfterValidator(_platform)] = "linux"
     output_dir: str = "var/campaigns"
 
 

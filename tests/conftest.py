@@ -194,13 +194,13 @@ _hypothesis_settings.register_profile("explore", max_examples=2000, deadline=Non
 _hypothesis_settings.load_profile("repeatable")
 
 
-# The suite's tiers (scripts/test.sh). The service tier (real servers, no lab campaign) runs
-# three tests at a time; the lab tier (LAB_MODULES: lab campaigns and what reads them) one at a
-# time and alone: its verdicts (rates, collectors compared to a tick, the ballast) are what a
-# neighbour moves (docs/testing.md says what failed side by side). `solo` marks the lab tests
-# that must stay alone should the lab tier run in parallel again; each test worker takes its own
-# lab lock (TARE_LOCK_DIR, below) for that case. The quick tier is the cheapest real-server
-# checks, for the inner loop (`--quick`).
+# The suite's tiers (scripts/test.sh). The shared tier (real servers, and the lab campaigns whose
+# verdicts are about the lab) runs six tests at a time, each test worker with its own lab lock
+# (TARE_LOCK_DIR, below); the solo tier (marked `solo`: the calibration, the shared night and its
+# readers, h2load flat out) one at a time and alone after it: what it judges is what a neighbour
+# moves, or it is the neighbour (docs/testing.md says what failed side by side). LAB_MODULES
+# marks the lab campaigns `lab`, whichever tier runs them. The quick tier is the cheapest
+# real-server checks, for the inner loop (`--quick`).
 LAB_MODULES = frozenset(
     {
         "tests/integration/test_calibrate.py",
