@@ -25,8 +25,9 @@ def load_points(
     at: int,
     inside: int | None = None,
 ) -> list[Point]:
-    """``at``: the timestamp of the summary points (the steady window's end); the run's error
-    rate, a KPI, goes at ``inside``, a second inside the steady window the analysis reads."""
+    """``at``: the timestamp of the summary points (the steady window's end). The run's KPIs
+    of one point per run (its error rate and its steady window's latency percentiles) go at
+    ``inside``, a second inside the steady window the analysis reads."""
 
     def path(metric: LoadMetric) -> str:
         return RunSeries.of(prefix, run_id, host, Source.LOAD, metric.value).format()
@@ -43,14 +44,12 @@ def load_points(
         LoadMetric.TARGET_RATE: float(target_rate),
         LoadMetric.VALID: 1.0 if valid else 0.0,
     }
+    per_run: dict[LoadMetric, float | None] = {}
     if summary is not None:
         values.update(
             {
                 LoadMetric.ACHIEVED_RATE: summary.achieved_rate,
                 LoadMetric.ERRORS: float(summary.errors),
-                LoadMetric.P50_MS: summary.p50_ms,
-                LoadMetric.P90_MS: summary.p90_ms,
-                LoadMetric.P99_MS: summary.p99_ms,
                 LoadMetric.SERVER_ACCEPT_RATE: summary.server_accept_rate,
                 LoadMetric.SERVER_RATE: summary.server_rate,
                 LoadMetric.RETRANSMITS: (
@@ -58,9 +57,15 @@ def load_points(
                 ),
             }
         )
+        per_run = {
+            LoadMetric.ERROR_PCT: summary.error_pct,
+            LoadMetric.P50_MS: summary.p50_ms,
+            LoadMetric.P90_MS: summary.p90_ms,
+            LoadMetric.P99_MS: summary.p99_ms,
+        }
     points += [(path(k), float(v), at) for k, v in values.items() if v is not None]
-    if summary is not None and summary.error_pct is not None and inside is not None:
-        points.append((path(LoadMetric.ERROR_PCT), summary.error_pct, inside))
+    if inside is not None:
+        points += [(path(k), float(v), inside) for k, v in per_run.items() if v is not None]
     return points
 
 

@@ -52,6 +52,7 @@ CPU_UNIT = "pp of a core"
 MEMORY_UNIT = "MB"
 MB = 1 / 2**20
 PER_PACKET_UNIT = "pp per 100K pkt/s"
+LATENCY_UNIT = "ms"
 
 
 def _achieved(name: str, metric: LoadMetric, profile: Profile) -> Kpi:
@@ -115,6 +116,10 @@ KPIS: tuple[Kpi, ...] = (
     # request errors in % of the run's requests (one point per run): with load.max_error_pct
     # above 0, what an agent's policy updates cost in failed requests
     Kpi("error_pct", LoadMetric.ERROR_PCT.value, "% of requests", source=Source.LOAD),
+    # request latency (h2load's per-request log: request sent to response received, the steady
+    # window's successful requests), median and 99th percentile, one point per run
+    Kpi("latency_p50_ms", LoadMetric.P50_MS.value, LATENCY_UNIT, source=Source.LOAD),
+    Kpi("latency_p99_ms", LoadMetric.P99_MS.value, LATENCY_UNIT, source=Source.LOAD),
     # the agent's own process (0 in a baseline): where its policy updates show first
     Kpi("cpu_agent", "proc_agent.cpu_pct", CPU_UNIT, agent_only=True),
     # CPU of the workload's core (softirq included) per 100K packets/s, packets counted as

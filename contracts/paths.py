@@ -49,6 +49,8 @@ class LoadMetric(StrEnum):
     VALID = "valid"
     ACHIEVED_RATE = "achieved_rate"
     ERRORS = "errors"
+    # the steady window's successful requests' latency percentiles (ms): one point per run, in
+    # the middle of its steady window (the latency KPIs)
     P50_MS = "p50_ms"
     P90_MS = "p90_ms"
     P99_MS = "p99_ms"

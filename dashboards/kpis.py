@@ -29,7 +29,7 @@ class Drawn:
     def unit(self) -> str:
         if self.relative:
             return "percent"
-        known = {MEMORY_UNIT: "decmbytes", CPU_UNIT: "suffix: pp", "MB/s": "MBs"}
+        known = {MEMORY_UNIT: "decmbytes", CPU_UNIT: "suffix: pp", "MB/s": "MBs", "ms": "ms"}
         return known.get(self.kpi.unit, f"suffix: {self.kpi.unit}")
 
 
@@ -47,6 +47,8 @@ TITLES = {
     "req_rate": "achieved request rate (kept-alive)",
     "bulk_rate": "achieved bulk throughput",
     "error_pct": "request errors",
+    "latency_p50_ms": "request latency, median",
+    "latency_p99_ms": "request latency, 99th percentile",
     "cpu_agent": "CPU of the agent's process",
     "cpu_per_100kpps": "CPU per 100K packets/s (throughput profile)",
 }

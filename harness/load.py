@@ -242,6 +242,15 @@ def steady_rate(starts_us: Sequence[int], t0_s: float, t1_s: float) -> float:
     return sum(1 for s in starts_us if lo <= s < hi) / (t1_s - t0_s)
 
 
+def steady_latencies_ms(log: RequestLog, window: tuple[float, float]) -> list[float]:
+    """The latencies (ms, sorted) of the successful requests started within the steady window
+    [t0, t1): what the latency KPIs judge, without the warm-up's first connections or the
+    cool-down's last."""
+    lo, hi = window[0] * 1e6, window[1] * 1e6
+    ok = ok_starts(log)
+    return sorted(us / 1000 for s, us in zip(ok, log.latencies_us, strict=True) if lo <= s < hi)
+
+
 def per_second(starts_us: Sequence[int]) -> dict[int, int]:
     out: dict[int, int] = {}
     for s in starts_us:
@@ -291,7 +300,7 @@ def h2load_result(
     if codes is not None:
         bad = [f"{n} {c}" for n, c in zip(codes.groups()[2:], ("4xx", "5xx"), strict=True)]
         http = ", ".join(b for b in bad if not b.startswith("0 ")) or None
-    lat = sorted(x / 1000 for x in log.latencies_us)
+    lat = steady_latencies_ms(log, window)
     return LoadResult(
         tool="h2load",
         target_rate=spec.rate,
@@ -329,7 +338,7 @@ def stopped_result(
     no summary): the requests it started, those that succeeded, and the achieved rate over the
     steady window. ``judge`` makes such a run invalid."""
     ok = len(ok_starts(log))
-    lat = sorted(x / 1000 for x in log.latencies_us)
+    lat = steady_latencies_ms(log, window)
     return LoadResult(
         tool=spec.tool,
         target_rate=spec.rate,

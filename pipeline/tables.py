@@ -21,6 +21,7 @@ COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("mem_available", ("mem_available",)),
     ("net_mb_per_s", ("net_mb_per_s",)),
     ("load rate", ("conn_rate", "req_rate", "bulk_rate")),
+    ("latency_p99_ms", ("latency_p99_ms",)),
 )
 # shown only when some cell has them: per-packet cost (throughput profile), request errors
 # (a campaign that lets a valid run have some)

@@ -19,6 +19,7 @@ from harness.load import (
     per_second,
     per_second_load,
     percentile,
+    steady_latencies_ms,
     steady_rate,
     stopped_result,
 )
@@ -62,6 +63,27 @@ def test_h2load_log_and_steady_rate() -> None:
     assert (result.succeeded, result.failed, result.errors) == (4998, 2, 2)
     assert result.p50_ms == pytest.approx(0.5495, abs=0.001)
     assert result.max_ms == pytest.approx(0.599)
+
+
+def test_latency_percentiles_are_the_steady_windows_successful_requests() -> None:
+    """A slow warm-up second, a slow cool-down second and failed requests are not the run's
+    latency: only the successful requests started inside the steady window are."""
+    t0 = 1_700_000_000
+    rows = []
+    for i in range(5000):
+        sec = i // 1000
+        start = (t0 + sec) * 1_000_000 + (i % 1000) * 1000
+        slow = sec in (0, 4)  # the warm-up's and the cool-down's seconds
+        status = 503 if i % 100 == 7 else 200  # failed requests: no latency of a response
+        rows.append(f"{start}\t{status}\t{90_000 if slow else 1000 + i % 10}")
+    log = parse_h2load_log("\n".join(rows) + "\n")
+    assert steady_latencies_ms(log, (t0 + 1, t0 + 4))[-1] == pytest.approx(1.009)
+    result = h2load_result(H2, log, spec(), (t0 + 1, t0 + 4))
+    assert result.p50_ms == pytest.approx(1.0045, abs=0.001)
+    assert result.p99_ms is not None and result.p99_ms < 1.01
+    assert result.max_ms == pytest.approx(1.009)
+    whole = h2load_result(H2, log, spec(), (t0, t0 + 5))
+    assert whole.p99_ms == pytest.approx(90.0)  # the slow seconds, once the window holds them
 
 
 def test_h2load_log_garbage_names_the_line() -> None:
