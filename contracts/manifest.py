@@ -99,6 +99,8 @@ class LabFacts:
     load_cpus: str | None = None
     workload_interface: str | None = None  # the workload namespace's interface (throughput)
     gives_up: tuple[str, ...] = ()
+    # the "<role>:<key>" sysctls the lab wrote; every other one in ``sysctls`` is the host's own
+    set_by_lab: tuple[str, ...] = ()
 
     @property
     def workload_core(self) -> str:
@@ -114,6 +116,7 @@ class LabFacts:
             "load_cpus": self.load_cpus,
             "workload_interface": self.workload_interface,
             "gives_up": list(self.gives_up),
+            "set_by_lab": list(self.set_by_lab),
         }
 
     @classmethod
@@ -126,6 +129,7 @@ class LabFacts:
             d.get("load_cpus"),
             d.get("workload_interface"),
             tuple(str(x) for x in d.get("gives_up") or ()),
+            tuple(str(x) for x in d.get("set_by_lab") or ()),
         )
 
 

@@ -2,8 +2,9 @@
 host reached over SSH too.
 
 The workload host is a machine of its own (or, in the tests, a namespace with its own sshd): no
-namespaces are made; the run's workload cgroup is made there, the lab's sysctls are set there,
-its TCP and interface counters are read there, and its collector runs there and pushes to the
+namespaces are made; the run's workload cgroup is made there, its sysctls are read there (and
+set only as the campaign's [lab.sysctls.workload] says: it is somebody's server), its TCP and
+interface counters are read there, and its collector runs there and pushes to the
 relay itself. The load host is this machine, with the load sysctls; its address is the one the
 workload sees the load from.
 
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.lab import Host, Lab, LabError, apply_sysctls
+from harness.lab import Host, Lab, LabError, Sysctls, apply_sysctls
 from harness.remote import Ssh
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -76,9 +77,11 @@ def hosts_lab(
     remote: RemoteWorkload,
     load_address: str,
     load_ssh: Ssh | None = None,
+    sysctls: Sysctls | None = None,
 ) -> Lab:
-    """The workload host's cgroup and sysctls set over SSH; the load host's sysctls here, or
-    over SSH too (``load_ssh``)."""
+    """The workload host's cgroup made over SSH, and its sysctls read back (set only where the
+    campaign's [lab.sysctls.workload] says); the load host's sysctls here, or over SSH too
+    (``load_ssh``)."""
     rel = f"tare/{lab_id}"
     probe = Host("workload", remote.address, transport=remote.ssh)
     dirs = _cgroup_dirs(probe, rel)
@@ -125,7 +128,7 @@ def hosts_lab(
         lab.sysctls.update(_facts(workload))
         if load_ssh is not None:
             lab.sysctls.update(_facts(load))
-        apply_sysctls(lab)
+        apply_sysctls(lab, sysctls or Sysctls())
     except BaseException:
         from harness.lab import teardown_record
 

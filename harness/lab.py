@@ -175,7 +175,8 @@ class Lab:
     kind: str  # "namespaces" | "loopback"
     cgroup: str | None = None  # relative path the collectors read
     load_cgroup: str | None = None  # the load generator's own cgroup (relative path)
-    sysctls: dict[str, str] = field(default_factory=dict)
+    sysctls: dict[str, str] = field(default_factory=dict)  # what each host read back
+    set_by_lab: list[str] = field(default_factory=list)  # "<role>:<key>" the lab wrote
     gives_up: tuple[str, ...] = ()
 
     @property
@@ -213,34 +214,66 @@ def split_cpus(ncpu: int) -> tuple[str, str]:
     return str(ncpu - 1), ("0" if ncpu == 2 else f"0-{ncpu - 2}")
 
 
-WORKLOAD_SYSCTLS = {
-    "net.core.somaxconn": "65535",
-    "net.ipv4.tcp_max_syn_backlog": "65535",
-    # conntrack keeps TIME_WAIT entries 120 s by default: at 5K/s the table fills in a minute
-    "net.netfilter.nf_conntrack_tcp_timeout_time_wait": "1",
-}
-LOAD_SYSCTLS = {
+# The load host's own tuning, set unless the campaign's [lab.sysctls.load] says otherwise: a load
+# generator's client-side needs (source ports, reusing its TIME_WAIT sockets), never the server's.
+LOAD_SYSCTLS: Mapping[str, str] = {
     "net.ipv4.ip_local_port_range": "1024 65535",
     # client-side TIME_WAIT exhausts the ports in seconds without reuse
     "net.ipv4.tcp_tw_reuse": "1",
 }
+# The workload host keeps the kernel's (or its owner's) settings: the lab sets there only what
+# the campaign's [lab.sysctls.workload] says a production server runs with. These are read back
+# and recorded with every run whatever sets them: what a stateful firewall's cost depends on
+# (the conntrack table's size and how long it keeps a closed connection; the accept queues).
+WORKLOAD_RECORDED = (
+    "net.netfilter.nf_conntrack_max",
+    "net.netfilter.nf_conntrack_buckets",
+    "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+    "net.netfilter.nf_conntrack_tcp_timeout_established",
+    "net.core.somaxconn",
+    "net.ipv4.tcp_max_syn_backlog",
+)
 
 
-def apply_sysctls(lab: Lab) -> None:
-    """The lab's sysctls set on each host, and what each host then reads back (recorded)."""
-    for host, sysctls in ((lab.workload, WORKLOAD_SYSCTLS), (lab.load, LOAD_SYSCTLS)):
-        for key, value in sysctls.items():
+@dataclass(frozen=True, slots=True)
+class Sysctls:
+    """What the lab writes on each host role (``[lab.sysctls]``): nothing on the workload host
+    by default, the load generator's needs on the load host."""
+
+    workload: Mapping[str, str] = field(default_factory=dict)
+    load: Mapping[str, str] = field(default_factory=lambda: dict(LOAD_SYSCTLS))
+
+
+def apply_sysctls(lab: Lab, sysctls: Sysctls) -> None:
+    """Each host's sysctls as ``sysctls`` says, and what each host then reads back (recorded,
+    with the workload host's WORKLOAD_RECORDED whoever set them). What the lab wrote is listed
+    in ``lab.set_by_lab``: a reader can tell the host's own settings from the lab's."""
+    roles = ((lab.workload, sysctls.workload, WORKLOAD_RECORDED), (lab.load, sysctls.load, ()))
+    for host, wanted, recorded in roles:
+        for key, value in wanted.items():
             res = host.run(["sysctl", "-qw", f"{key}={value}"], 10, in_cgroup=False)
-            got = host.run(["sysctl", "-n", key], 10, in_cgroup=False)
+            lab.set_by_lab.append(f"{host.name}:{key}")
             lab.sysctls[f"{host.name}:{key}"] = (
-                " ".join(got.stdout.split())
-                if got.returncode == 0 and res.returncode == 0
-                else "unavailable"
+                _read_sysctl(host, key) if res.returncode == 0 else "unavailable"
             )
+        for key in recorded:
+            if key not in wanted:
+                lab.sysctls[f"{host.name}:{key}"] = _read_sysctl(host, key)
+
+
+def _read_sysctl(host: Host, key: str) -> str:
+    got = host.run(["sysctl", "-n", key], 10, in_cgroup=False)
+    return " ".join(got.stdout.split()) if got.returncode == 0 else "unavailable"
 
 
 def namespace_lab(
-    lab_id: str, record_dir: Path, port: int, *, pin: bool = True, rps: bool = True
+    lab_id: str,
+    record_dir: Path,
+    port: int,
+    *,
+    pin: bool = True,
+    rps: bool = True,
+    sysctls: Sysctls | None = None,
 ) -> Lab:
     """Build the two-namespace lab; the record written first lets ``tare lab down`` clean up
     after a crash. ``pin`` and ``rps`` (both on by default) can be switched off to measure what
@@ -296,7 +329,7 @@ def namespace_lab(
             _run(["ip", "-n", ns, "link", "set", "lo", "up"], "lo up")
         for d in (*dirs, *load_dirs):
             d.mkdir(parents=True, exist_ok=True)
-        apply_sysctls(lab)
+        apply_sysctls(lab, sysctls or Sysctls())
         for host, cpus in ((lab.workload, w_cpus), (lab.load, l_cpus)):
             if not rps:
                 lab.sysctls[f"{host.name}:rps_cpus"] = "off"
@@ -324,7 +357,7 @@ def loopback_lab(lab_id: str, record_dir: Path) -> Lab:
         gives_up=(
             "separate network namespaces (server and load share the host's stack)",
             "the workload cgroup (no cgroup CPU/memory KPIs)",
-            "lab sysctls (port range, tcp_tw_reuse, conntrack TIME_WAIT timeout)",
+            "the load host's sysctls (port range, tcp_tw_reuse) and any [lab.sysctls]",
             "RPS steering",
             "agents that need root",
         ),

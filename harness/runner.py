@@ -330,6 +330,7 @@ def session(
             lab.load.cpus,
             lab.workload.interface,
             tuple(lab.gives_up),
+            tuple(lab.set_by_lab),
         )
         values: dict[str, Any] = {
             **levels,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.kpis import BY_NAME
+from contracts.manifest import LabFacts
 from contracts.paths import NightlyStat
 from contracts.states import RunState
 from pipeline import report as rp
@@ -57,6 +58,21 @@ def _trend(client: GraphiteClient, a: Analysis, prefix: str) -> list[rp.TrendPoi
 def _unit(a: Analysis, kpi: str) -> str:
     o = next(x for x in a.overheads if x.kpi == kpi)
     return o.unit if o.absolute is not None else "%"
+
+
+def host_settings(lab: LabFacts | None) -> list[str]:
+    """What each host read back of its sysctls in the night's first valid run, saying which the
+    lab wrote (the campaign's [lab.sysctls], the load host's tuning) and which are the host's
+    own: the settings the agent's costs were measured under."""
+    if lab is None:
+        return []
+    mine = set(lab.set_by_lab)
+    lines = []
+    for key, value in lab.sysctls:
+        if key.split(":", 1)[-1].startswith(("net.", "vm.", "kernel.")):
+            whose = "set by the lab" if key in mine else "the host's own"
+            lines.append(f"{key} = {value} ({whose})")
+    return lines
 
 
 def left_out(a: Analysis) -> list[str]:
@@ -135,6 +151,7 @@ def build(a: Analysis, client: GraphiteClient, root: Path, alerts: Sequence[str]
         "alerts": list(alerts),
         "runs left out or run again": left_out(a),
         "noise floor tonight": noise_floor(a),
+        "host settings (sysctls read back)": host_settings(manifest.lab if manifest else None),
     }
     if a.target_ci:
         lists["too noisy tonight"] = [s.describe() for s in a.too_noisy()]

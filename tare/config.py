@@ -386,6 +386,35 @@ def hosts_problems(spec: CampaignFile) -> list[Problem]:
     return problems
 
 
+_SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$")
+
+
+def _sysctl_table(value: dict[str, int | str]) -> dict[str, int | str]:
+    for key, v in value.items():
+        if not _SYSCTL_KEY.match(key):
+            raise ValueError(f"{key!r} is not a sysctl name (dotted, like net.core.somaxconn)")
+        if not str(v).strip() or any(c in str(v) for c in "\n\r="):
+            raise ValueError(f"{key}: {v!r} is not a sysctl value")
+    return value
+
+
+SysctlTable = Annotated[dict[str, int | str], AfterValidator(_sysctl_table)]
+
+
+class LabSysctlsSection(_Model):
+    """What the lab writes on each host role. The workload host keeps the kernel's (or its
+    owner's) settings unless this names the production values a team runs with; the load host
+    gets the load generator's tuning (harness.lab.LOAD_SYSCTLS), which these extend or
+    override."""
+
+    workload: SysctlTable = Field(default_factory=dict)
+    load: SysctlTable = Field(default_factory=dict)
+
+
+class LabSection(_Model):
+    sysctls: LabSysctlsSection = LabSysctlsSection()
+
+
 class CampaignFile(_Model):
     campaign: CampaignSection
     graphite: GraphiteSection = GraphiteSection()
@@ -400,6 +429,7 @@ class CampaignFile(_Model):
     collect: CollectSection = CollectSection()
     schedule: ScheduleSection = ScheduleSection()
     hosts: HostsSection = HostsSection()
+    lab: LabSection = LabSection()
 
 
 @dataclass(frozen=True, slots=True)

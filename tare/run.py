@@ -42,7 +42,7 @@ from harness.agent import AgentCommands
 from harness.campaign import CampaignSummary, run_campaign, start_or_resume
 from harness.facts import host_facts
 from harness.hostlab import RemoteWorkload, hosts_lab
-from harness.lab import Lab, loopback_lab, namespace_lab
+from harness.lab import LOAD_SYSCTLS, Lab, Sysctls, loopback_lab, namespace_lab
 from harness.ledger import Ledger
 from harness.lock import LabLock
 from harness.matrix import Design, PlannedRun
@@ -312,6 +312,16 @@ def profiles(campaign: Campaign) -> Profiles:
     )
 
 
+def lab_sysctls(campaign: Campaign) -> Sysctls:
+    """The campaign's [lab.sysctls]: written on the workload host only where it says (else the
+    host keeps its own), and on the load host over tare's load tuning."""
+    t = campaign.spec.lab.sysctls
+    return Sysctls(
+        workload={k: str(v) for k, v in t.workload.items()},
+        load={**LOAD_SYSCTLS, **{k: str(v) for k, v in t.load.items()}},
+    )
+
+
 def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
     spec = campaign.spec
     a = spec.agent
@@ -423,6 +433,8 @@ def run(
                     f"tare: {why}: a loopback lab, which gives up " + "; ".join(gives), file=stream
                 )
 
+            sysctls = lab_sysctls(campaign)
+
             def make_lab(run_id: str) -> Lab:
                 lab_id = uuid.uuid4().hex[:8]
                 if remote is not None:
@@ -432,9 +444,10 @@ def run(
                         remote,
                         hosts.load_address(campaign),
                         hosts.ssh_of(campaign, "load"),
+                        sysctls,
                     )
                 if as_root:
-                    return namespace_lab(lab_id, record_dir, spec.workload.port)
+                    return namespace_lab(lab_id, record_dir, spec.workload.port, sysctls=sysctls)
                 return loopback_lab(lab_id, record_dir)
 
             record = campaign_record(ledger, cid)
@@ -527,8 +540,12 @@ def capacity(
     results = []
     host = default_host()
 
+    sysctls = lab_sysctls(campaign)
+
     def make_lab(_run_id: str) -> Lab:
-        return namespace_lab(uuid.uuid4().hex[:8], record_dir, campaign.spec.workload.port)
+        return namespace_lab(
+            uuid.uuid4().hex[:8], record_dir, campaign.spec.workload.port, sysctls=sysctls
+        )
 
     with LabLock("capacity", campaign.name, state_dir):
         for r in range(repeats):

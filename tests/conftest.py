@@ -195,12 +195,12 @@ _hypothesis_settings.load_profile("repeatable")
 
 
 # The suite's tiers (scripts/test.sh). The shared tier (real servers, and the lab campaigns whose
-# verdicts are about the lab) runs six tests at a time, each test worker with its own lab lock
-# (TARE_LOCK_DIR, below); the solo tier (marked `solo`: the calibration, the shared night and its
-# readers, h2load flat out) one at a time and alone after it: what it judges is what a neighbour
-# moves, or it is the neighbour (docs/testing.md says what failed side by side). LAB_MODULES
-# marks the lab campaigns `lab`, whichever tier runs them. The quick tier is the cheapest
-# real-server checks, for the inner loop (`--quick`).
+# verdicts are about the lab, at 500/s) runs six tests at a time, each test worker with its own
+# lab lock (TARE_LOCK_DIR, below); the solo tier (marked `solo`: the calibration, the shared
+# night and its readers, h2load flat out, a hog) one at a time and alone after it: what it judges
+# is what a neighbour moves, or it is the neighbour (docs/testing.md says what failed side by
+# side). LAB_MODULES marks the lab campaigns `lab`, whichever tier runs them. The quick tier is
+# the cheapest real-server checks, for the inner loop (`--quick`).
 LAB_MODULES = frozenset(
     {
         "tests/integration/test_calibrate.py",

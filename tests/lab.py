@@ -19,7 +19,10 @@ def campaign(
     *,
     name: str = "itest",
     modes: str = '["enforced"]',
-    rates: str = "[1000]",
+    # 500/s: the lab campaigns of the shared tier run beside five other tests, and their subject
+    # is the lab's mechanics, not a rate. At 1K/s generators fell 4-6 % short there (942-979
+    # conn/s, an invalid run) while a neighbour was busy; the solo tier's night runs at 1K/s
+    rates: str = "[500]",
     duration: int = 12,  # the smallest run a campaign allows: 10 s of steady window
     repeats: int = 1,
     workload: str | None = None,

@@ -36,6 +36,9 @@ CELL = f"linux.{NAME}.enforced.rate_1000.policy_size_1000"  # the JUnit class of
 BREACH = '[[alerts.thresholds]]\nkpi = "cpu_cgroup"\nlimit = -1000\nmode = "enforced"\n'
 ADAPTIVE = "adaptive = true\nmin_repeats = 2\nmax_repeats = 3\ntarget_ci = {cpu_cgroup = 0.001}"
 COMPARED = 'collector = "collectd"\ncompare_prefix = "tarecmp"'
+# a production setting the campaign asks for on the workload host (the kernel's default is 4096
+# here): written, read back and listed as the lab's; everything else there stays the kernel's
+PRODUCTION = '[lab.sysctls.workload]\n"net.core.somaxconn" = 8192\n'
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,9 @@ def build(root: Path, stack: Stack) -> Night:
         root,
         stack,
         name=NAME,
+        rates="[1000]",
         repeats=2,
-        extra=BREACH,
+        extra=BREACH + PRODUCTION,
         design=ADAPTIVE,
         collect=COMPARED if has_collectd else "",
     )

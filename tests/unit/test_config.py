@@ -319,3 +319,31 @@ def test_the_disturbance_limit_can_be_off_and_nothing_else() -> None:
     for bad in ('"none"', "0", "201"):
         found = problems(replace("[load]\n", f"[load]\nmax_disturbance_pct = {bad}\n"))
         assert found and all("load.max_disturbance_pct" in line for line in found), found
+
+
+def test_the_workload_host_keeps_its_settings_unless_the_campaign_names_production_ones() -> None:
+    """No [lab.sysctls]: nothing is written on the workload host, the load host gets the
+    generator's tuning. A campaign's values go to the host role it names, the load's over
+    tare's; a name or value that is no sysctl's names the key."""
+    from harness.lab import LOAD_SYSCTLS
+    from tare.run import lab_sysctls
+
+    plain = lab_sysctls(parse_campaign(GOOD, "c.toml"))
+    assert dict(plain.workload) == {} and dict(plain.load) == dict(LOAD_SYSCTLS)
+    text = GOOD + (
+        '\n[lab.sysctls.workload]\n"net.netfilter.nf_conntrack_max" = 1048576\n'
+        '[lab.sysctls.load]\n"net.ipv4.tcp_tw_reuse" = "2"\n'
+    )
+    asked = lab_sysctls(parse_campaign(text, "c.toml"))
+    assert dict(asked.workload) == {"net.netfilter.nf_conntrack_max": "1048576"}
+    assert asked.load["net.ipv4.tcp_tw_reuse"] == "2"
+    assert asked.load["net.ipv4.ip_local_port_range"] == "1024 65535"
+    bad_key = problems(GOOD + '\n[lab.sysctls.workload]\n"somaxconn; reboot" = 1\n')
+    assert bad_key == [
+        "c.toml: lab.sysctls.workload: 'somaxconn; reboot' is not a sysctl name "
+        "(dotted, like net.core.somaxconn)"
+    ]
+    bad_value = problems(GOOD + '\n[lab.sysctls.load]\n"net.core.somaxconn" = "1\\nx=2"\n')
+    assert bad_value == [
+        "c.toml: lab.sysctls.load: net.core.somaxconn: '1\\nx=2' is not a sysctl value"
+    ]

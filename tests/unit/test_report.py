@@ -124,3 +124,26 @@ def test_the_page_loads_in_chromium_without_errors(tmp_path: Path) -> None:
     assert shot.shape[1] == LAPTOP[0] and float(shot.std()) > 0.01
     for b64 in re.findall(r'src="data:image/png;base64,([^"]+)"', page.read_text()):
         assert float(_decode(b64).std()) > 0.01  # type: ignore[attr-defined]
+
+
+def test_the_report_lists_each_hosts_settings_and_whose_they_are() -> None:
+    from contracts.manifest import LabFacts
+    from pipeline.reporting import host_settings
+
+    lab = LabFacts(
+        "lab1",
+        "namespaces",
+        (
+            ("workload:net.netfilter.nf_conntrack_tcp_timeout_time_wait", "120"),
+            ("workload:net.core.somaxconn", "8192"),
+            ("workload:rps_cpus", "2"),
+            ("load:net.ipv4.tcp_tw_reuse", "1"),
+        ),
+        set_by_lab=("workload:net.core.somaxconn", "load:net.ipv4.tcp_tw_reuse"),
+    )
+    assert host_settings(lab) == [
+        "workload:net.netfilter.nf_conntrack_tcp_timeout_time_wait = 120 (the host's own)",
+        "workload:net.core.somaxconn = 8192 (set by the lab)",
+        "load:net.ipv4.tcp_tw_reuse = 1 (set by the lab)",
+    ]
+    assert host_settings(None) == []
