@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.kpis import CPU_UNIT, KPIS, MEMORY_UNIT, Kpi
+from contracts.kpis import CPU_UNIT, KPIS, LATENCY_UNIT, MEMORY_UNIT, Kpi
 from contracts.paths import NightlyStat
 
 
@@ -29,7 +29,12 @@ class Drawn:
     def unit(self) -> str:
         if self.relative:
             return "percent"
-        known = {MEMORY_UNIT: "decmbytes", CPU_UNIT: "suffix: pp", "MB/s": "MBs", "ms": "ms"}
+        known = {
+            MEMORY_UNIT: "decmbytes",
+            CPU_UNIT: "suffix: pp",
+            "MB/s": "MBs",
+            LATENCY_UNIT: "ms",
+        }
         return known.get(self.kpi.unit, f"suffix: {self.kpi.unit}")
 
 

@@ -243,6 +243,11 @@ class Sysctls:
     workload: Mapping[str, str] = field(default_factory=dict)
     load: Mapping[str, str] = field(default_factory=lambda: dict(LOAD_SYSCTLS))
 
+    @classmethod
+    def asked(cls, workload: Mapping[str, str], load: Mapping[str, str]) -> Sysctls:
+        """A campaign's values: the workload's alone, the load's over LOAD_SYSCTLS."""
+        return cls(dict(workload), {**LOAD_SYSCTLS, **load})
+
 
 def apply_sysctls(lab: Lab, sysctls: Sysctls) -> None:
     """Each host's sysctls as ``sysctls`` says, and what each host then reads back (recorded,
@@ -250,20 +255,28 @@ def apply_sysctls(lab: Lab, sysctls: Sysctls) -> None:
     in ``lab.set_by_lab``: a reader can tell the host's own settings from the lab's."""
     roles = ((lab.workload, sysctls.workload, WORKLOAD_RECORDED), (lab.load, sysctls.load, ()))
     for host, wanted, recorded in roles:
+        failed = set()
         for key, value in wanted.items():
             res = host.run(["sysctl", "-qw", f"{key}={value}"], 10, in_cgroup=False)
             lab.set_by_lab.append(f"{host.name}:{key}")
-            lab.sysctls[f"{host.name}:{key}"] = (
-                _read_sysctl(host, key) if res.returncode == 0 else "unavailable"
-            )
-        for key in recorded:
-            if key not in wanted:
-                lab.sysctls[f"{host.name}:{key}"] = _read_sysctl(host, key)
+            if res.returncode != 0:
+                failed.add(key)
+        keys = [*wanted, *(k for k in recorded if k not in wanted)]
+        for key, value in _read_sysctls(host, keys).items():
+            lab.sysctls[f"{host.name}:{key}"] = "unavailable" if key in failed else value
 
 
-def _read_sysctl(host: Host, key: str) -> str:
-    got = host.run(["sysctl", "-n", key], 10, in_cgroup=False)
-    return " ".join(got.stdout.split()) if got.returncode == 0 else "unavailable"
+def _read_sysctls(host: Host, keys: Sequence[str]) -> dict[str, str]:
+    """``keys`` as the host reads them, in one command ("unavailable": no such key there)."""
+    if not keys:
+        return {}
+    got = host.run(["sysctl", "-e", *keys], 10, in_cgroup=False)
+    found = {}
+    for line in got.stdout.splitlines():
+        key, sep, value = line.partition(" = ")
+        if sep:
+            found[key.strip()] = " ".join(value.split())
+    return {k: found.get(k, "unavailable") for k in keys}
 
 
 def namespace_lab(

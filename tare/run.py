@@ -42,7 +42,7 @@ from harness.agent import AgentCommands
 from harness.campaign import CampaignSummary, run_campaign, start_or_resume
 from harness.facts import host_facts
 from harness.hostlab import RemoteWorkload, hosts_lab
-from harness.lab import LOAD_SYSCTLS, Lab, Sysctls, loopback_lab, namespace_lab
+from harness.lab import Lab, Sysctls, loopback_lab, namespace_lab
 from harness.ledger import Ledger
 from harness.lock import LabLock
 from harness.matrix import Design, PlannedRun
@@ -316,9 +316,8 @@ def lab_sysctls(campaign: Campaign) -> Sysctls:
     """The campaign's [lab.sysctls]: written on the workload host only where it says (else the
     host keeps its own), and on the load host over tare's load tuning."""
     t = campaign.spec.lab.sysctls
-    return Sysctls(
-        workload={k: str(v) for k, v in t.workload.items()},
-        load={**LOAD_SYSCTLS, **{k: str(v) for k, v in t.load.items()}},
+    return Sysctls.asked(
+        {k: str(v) for k, v in t.workload.items()}, {k: str(v) for k, v in t.load.items()}
     )
 
 

@@ -118,13 +118,15 @@ def _binds(port: int) -> bool:
 
 def stack_ports(caches: int = 1) -> tuple[int, int, int, int]:
     """Carbon line, pickle, cache query and web ports, free now. A cluster's caches listen 100
-    ports above each base (tare.stack.cluster), so for one the bases leave that room below
-    65536 and the derived ports are free too (the kernel hands out ports up to 65535 here)."""
+    ports above each base (tare.stack.cluster): for one, the product's own check must accept the
+    bases (every derived port in range, none clashing) and the derived ports must be free too
+    (the kernel hands out ports up to 65535 here)."""
+    from contracts.errors import UsageError
     from tare.stack import cluster
     from tare.stack.settings import resolve
 
     for _ in range(100):
-        carbon, pickle, query, web = free_ports(4)
+        bases = carbon, pickle, query, web = free_ports(4)
         if caches == 1:
             return carbon, pickle, query, web
         s = resolve(
@@ -135,9 +137,11 @@ def stack_ports(caches: int = 1) -> tuple[int, int, int, int]:
             cache_query_port=query,
             web_port=web,
         )
-        derived = set(cluster.ports(s).values()) - {carbon, pickle, query, web}
-        in_range = all(0 < p < 65536 for p in derived) and len(derived) == 3 * caches - 1
-        if in_range and all(_binds(p) for p in derived):
+        try:
+            cluster.validate(s)
+        except UsageError:
+            continue
+        if all(_binds(p) for p in set(cluster.ports(s).values()) - set(bases)):
             return carbon, pickle, query, web
     raise RuntimeError(f"no free ports for a stack of {caches} caches in 100 tries")
 

@@ -133,6 +133,21 @@ def ssh_host(tmp: Path, name: str, subnet: str) -> Iterator[SshHost]:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
 
 
+def processes_in(netns: str) -> list[tuple[int, bytes]]:
+    """(pid, raw /proc cmdline) of each process in ``netns`` alone: a network namespace does
+    not hide the machine's other processes from pkill or ps run inside it."""
+    pids = subprocess.run(
+        ["ip", "netns", "pids", netns], capture_output=True, text=True, check=False
+    ).stdout.split()
+    found = []
+    for pid in pids:
+        try:
+            found.append((int(pid), Path(f"/proc/{pid}/cmdline").read_bytes()))
+        except OSError:
+            continue
+    return found
+
+
 def lab_marks() -> list[pytest.MarkDecorator]:
     """The marks of a lab test on hosts over SSH (root, sshd, h2load)."""
     return [

@@ -35,17 +35,8 @@ def remote(tmp_path: Path) -> Iterator[tuple[Host, sshhost.SshHost]]:
 def remote_alive(h: sshhost.SshHost, argv0: str, arg: str) -> bool:
     """A process ``argv0 arg`` runs in the host's namespace (by its own argv, not a parent's
     command line that mentions it)."""
-    out = subprocess.run(
-        ["ip", "netns", "pids", h.netns], capture_output=True, text=True, check=False
-    ).stdout
-    for pid in out.split():
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[:2] == [argv0.encode(), arg.encode()]:
-            return True
-    return False
+    wanted = [argv0.encode(), arg.encode()]
+    return any(cmd.split(b"\0")[:2] == wanted for _, cmd in sshhost.processes_in(h.netns))
 
 
 def test_commands_run_there_with_their_arguments_env_and_exit_code(
@@ -77,17 +68,10 @@ def test_steps_share_one_connection(remote: tuple[Host, sshhost.SshHost]) -> Non
 
 
 def _sshd_sessions(h: sshhost.SshHost) -> int:
-    out = subprocess.run(
-        ["ip", "netns", "pids", h.netns], capture_output=True, text=True, check=False
-    ).stdout
-    count = 0
-    for pid in out.split():
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        count += cmd.startswith(b"sshd: root") and b"notty" not in cmd
-    return count
+    return sum(
+        cmd.startswith(b"sshd: root") and b"notty" not in cmd
+        for _, cmd in sshhost.processes_in(h.netns)
+    )
 
 
 def test_a_long_lived_command_is_stopped_there_with_its_group(

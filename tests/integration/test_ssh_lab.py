@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -69,19 +68,12 @@ def write_campaign(tmp: Path, h: sshhost.SshHost, stack: Stack, name: str, repea
 
 
 def kill_sshd_sessions(netns: str) -> None:
-    """SIGTERM to the sshd sessions in ``netns`` alone. pkill run inside a network namespace
-    still sees every process of the machine, and once killed another test's sessions."""
-    pids = subprocess.run(
-        ["ip", "netns", "pids", netns], capture_output=True, text=True, check=False
-    ).stdout.split()
-    for pid in pids:
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if cmdline.startswith("sshd: root@notty"):
+    """SIGTERM to the sshd sessions in ``netns`` alone (a pkill there once killed another
+    test's sessions)."""
+    for pid, cmdline in sshhost.processes_in(netns):
+        if cmdline.startswith(b"sshd: root@notty"):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGTERM)
+                os.kill(pid, signal.SIGTERM)
 
 
 def drop_connections_during(state: Path, seq: int, h: sshhost.SshHost) -> threading.Event:
