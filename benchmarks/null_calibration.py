@@ -42,6 +42,11 @@ PER_SECOND_SD = 2.7
 LAG1 = 0.7
 BETWEEN_RUN_SD = 1.4
 STEADY_S = 10
+# How much of the between-run spread is the machine's speed of the moment, which each run's
+# probe (its load on the bare workload before the agent) reads with noise of its own
+# (``harness.speed``); the rest is the run's own. Set from a real calibration's runs.
+SPEED_SHARE = 0.8
+PROBE_SD = 0.5
 KPIS = [BY_NAME[k] for k in ("cpu_cgroup", "cpu_workload_core", "cpu_all")]
 MODES = [BASELINE, "idle", "visibility", "enforced"]
 
@@ -82,11 +87,23 @@ def campaign_frame(
     runs: Sequence[PlannedRun],
     drift_per_run: float,
     effect: dict[str, float],
-) -> pd.DataFrame:
+    walk_sd: float = 0.0,
+) -> tuple[pd.DataFrame, dict[str, tuple[tuple[str, float], ...]]]:
+    """The runs' per-second series, and each run's probe. The machine's speed of the moment
+    (between-run noise, a linear drift and a random walk of ``walk_sd`` per run) moves the
+    probe and the run alike; the agent's effect moves the run only (the probe is taken before
+    the agent starts)."""
     frames = []
+    probes: dict[str, tuple[tuple[str, float], ...]] = {}
+    speed_sd = BETWEEN_RUN_SD * math.sqrt(SPEED_SHARE)
+    own_sd = BETWEEN_RUN_SD * math.sqrt(1 - SPEED_SHARE)
+    walk = np.cumsum(rng.normal(0.0, walk_sd, len(runs))) if walk_sd else np.zeros(len(runs))
     for position, r in enumerate(runs):
+        probe = []
         for kpi in KPIS:
-            level = 30.0 + rng.normal(0.0, BETWEEN_RUN_SD) + drift_per_run * position
+            speed = rng.normal(0.0, speed_sd) + drift_per_run * position + walk[position]
+            probe.append((kpi.name, 30.0 + speed + rng.normal(0.0, PROBE_SD)))
+            level = 30.0 + speed + rng.normal(0.0, own_sd)
             level += effect.get(r.cell.mode, 0.0) if kpi.name == "cpu_cgroup" else 0.0
             values = level + ar1(rng, STEADY_S)
             frames.append(
@@ -99,12 +116,22 @@ def campaign_frame(
                     }
                 )
             )
-    return pd.concat(frames, ignore_index=True)
+        probes[f"r{r.seq}"] = tuple(probe)
+    return pd.concat(frames, ignore_index=True), probes
 
 
-def infos(runs: Sequence[PlannedRun]) -> list[RunInfo]:
+def infos(
+    runs: Sequence[PlannedRun], probes: dict[str, tuple[tuple[str, float], ...]] | None = None
+) -> list[RunInfo]:
     return [
-        RunInfo(f"r{r.seq}", r.cell.levels, tuple(c.levels for c in r.baseline_of), True, r.repeat)
+        RunInfo(
+            f"r{r.seq}",
+            r.cell.levels,
+            tuple(c.levels for c in r.baseline_of),
+            True,
+            r.repeat,
+            (probes or {}).get(f"r{r.seq}", ()),
+        )
         for r in runs
     ]
 
@@ -148,20 +175,35 @@ def simulate(
     drift: float = 0.0,
     effect: dict[str, float] | None = None,
     paired: bool = False,
+    covariate: bool = False,
+    walk_sd: float = 0.0,
+    only: str | None = None,
 ) -> Tally:
+    """``n`` campaigns analysed as ``tare analyze`` would; ``only``: tally one mode's tests."""
     tally = Tally()
     for _ in range(n):
-        frame = campaign_frame(rng, runs, drift, effect or {})
-        found, _ = overheads(frame, infos(runs), KPIS, paired)
+        frame, probes = campaign_frame(rng, runs, drift, effect or {}, walk_sd)
+        found, _ = overheads(frame, infos(runs, probes), KPIS, paired, covariate)
+        if only is not None:
+            found = [o for o in found if dict(o.cell)["mode"] == only]
         tally.add(found, effect or {})
     return tally
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global SPEED_SHARE, PROBE_SD
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--campaigns", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--speed-share",
+        type=float,
+        default=SPEED_SHARE,
+        help="share of the between-run variance the probe reads (the machine's speed)",
+    )
+    parser.add_argument("--probe-sd", type=float, default=PROBE_SD)
     args = parser.parse_args(argv)
+    SPEED_SHARE, PROBE_SD = args.speed_share, args.probe_sd
     rng = np.random.default_rng(args.seed)
     n = args.campaigns
     t0 = time.perf_counter()
@@ -175,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"null agent, {n} quickstart-shaped campaigns per design (2 rates x baseline + 3 modes,"
         f" 3 judged KPIs); per-second sd {PER_SECOND_SD}, lag-1 {LAG1}, between-run sd "
-        f"{BETWEEN_RUN_SD}, {STEADY_S} s steady: a run mean's sd {run_sd:.2f} points"
+        f"{BETWEEN_RUN_SD}, {STEADY_S} s steady: a run mean's sd {run_sd:.2f} points; the "
+        f"probe reads {SPEED_SHARE:.0%} of the between-run variance, with sd {PROBE_SD}"
     )
     header = (
         f"{'design':<34}{'tests':>7}{'star/test':>11}{'after BH':>10}{'campaigns*':>12}"
@@ -197,24 +240,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     for repeats in (1, 3, 4):
         row(f"{repeats} repeat(s), Welch", simulate(rng, plan(design(repeats)), n))
     row("3 repeats, paired", simulate(rng, plan(design(3)), n, paired=True))
-    print(f"under a linear drift of {drift / run_sd:.2f} run sd per run (enforced's bias shown):")
-    for name, runs in (
-        ("3 repeats, counterbalanced", plan(design(3))),
-        ("4 repeats, counterbalanced", plan(design(4))),
-        ("3 repeats, forward (before)", forward_order(3)),
-    ):
-        t = Tally()
-        for _ in range(n):
-            frame = campaign_frame(rng, runs, drift, {})
-            found, _ = overheads(frame, infos(runs), KPIS)
-            t.add([o for o in found if dict(o.cell)["mode"] == "enforced"], {})
-        row(name, t)
-    known = simulate(rng, plan(design(3)), n, effect={"enforced": 2.0})
-    print(
-        f"a known +2.00 on enforced's cpu_cgroup, 3 repeats: bias "
-        f"{np.mean(known.deltas or [0.0]):+.3f} points, coverage "
-        f"{known.covered / max(known.with_ci, 1):.3f} (all tests)"
+    row("3 repeats, Welch + covariate", simulate(rng, plan(design(3)), n, covariate=True))
+    row("4 repeats, Welch + covariate", simulate(rng, plan(design(4)), n, covariate=True))
+    row(
+        "3 repeats, paired + covariate",
+        simulate(rng, plan(design(3)), n, paired=True, covariate=True),
     )
+    print(f"under a linear drift of {drift / run_sd:.2f} run sd per run (enforced's bias shown):")
+    for name, runs, kw in (
+        ("3 repeats, counterbalanced", plan(design(3)), {}),
+        ("4 repeats, counterbalanced", plan(design(4)), {}),
+        ("3 repeats, forward (before)", forward_order(3), {}),
+        ("3 repeats, covariate", plan(design(3)), {"covariate": True}),
+        ("3 repeats, paired + covariate", plan(design(3)), {"covariate": True, "paired": True}),
+    ):
+        row(name, simulate(rng, runs, n, drift, only="enforced", **kw))
+    walk = 0.3 * run_sd
+    print(f"under a random walk of {walk / run_sd:.2f} run sd per run (enforced's tests):")
+    for name, kw in (
+        ("3 repeats, Welch", {}),
+        ("3 repeats, paired", {"paired": True}),
+        ("3 repeats, Welch + covariate", {"covariate": True}),
+        ("3 repeats, paired + covariate", {"covariate": True, "paired": True}),
+    ):
+        row(name, simulate(rng, plan(design(3)), n, walk_sd=walk, only="enforced", **kw))
+    for name, kw in (("Welch", {}), ("Welch + covariate", {"covariate": True})):
+        known = simulate(rng, plan(design(3)), n, effect={"enforced": 2.0}, **kw)
+        print(
+            f"a known +2.00 on enforced's cpu_cgroup, 3 repeats, {name}: bias "
+            f"{np.mean(known.deltas or [0.0]):+.3f} points, coverage "
+            f"{known.covered / max(known.with_ci, 1):.3f} (all tests)"
+        )
     print(f"({time.perf_counter() - t0:.0f} s)")
     return 0
 

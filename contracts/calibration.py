@@ -17,6 +17,7 @@ class Techniques:
     short_runs: bool = True  # many short interleaved runs; off: one long run per side
     trimming: bool = True  # warm-up and cool-down left out; off: the whole run
     sequential: bool = True  # stop once every CI is narrow enough; off: spend the budget
+    covariate: bool = True  # CPU KPIs adjusted by each run's probe before the agent
 
 
 @dataclass(frozen=True, slots=True)

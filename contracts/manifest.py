@@ -186,6 +186,31 @@ class LoadSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Probe:
+    """The run's machine-speed index (``harness.speed``): the run's own load on the bare
+    workload for a few seconds before any agent step, and what its CPU KPIs read meanwhile."""
+
+    seconds: float
+    completed: float  # share of the probe's requests that succeeded
+    values: tuple[tuple[str, float], ...]  # KPI name -> its value over the probe
+
+    def get(self, kpi: str) -> float | None:
+        return dict(self.values).get(kpi)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "completed": self.completed, "values": dict(self.values)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Probe:
+        got = dict(d.get("values") or {})
+        return cls(
+            float(d["seconds"]),
+            float(d["completed"]),
+            tuple(sorted((str(k), float(v)) for k, v in got.items())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CollectorReport:
     """What one collector did during a run: its cost, and the steady seconds it missed."""
 
@@ -230,6 +255,7 @@ class CampaignInfo:
     graphite: GraphiteTarget
     output_dir: str  # where tables and the report go, as resolved when the campaign started
     paired: bool = False  # compare each contender run with its own block's baseline run
+    covariate: bool = False  # adjust CPU KPIs by each run's probe (``pipeline.stats.ancova``)
     collector: str = "sampler"  # who wrote the run series the analysis reads
     # an adaptive night's target CI half-width per judged KPI (empty: a fixed design)
     target_ci: tuple[tuple[str, float], ...] = ()
@@ -237,6 +263,7 @@ class CampaignInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "paired": self.paired,
+            "covariate": self.covariate,
             "collector": self.collector,
             "target_ci": dict(self.target_ci),
             "id": self.campaign_id,
@@ -259,6 +286,7 @@ class CampaignInfo:
             GraphiteTarget.from_json(d["graphite"]),
             str(d["output_dir"]),
             bool(d.get("paired", False)),
+            bool(d.get("covariate", False)),
             str(d.get("collector") or "sampler"),
             tuple((str(k), float(v)) for k, v in dict(d.get("target_ci") or {}).items()),
         )
@@ -280,6 +308,7 @@ class RunManifest:
     disturbance_pct: float | None = None  # CPU outside the lab during the load, points of a core
     disturbed_attempts: tuple[str, ...] = ()  # why each earlier attempt was left out
     collection: tuple[CollectorReport, ...] = ()
+    probe: Probe | None = None  # the machine-speed index, measured before the agent
     version: int = field(default=VERSION)
 
     def __post_init__(self) -> None:
@@ -309,6 +338,7 @@ class RunManifest:
             "disturbance_pct": self.disturbance_pct,
             "disturbed_attempts": list(self.disturbed_attempts),
             "collection": [c.to_json() for c in self.collection],
+            "probe": self.probe.to_json() if self.probe else None,
         }
 
     @classmethod
@@ -335,6 +365,7 @@ class RunManifest:
                 d.get("disturbance_pct"),
                 tuple(str(x) for x in d.get("disturbed_attempts") or ()),
                 tuple(CollectorReport.from_json(c) for c in d.get("collection") or ()),
+                Probe.from_json(d["probe"]) if d.get("probe") else None,
             )
         except KeyError as exc:
             raise ValueError(f"manifest: missing key {exc}") from None

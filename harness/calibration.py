@@ -42,6 +42,7 @@ class Design:
     aa_only: bool = False  # the noise floor alone (benchmarks/noise_floor.py)
     max_rounds: int | None = None  # default: as many as the budget allows
     max_disturbance_pct: float = MAX_DISTURBANCE_PCT  # points of one core outside the lab
+    probe_s: int = 4  # the machine-speed probe before the agent (``harness.speed``)
 
     def __post_init__(self) -> None:
         if self.rate <= 0:
@@ -109,6 +110,7 @@ def runner_config(d: Design, state_dir: Path) -> RunnerConfig:
         lab_root=state_dir / "lab" / "runs",
         state_dir=state_dir,
         max_disturbance_pct=d.max_disturbance_pct,
+        probe_s=d.probe_s if d.techniques.covariate else 0,
     )
 
 

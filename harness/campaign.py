@@ -111,6 +111,7 @@ def _with_outcome(manifest: RunManifest, outcome: RunOutcome, earlier: list[str]
         disturbance_pct=round(f.disturbance.total_pct, 2) if f.disturbance else None,
         disturbed_attempts=tuple(earlier),
         collection=f.collection,
+        probe=f.probe,
     )
 
 

@@ -23,10 +23,10 @@ from typing import Any, Protocol
 
 from contracts.errors import ErrorKind
 from contracts.load import Profile
-from contracts.manifest import BASELINE, CollectorReport, LabFacts, LoadSummary
+from contracts.manifest import BASELINE, CollectorReport, LabFacts, LoadSummary, Probe
 from contracts.processes import ended_mid_run, log_tail, stop
 from contracts.states import RunState
-from harness import counters, disturbance, nginx, ports
+from harness import counters, disturbance, nginx, ports, speed
 from harness import load as loadmod
 from harness.agent import Agent, AgentCommands, AgentFailed, fill
 from harness.disturbance import Disturbance
@@ -69,6 +69,7 @@ class RunnerConfig:
     max_missing_s: int = 2  # steady seconds the run's collector may miss (else: invalid)
     profiles: Profiles = field(default_factory=Profiles)
     max_error_pct: float = 0.0  # request errors allowed (in % of those planned) in a valid run
+    probe_s: int = 0  # the machine-speed probe before any agent step (``harness.speed``); 0: none
 
 
 @dataclass
@@ -81,6 +82,8 @@ class RunFacts:
     load_elapsed_s: float | None = None
     disturbance: Disturbance | None = None
     collection: tuple[CollectorReport, ...] = ()
+    probe: Probe | None = None
+    probe_note: str | None = None  # why the run has no probe, when one was asked for
 
 
 @dataclass
@@ -371,6 +374,8 @@ def session(
                 f"{ports.describe(holders)}, not by the workload (pid {server.pid})"
                 + (f": {detail}" if detail else "")
             )
+        if cfg.probe_s > 0:
+            _probe(lab, cfg, levels, lab_dir, facts)
         if levels["mode"] != BASELINE:
             agent = Agent(lab.workload, cfg.agent, values)
             facts.agent_version = agent.version()
@@ -385,6 +390,27 @@ def session(
             stop(server)
         if lab is not None:
             teardown(lab)
+
+
+def _probe(
+    lab: Lab, cfg: RunnerConfig, levels: dict[str, Any], lab_dir: Path, facts: RunFacts
+) -> None:
+    """The machine-speed probe: the run's load for ``probe_s`` on the bare workload."""
+    spec = cfg.profiles.spec(
+        cfg.tool,
+        lab.workload.address,
+        cfg.port,
+        cfg.path,
+        int(levels["rate"]),
+        cfg.probe_s,
+        Profile.of(levels),
+    )
+    got = speed.measure(lab, spec, lab_dir / "probe.log")
+    if isinstance(got, Probe):
+        facts.probe = got
+    else:
+        facts.probe_note = got
+        log.info("no probe: %s", got)
 
 
 def _holds_port(

@@ -21,7 +21,16 @@ from contracts.kpis import BY_NAME, KPIS, Kpi
 from contracts.load import Profile
 from contracts.manifest import BASELINE
 from contracts.states import Verdict
-from pipeline.stats import ALPHA, Comparison, benjamini_hochberg, compare, compare_paired
+from pipeline.stats import (
+    ALPHA,
+    Comparison,
+    Slope,
+    benjamini_hochberg,
+    compare,
+    compare_adjusted,
+    compare_paired,
+    pooled_slope,
+)
 
 Levels = tuple[tuple[str, Any], ...]
 
@@ -33,6 +42,7 @@ class RunInfo:
     baseline_of: tuple[Levels, ...]  # for a baseline run: the contender cells it serves
     valid: bool
     block: int = 0  # the repeat (block) it ran in: a paired comparison matches runs by it
+    probe: tuple[tuple[str, float], ...] = ()  # KPI -> its value before the agent (covariate)
 
     @property
     def mode(self) -> str:
@@ -175,20 +185,71 @@ def pair_cells(runs: Sequence[RunInfo]) -> tuple[dict[Levels, Levels], list[Refu
 
 
 def _matched(
-    frame: pd.DataFrame, kpi: str, base: Sequence[RunInfo], cont: Sequence[RunInfo]
-) -> tuple[list[list[float]], list[list[float]]] | None:
-    """The runs of both sides matched by block (one of each per block), or None when some
-    block lacks one of them."""
-    a = {r.block: r.run_id for r in base}
-    b = {r.block: r.run_id for r in cont}
+    base: Sequence[RunInfo], cont: Sequence[RunInfo]
+) -> tuple[list[RunInfo], list[RunInfo]] | None:
+    """The runs of both sides in block order, matched (one of each per block), or None when
+    some block lacks one of them."""
+    a = {r.block: r for r in base}
+    b = {r.block: r for r in cont}
     blocks = sorted(set(a) & set(b))
     if len(blocks) != len(a) or len(blocks) != len(b) or len(base) != len(a):
         return None
-    ra = _per_run(frame, kpi, [a[k] for k in blocks])
-    rb = _per_run(frame, kpi, [b[k] for k in blocks])
-    if not all(ra) or not all(rb):
+    return [a[k] for k in blocks], [b[k] for k in blocks]
+
+
+def _probes(runs: Sequence[RunInfo], kpi: str) -> list[float] | None:
+    """Every run's covariate for ``kpi``, or None when one of them has none."""
+    got = [dict(r.probe).get(kpi) for r in runs]
+    return None if any(x is None for x in got) else [float(x) for x in got if x is not None]
+
+
+def _slope(frame: pd.DataFrame, kpi: Kpi, cells: Sequence[Sequence[RunInfo]]) -> Slope | None:
+    """The KPI's slope on the probe, pooled within ``cells`` (runs with a value and a probe)."""
+    pairs = []
+    for runs in cells:
+        means, probes = [], []
+        for r, values in zip(
+            runs, _per_run(frame, kpi.name, [r.run_id for r in runs]), strict=True
+        ):
+            x = dict(r.probe).get(kpi.name)
+            if values and x is not None:
+                means.append(sum(values) / len(values))
+                probes.append(float(x))
+        pairs.append((means, probes))
+    return pooled_slope(pairs)
+
+
+def _compare(
+    frame: pd.DataFrame,
+    kpi: Kpi,
+    base: Sequence[RunInfo],
+    cont: Sequence[RunInfo],
+    paired: bool,
+    slope: Slope | None,
+) -> tuple[list[list[float]], list[list[float]], Comparison] | None:
+    """The runs of both sides and their comparison: matched by block with ``paired`` (where
+    every block has both), each run adjusted by its probe with a ``slope`` (where every run
+    has a probe for this KPI); None when a side has no values."""
+    matched = _matched(base, cont) if paired else None
+    if matched is not None:
+        base, cont = matched
+    if kpi.agent_only:  # the agent absent from a baseline costs nothing: zero a run
+        a = [[0.0] for _ in base]
+    else:
+        a = _per_run(frame, kpi.name, [r.run_id for r in base])
+    b = _per_run(frame, kpi.name, [r.run_id for r in cont])
+    if not any(a) or not any(b):
         return None
-    return ra, rb
+    whole = all(a) and all(b)
+    if matched is not None and not whole:  # some run lacks the KPI: no pairs to match
+        matched = None
+        a, b = [r for r in a if r], [r for r in b if r]
+    xa, xb = _probes(base, kpi.name), _probes(cont, kpi.name)
+    if slope is not None and whole and xa is not None and xb is not None:
+        return a, b, compare_adjusted(a, b, xa, xb, slope, matched is not None)
+    if matched is not None:
+        return a, b, compare_paired(a, b)
+    return a, b, compare(a, b)
 
 
 def overheads(
@@ -196,38 +257,65 @@ def overheads(
     runs: Sequence[RunInfo],
     kpis: Sequence[Kpi] | None = None,
     paired: bool = False,
+    covariate: bool = False,
 ) -> tuple[list[Overhead], list[Refusal]]:
     """Every contender cell against its baseline, per KPI; with ``paired``, each contender run
-    against the baseline run of its own block where every block has both. Significance is
-    Benjamini-Hochberg adjusted over every judged test that has an interval."""
+    against the baseline run of its own block where every block has both; with
+    ``covariate``, every run adjusted by what the KPI read in its probe before the agent, with
+    one slope per baseline and the contenders it serves (``pipeline.stats.compare_adjusted``).
+    Significance is Benjamini-Hochberg adjusted over every judged test that has an interval."""
     valid = [r for r in runs if r.valid]
     pairs, refusals = pair_cells(valid)
     by_cell: dict[Levels, list[RunInfo]] = {}
     for r in valid:
         by_cell.setdefault(r.levels, []).append(r)
     kpis = list(kpis) if kpis is not None else [BY_NAME[k] for k in frame["kpi"].unique()]
+    served: dict[Levels, list[Levels]] = {}
+    for cell, base_cell in pairs.items():
+        served.setdefault(base_cell, [base_cell]).append(cell)
+    slopes: dict[tuple[Levels, str], Slope | None] = {}
+
+    def slope(base_cell: Levels, kpi: Kpi) -> Slope | None:
+        if not covariate or kpi.agent_only:
+            return None
+        key = (base_cell, kpi.name)
+        if key not in slopes:
+            slopes[key] = _slope(frame, kpi, [by_cell[c] for c in served[base_cell]])
+        return slopes[key]
+
     out: list[Overhead] = []
     for cell, base_cell in pairs.items():
         base, cont = by_cell[base_cell], by_cell[cell]
         for kpi in kpis:
             if not measures(kpi, cell):
                 continue
-            if kpi.agent_only:  # the agent absent from a baseline costs nothing: zero a run
-                a = [[0.0] for _ in base]
-            else:
-                a = _per_run(frame, kpi.name, [r.run_id for r in base])
-            b = _per_run(frame, kpi.name, [r.run_id for r in cont])
-            if not any(a) or not any(b):
+            got = _compare(frame, kpi, base, cont, paired, slope(base_cell, kpi))
+            if got is None:
                 refusals.append(Refusal(cell, f"{kpi.name}: no values on one side"))
                 continue
-            matched = _matched(frame, kpi.name, base, cont) if paired else None
-            if matched is not None:
-                comp = compare_paired(*matched)
-                a, b = matched
-            else:
-                comp = compare(a, b)
-            out.append(_overhead(cell, base_cell, kpi, a, b, comp))
+            out.append(_overhead(cell, base_cell, kpi, *got))
     return adjust(out), refusals
+
+
+def covariate_effect(items: Sequence[Overhead]) -> list[str]:
+    """Per KPI the probe adjusted, what it did to the intervals (one line each): the median
+    and range of the unadjusted over the adjusted half-width, and the tests whose probe
+    differed between the sides."""
+    out = []
+    for kpi in dict.fromkeys(o.kpi for o in items):
+        comps = [o.absolute for o in items if o.kpi == kpi and o.absolute is not None]
+        ratios = [c.narrowed for c in comps if math.isfinite(c.narrowed)]
+        if not ratios:
+            continue
+        ratios.sort()
+        mid = ratios[len(ratios) // 2]
+        span = f"{ratios[0]:.2f}x" if len(ratios) == 1 else f"{ratios[0]:.2f}x to {ratios[-1]:.2f}x"
+        line = f"{kpi}: the probe narrowed its intervals {span} (median {mid:.2f}x)"
+        off = sum(1 for c in comps if c.imbalanced)
+        if off:
+            line += f"; in {off} test(s) the probe differed between the sides (p < 0.05)"
+        out.append(line)
+    return out
 
 
 def adjust(items: Sequence[Overhead]) -> list[Overhead]:
@@ -310,6 +398,8 @@ def as_rows(items: Sequence[Overhead]) -> list[dict[str, Any]]:
                     "ci_high": o.absolute.ci_high,
                     "n_baseline": o.absolute.n_baseline,
                     "n_contender": o.absolute.n_contender,
+                    "narrowed": o.absolute.narrowed,
+                    "balance_p": o.absolute.balance_p,
                 }
             )
         rows.append(row)

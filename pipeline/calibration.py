@@ -20,7 +20,7 @@ from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
 from pipeline.precision import CPU_MARGIN, MEMORY_MARGIN, Margin, Recovery, judge
 from pipeline.precision import narrow_enough as precise
-from pipeline.stats import Comparison, compare
+from pipeline.stats import Comparison, Slope, compare, compare_adjusted, pooled_slope
 
 TICK_FIELDS = ("user_pct", "system_pct", "softirq_pct", "irq_pct", "steal_pct")
 TICKS = Kpi("cpu_workload_core_ticks", "cpu_{core}.ticks", CPU_UNIT)
@@ -68,6 +68,7 @@ class RunData:
     reason: str | None
     values: dict[str, list[float]] = field(default_factory=dict)  # kpi -> per-second values
     ref: RunRef | None = None  # where its series are (the steady window)
+    probe: dict[str, float] = field(default_factory=dict)  # KPI -> value before the agent
 
 
 @dataclass
@@ -112,13 +113,33 @@ def _finished(runs: Sequence[RunData], group: Group, kpi: str) -> list[RunData]:
     return [r for r in runs if r.group is group and r.status is RunState.DONE and r.values.get(kpi)]
 
 
-def compare_groups(runs: Sequence[RunData], a: Group, b: Group, t: Target) -> Comparison | None:
+def _slope(runs: Sequence[RunData], kpi: str) -> Slope | None:
+    """The KPI's slope on the probe, pooled within the three groups (finished, probed runs)."""
+    cells = []
+    for g in Group:
+        got = [r for r in _finished(runs, g, kpi) if kpi in r.probe]
+        cells.append(([float(np.mean(r.values[kpi])) for r in got], [r.probe[kpi] for r in got]))
+    return pooled_slope(cells)
+
+
+def compare_groups(
+    runs: Sequence[RunData], a: Group, b: Group, t: Target, covariate: bool = False
+) -> Comparison | None:
     """The estimator ``tare analyze`` uses (``pipeline.stats.compare``: Welch on run means,
-    no inference below two runs a side), oriented so that a cost is positive."""
-    ra, rb = _finished(runs, a, t.kpi.name), _finished(runs, b, t.kpi.name)
+    no inference below two runs a side; with ``covariate``, each run adjusted by its probe,
+    one slope pooled over the three groups, where every run has one for this KPI), oriented so
+    that a cost is positive."""
+    name = t.kpi.name
+    ra, rb = _finished(runs, a, name), _finished(runs, b, name)
     if not ra or not rb:
         return None
-    comp = compare([r.values[t.kpi.name] for r in ra], [r.values[t.kpi.name] for r in rb])
+    ya, yb = [r.values[name] for r in ra], [r.values[name] for r in rb]
+    slope = _slope(runs, name) if covariate else None
+    if slope is not None and all(name in r.probe for r in (*ra, *rb)):
+        xa, xb = [r.probe[name] for r in ra], [r.probe[name] for r in rb]
+        comp = compare_adjusted(ya, yb, xa, xb, slope)
+    else:
+        comp = compare(ya, yb)
     return comp.flipped() if t.kpi.lower_is_cost else comp
 
 
@@ -148,13 +169,19 @@ def evaluate(
         margin = c.cpu_margin if cpu else c.memory_margin
         unit = "pp" if cpu else "MB"
         missing = _missing(c, runs, (Group.A, Group.B), t.kpi.name)
-        comp = None if missing else compare_groups(runs, Group.A, Group.B, t)
+        comp = (
+            None if missing else compare_groups(runs, Group.A, Group.B, t, c.techniques.covariate)
+        )
         verdict = judge(t.kpi.name, injected, comp, margin.of(injected), unit, missing)
         if t.judged or comp is not None:
             ballast.append((t, verdict))
         if t.judged:
             missing = _missing(c, runs, (Group.A, Group.A2), t.kpi.name)
-            comp = None if missing else compare_groups(runs, Group.A, Group.A2, t)
+            comp = (
+                None
+                if missing
+                else compare_groups(runs, Group.A, Group.A2, t, c.techniques.covariate)
+            )
             aa.append(judge(t.kpi.name, 0.0, comp, margin.of(injected), unit, missing))
     return aa, ballast
 
@@ -216,6 +243,7 @@ def to_json(r: Result) -> dict[str, Any]:
             "pvalue": c.pvalue,
             "mde": c.mde,
             "method": c.method,
+            "narrowed": c.narrowed if math.isfinite(c.narrowed) else None,
             "n_baseline_runs": c.n_baseline,
             "n_ballast_runs": c.n_contender,
         }
@@ -235,6 +263,8 @@ def to_json(r: Result) -> dict[str, Any]:
                 "group": x.group.value,
                 "status": x.status.value,
                 "reason": x.reason,
+                "means": {k: float(np.mean(v)) for k, v in sorted(x.values.items()) if v},
+                "probe": x.probe,
             }
             for x in r.runs
         ],
@@ -283,7 +313,11 @@ def table(r: Result) -> list[str]:
     lines = [
         f"calibrate: {r.rate} conn/s, ballast {b.cpu_percent:g} % of one core and "
         f"{b.memory_mb:g} MB; {r.rounds} round(s) of {r.run_s} s runs ({r.stopped}); "
-        "estimator: tare analyze's (Welch on run means)",
+        + (
+            "estimator: tare analyze's (Welch on run means, CPU adjusted by each run's probe)"
+            if r.criteria.techniques.covariate
+            else "estimator: tare analyze's (Welch on run means)"
+        ),
         "A/A, baseline against baseline (the noise floor):",
         f"  {'KPI':<26}{'difference [95 % CI]':>28}{'margin':>8}{'MDE':>8}{'sd/run':>8}  verdict",
     ]

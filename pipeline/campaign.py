@@ -154,12 +154,16 @@ def analyze(
             r.manifest.baseline_of if r.manifest else (),
             r.status is RunState.DONE,
             r.repeat,
+            r.manifest.probe.values if r.manifest and r.manifest.probe else (),
         )
         for r in rows
         if r.status.finished
     ]
     paired = any(r.manifest.campaign.paired for r in done if r.manifest)
-    found, refusals = overheads(data, infos, paired=paired) if len(data) else ([], [])
+    covariate = any(r.manifest.campaign.covariate for r in done if r.manifest)
+    found, refusals = (
+        overheads(data, infos, paired=paired, covariate=covariate) if len(data) else ([], [])
+    )
     return Analysis(
         campaign,
         found,

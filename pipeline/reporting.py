@@ -15,7 +15,7 @@ from contracts.paths import NightlyStat
 from contracts.states import RunState
 from pipeline import report as rp
 from pipeline import report_text as fmt
-from pipeline.analysis import Overhead
+from pipeline.analysis import Overhead, covariate_effect
 from pipeline.campaign import Analysis, prefix_of, run_ref
 from pipeline.fetch import fetch_run
 from pipeline.graphite import GraphiteClient
@@ -95,7 +95,7 @@ def noise_floor(a: Analysis) -> list[str]:
             lo, hi = min(mdes), max(mdes)
             span = fmt.number(lo) if lo == hi else f"{fmt.number(lo)} to {fmt.number(hi)}"
             out.append(f"{kpi}: MDE {span} {unit}")
-    return out
+    return out + covariate_effect(a.overheads)
 
 
 def _sections(a: Analysis, client: GraphiteClient) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from contracts.kpis import BY_NAME, CPU_UNIT
 from contracts.states import RunState
-from pipeline.analysis import Overhead, as_rows
+from pipeline.analysis import Overhead, as_rows, covariate_effect
 from pipeline.campaign import Analysis
 from pipeline.report import MODE_ORDER
 
@@ -103,6 +103,7 @@ def table(a: Analysis) -> list[str]:
         )
     methods = sorted({o.method for o in a.overheads})
     lines.append("method: " + ", ".join(methods) if methods else "method: -")
+    lines += [f"covariate: {text}" for text in covariate_effect(a.overheads)]
     not_inferred = [o for o in a.overheads if not o.inferred]
     if any("no variation" not in o.method for o in not_inferred):
         lines.append(

@@ -14,7 +14,7 @@ from collectors.carbon import unreachable
 from collectors.collect import default_host
 from contracts.addresses import RenderUrl
 from contracts.calibration import Group
-from contracts.errors import ServiceUnavailable, UsageError
+from contracts.errors import RunInvalid, ServiceUnavailable, UsageError
 from contracts.kpis import BY_NAME
 from contracts.labels import label
 from contracts.manifest import GraphiteTarget
@@ -25,6 +25,7 @@ from harness.lab import Lab, namespace_lab, split_cpus
 from harness.lock import LabLock
 from harness.matrix import Cell, PlannedRun
 from harness.preflight import agents_on_path, check_tools
+from harness.reach import out_of_reach
 from harness.runner import RunOutcome, execute_with_reruns
 from pipeline.calibration import Criteria, Result, RunData, fetch_values, narrow_enough, result
 from pipeline.fetch import RunRef
@@ -105,6 +106,12 @@ def calibrate(
         return _data(client, run_id, group, outcome, host, w_core)
 
     with LabLock("calibrate", NAME, stack.state_dir):
+        say = lambda text: print(f"calibrate: {text}", file=stream, flush=True)  # noqa: E731
+        refused = out_of_reach([design.rate], cfg, lab_for, stack.state_dir / "lab" / "reach", say)
+        if refused:
+            r = refused[0]
+            hint = f"; try --rate {int(r.achieved // 100 * 100)}" if r.achieved >= 100 else ""
+            raise RunInvalid(f"{r.describe()}{hint}; no calibration run was spent")
         runs, rounds, stopped = run_rounds(design, execute, lambda r: narrow_enough(criteria, r))
     return result(
         criteria, design.rate, design.budget_s, design.run_length_s, runs, rounds, stopped
@@ -127,6 +134,8 @@ def _data(
         ref = RunRef(run_id, host, DEFAULT_PREFIX, start, end, core, interface)
         data.values = fetch_values(client, ref, NOISE_KPIS)
         data.ref = ref
+    if outcome.facts.probe is not None:
+        data.probe = dict(outcome.facts.probe.values)
     return data
 
 

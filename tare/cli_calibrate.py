@@ -29,6 +29,11 @@ SWITCHES = (
     ("short-runs", "Many short interleaved runs (off: one long run per side)."),
     ("trimming", "Leave warm-up and cool-down out."),
     ("sequential", "Stop once every CI is narrow enough (off: spend the budget)."),
+    (
+        "covariate",
+        "Probe each run's load on the bare workload before the agent, and adjust the CPU KPIs "
+        "by it (off: no probe, plain run means).",
+    ),
 )
 
 
@@ -66,6 +71,11 @@ def technique_switches(func: F) -> F:
 )
 @click.option("--run-s", type=int, help="Length of one run [CONFIG's load.duration_s; 30].")
 @click.option(
+    "--probe-s",
+    type=click.IntRange(2, 60),
+    help="Seconds of each run's probe before the agent [CONFIG's design.probe_s; 4].",
+)
+@click.option(
     "--cpu-margin",
     type=float,
     default=1.0,
@@ -96,6 +106,7 @@ def calibrate_cmd(
     rate: int | None,
     budget_s: int,
     run_s: int | None,
+    probe_s: int | None,
     cpu_margin: float,
     mem_margin: float,
     max_disturbance: float | None,
@@ -122,6 +133,8 @@ def calibrate_cmd(
     design = Design(ballast, rate or 5000, budget_s, run_s or 30, techniques=tech)
     if max_disturbance is not None:
         design = replace(design, max_disturbance_pct=max_disturbance)
+    if probe_s is not None:
+        design = replace(design, probe_s=probe_s)
     if config is not None:
         from harness.matrix import default_reference
         from tare.config import load_campaign
@@ -135,6 +148,7 @@ def calibrate_cmd(
             run_s=run_s or load.duration_s,
             warmup_s=load.warmup_s,
             cooldown_s=load.cooldown_s,
+            probe_s=probe_s or campaign.spec.design.probe_s,
             # the calibration always leaves a disturbed run out: its limit stays when the
             # campaign's is off
             max_disturbance_pct=(

@@ -208,6 +208,9 @@ class LoadSection(_Model):
     warmup_s: Annotated[int, Field(ge=0)] = 5
     cooldown_s: Annotated[int, Field(ge=0)] = 2
     min_achieved_ratio: Annotated[float, Field(gt=0, le=1)] = 0.98
+    # before the first run, offer each connection rate to the bare workload for a few seconds
+    # and refuse the campaign (exit 5, one line) if the lab cannot offer one of them
+    check_rates: bool = True
     run_timeout_s: Annotated[int, Field(gt=0)] = 600
     # CPU that anything outside the lab may take during a run's load, in points of one core
     # (processes outside the lab's cgroups, and steal); above it the run is disturbed. "off":
@@ -225,6 +228,11 @@ class DesignSection(_Model):
     # compare each contender run with the baseline run of its own block (a paired t-test),
     # instead of Welch on all runs: narrower when the machine drifts between blocks
     paired: bool = False
+    # every run begins with a probe: its own load on the bare workload for probe_s seconds,
+    # before any agent step; the CPU KPIs are then adjusted by what they read in it (ANCOVA:
+    # the machine's speed of the moment, which the agent cannot move)
+    covariate: bool = True
+    probe_s: Annotated[int, Field(ge=2, le=60)] = 4
     # a disturbed run is left out and run again, up to this many more times
     reruns_disturbed: Annotated[int, Field(ge=0, le=10)] = 2
     # Factors crossed in full; with one-factor-at-a-time the others vary alone around reference.

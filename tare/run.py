@@ -12,7 +12,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -30,10 +30,10 @@ from collectors.collect import (
 from collectors.results import capacity_points, load_points
 from collectors.sampler import ProcMatch, Targets
 from collectors.sender import CarbonSender, Delivery, deliver
-from contracts.errors import ServiceUnavailable, UsageError
+from contracts.errors import RunInvalid, ServiceUnavailable, UsageError
 from contracts.events import RunEvent, SteadyEnd
 from contracts.labels import label
-from contracts.load import PROFILE_FACTOR
+from contracts.load import PROFILE_FACTOR, Profile
 from contracts.manifest import CampaignInfo, CampaignRecord, GraphiteTarget, levels_of
 from contracts.paths import CapacityMetric
 from contracts.states import RunState
@@ -60,13 +60,17 @@ from tare.configfile import ConfigError
 log = logging.getLogger(__name__)
 
 SETUP_S = 2.0  # lab, workload start and tear-down per run (measured: 1.5-2 s here)
+PROBE_SETUP_S = 0.5  # the probe's load tool started and its log read
 AGENT_SETUP_S = 0.5  # install, mode, start, health, stop, uninstall (reference agent)
 COLLECTD_SETUP_S = 1.5  # a per-run collectd's start and stop (measured: 33.5 s a 30 s run)
 
 
 def run_seconds(campaign: Campaign, runs: Sequence[PlannedRun]) -> float:
-    """The wall time of these runs of the campaign: load, set-up, the agent's, the collector's."""
-    setup = SETUP_S + (COLLECTD_SETUP_S if campaign.spec.collect.collector == "collectd" else 0)
+    """The wall time of these runs of the campaign: load, set-up, the probe, the agent's, the
+    collector's."""
+    spec = campaign.spec
+    setup = SETUP_S + (COLLECTD_SETUP_S if spec.collect.collector == "collectd" else 0)
+    setup += spec.design.probe_s + PROBE_SETUP_S if spec.design.covariate else 0
     return matrix.wall_time_s(runs, campaign.spec.load.duration_s, setup, AGENT_SETUP_S)
 
 
@@ -300,6 +304,33 @@ def preflight(campaign: Campaign, local_workload: bool = True, local_load: bool 
         )
 
 
+def check_rates(
+    campaign: Campaign,
+    runs: Sequence[PlannedRun],
+    make_lab: Callable[[str], Lab],
+    state_dir: Path,
+    stream: TextIO,
+) -> None:
+    """Every connection rate the plan holds, offered to the bare workload before the night
+    (``harness.reach``); RunInvalid naming the first one out of reach."""
+    from harness.reach import out_of_reach
+
+    rates = [r.cell.rate for r in runs if Profile.of(dict(r.cell.levels)) is Profile.CONNECTIONS]
+    if not rates:
+        return
+    cfg = runner_config(campaign, state_dir)
+    root = state_dir / "lab" / "reach"
+    refused = out_of_reach(
+        rates, cfg, make_lab, root, lambda text: print(f"tare: {text}", file=stream, flush=True)
+    )
+    if refused:
+        raise RunInvalid(
+            f"{refused[0].describe()}: lower load.rates, or give the load more cores "
+            "([hosts] load); no run was spent",
+            details=[r.describe() for r in refused],
+        )
+
+
 def profiles(campaign: Campaign) -> Profiles:
     """How the campaign offers each load profile."""
     load = campaign.spec.load
@@ -351,6 +382,7 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
         max_missing_s=spec.collect.max_missing_s,
         profiles=profiles(campaign),
         max_error_pct=spec.load.max_error_pct,
+        probe_s=spec.design.probe_s if spec.design.covariate else 0,
     )
 
 
@@ -414,17 +446,6 @@ def run(
         collector = collector_of(campaign, state_dir, stream)
         ledger = Ledger(state_dir / "ledger.db")
         try:
-            facts = host_facts(__version__)
-            cid = start_or_resume(
-                ledger,
-                campaign.name,
-                spec.campaign.platform,
-                str(campaign.path),
-                config_hash(campaign),
-                p.runs,
-                resume,
-                facts,
-            )
             if not as_root and remote is None:
                 gives = loopback_lab("x", record_dir).gives_up
                 why = "not root" if lab_kind == "auto" else "--lab loopback"
@@ -449,6 +470,19 @@ def run(
                     return namespace_lab(lab_id, record_dir, spec.workload.port, sysctls=sysctls)
                 return loopback_lab(lab_id, record_dir)
 
+            if spec.load.check_rates:
+                check_rates(campaign, p.runs, make_lab, state_dir, stream)
+            facts = host_facts(__version__)
+            cid = start_or_resume(
+                ledger,
+                campaign.name,
+                spec.campaign.platform,
+                str(campaign.path),
+                config_hash(campaign),
+                p.runs,
+                resume,
+                facts,
+            )
             record = campaign_record(ledger, cid)
             info = CampaignInfo(
                 cid,
@@ -459,6 +493,7 @@ def run(
                 campaign.graphite,
                 str(campaign.output_dir),
                 spec.design.paired and spec.design.interleave,
+                spec.design.covariate,
                 collector,
                 tuple(targets(spec.design.target_ci).items()) if spec.design.adaptive else (),
             )
@@ -468,7 +503,8 @@ def run(
             for row in rows:  # rounds an adaptive night added before it was interrupted
                 if row.seq not in planned:
                     planned[row.seq] = matrix.replanned(d, row.seq, dict(row.levels), row.repeat)
-            progress = Progress(len(rows), spec.load.duration_s + SETUP_S, stream, live)
+            per_run = run_seconds(campaign, p.runs[:1]) if p.runs else SETUP_S
+            progress = Progress(len(rows), per_run, stream, live)
             more = None
             if spec.design.adaptive:
                 from tare.adaptive import Rounds

@@ -46,6 +46,12 @@ def campaign(
     install: str = "",  # more arguments of agent.install (TOML strings, comma-separated)
     kind: str = "full",  # design.kind
     refagent: str = "tare-refagent",  # the reference agent's command (a path on another host)
+    # the product checks every rate before the night and probes every run before its agent;
+    # off here (each costs seconds a run or a campaign, and these tests are about the lab),
+    # on in the tests of their own (test_harness)
+    check_rates: bool = False,
+    covariate: bool = False,
+    probe_s: int = 2,
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
@@ -82,10 +88,13 @@ cooldown_s = 1
 run_timeout_s = 120
 max_disturbance_pct = {json.dumps(max_disturbance)}
 max_error_pct = {max_error_pct:g}
+check_rates = {str(check_rates).lower()}
 {load}
 [design]
 kind = "{kind}"
 repeats = {repeats}
+covariate = {str(covariate).lower()}
+probe_s = {probe_s}
 {design}
 [factors]
 policy_size = [1000]

@@ -47,6 +47,9 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
         # limit is 5): this test is about recovering the ballast, not about the machine
         "--max-disturbance",
         "15",
+        # each run's probe before the agent: 2 s (the product's 4) keeps the suite's time
+        "--probe-s",
+        "2",
         "--json",
     ]
     env = {
@@ -60,6 +63,9 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
     assert out["ok"] and out["problems"] == []
     assert out["injected"] == {"cpu_percent": 20.0, "memory_mb": 96.0}
     assert [r["group"] for r in out["runs"]][:3] == ["A", "B", "A2"]
+    assert "rate 1000/s offered" in res.err  # the rate, checked before the first run
+    probes = [r["probe"] for r in out["runs"] if r["status"] == "done"]
+    assert all({"cpu_cgroup", "cpu_workload_core"} <= set(p) for p in probes), probes
     # at least min_rounds (3) rounds of A, B, A2. On a shared VM a run can be disturbed by a
     # neighbour (run again; left out naming what took the CPU when every attempt was) or fall
     # short of its load (invalid, naming why): either is left out, never failed
@@ -74,7 +80,9 @@ def test_a_known_ballast_is_recovered_and_the_aa_test_passes(graphite_stack: Sta
         assert b["judged"] and b["injected"] == injected and b["problems"] == []
         rec = b["recovered"]
         assert injected - b["margin"] <= rec["ci_low"] <= rec["ci_high"] <= injected + b["margin"]
-        assert rec["method"] == "welch" and rec["n_baseline_runs"] >= 2
+        # CPU adjusted by each run's probe before the agent (the default); memory has no probe
+        method = "welch" if kpi == "mem_cgroup" else "welch + covariate"
+        assert rec["method"] == method and rec["n_baseline_runs"] >= 2
     assert {a["kpi"] for a in out["aa"]} == {"cpu_cgroup", "cpu_workload_core", "mem_cgroup"}
     assert all(a["noise_floor_mde"] > 0 and a["problems"] == [] for a in out["aa"])
     assert "calibration points written to Graphite" in res.err

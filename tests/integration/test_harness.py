@@ -619,3 +619,55 @@ def test_a_run_disturbed_by_an_outside_process_is_left_out_and_run_again(
         m = r["manifest"]
         assert isinstance(m, dict)
         assert m["disturbance_pct"] > 20 and len(m["disturbed_attempts"]) == 1
+
+
+def test_every_run_is_probed_before_its_agent_and_cpu_adjusted_by_it(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    """``design.covariate``: each run begins with its own load on the bare workload (before
+    any agent step), its CPU KPIs recorded in the manifest; the analysis adjusts the CPU KPIs
+    by them (ANCOVA) and says how much that narrowed each interval."""
+    conf = campaign(
+        tmp_path, graphite_stack, name="probed", modes='["idle"]', repeats=3, covariate=True
+    )
+    state = tmp_path / "s"
+    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=600)
+    assert res.code == 0, res.err
+    rows = runs(state)
+    assert len(rows) == 6 and all(r["status"] == "done" for r in rows)
+    for row in rows:
+        probe = row["manifest"]["probe"]  # type: ignore[index]
+        assert probe["completed"] >= 0.9 and 1.5 <= probe["seconds"] <= 6, probe
+        values = probe["values"]
+        assert {"cpu_cgroup", "cpu_workload_core", "cpu_all", "spin_ms"} <= set(values)
+        assert 0 < values["cpu_cgroup"] < 100 and values["spin_ms"] > 0
+    res = run_tare("analyze", "--latest", "--json", "--no-write-back", "--state-dir", str(state))
+    assert res.code == 0, res.err
+    found = {o["kpi"]: o for o in json.loads(res.out)["overheads"]}
+    assert found["cpu_cgroup"]["method"] == "welch + covariate"
+    assert found["cpu_cgroup"]["narrowed"] > 0
+    assert found["mem_cgroup"]["method"] == "welch"  # no probe for memory
+
+
+@pytest.mark.solo  # h2load flat out on both cores
+def test_a_rate_out_of_reach_is_refused_before_any_run(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    """``load.check_rates``: the rate is offered to the bare workload for a few seconds
+    first; one the lab cannot offer ends the campaign in one line, exit 5, no run spent."""
+    conf = campaign(
+        tmp_path,
+        graphite_stack,
+        name="reach",
+        modes='["idle"]',
+        rates="[40000]",
+        check_rates=True,
+    )
+    state = tmp_path / "s"
+    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=300)
+    assert res.code == 5, res.err
+    line = next(x for x in res.err.splitlines() if "out of reach" in x)
+    assert re.search(r"rate 40000/s is out of reach: this host offers at most \d+ conn/s", line)
+    assert "with the load on core(s) 0" in line and "Traceback" not in res.err
+    assert "no run was spent" in res.err
+    assert runs(state) == []

@@ -181,3 +181,33 @@ def test_which_kpis_a_run_measures() -> None:
     # a zero packet rate gives no per-packet figure, never a division by zero
     zero = derive(bulk_run("z", 10.0, 0.0, None, 1).assign(value=lambda f: f["value"].abs() * 0))
     assert zero[zero["kpi"] == "cpu_per_100kpps"]["value"].isna().all()
+
+
+def test_the_covariate_adjusts_cpu_by_each_runs_probe_and_nothing_else() -> None:
+    """Each run's level is the machine's speed of the moment (read by its probe before the
+    agent) plus 2 points on the enforced side; memory has no probe and stays Welch."""
+    speeds = [0.0, -4.0, 6.0, 5.0, -5.0, 1.0]  # (baseline, enforced) per repeat
+    frames, runs = [], []
+    for rep in range(3):
+        sb, se = speeds[2 * rep], speeds[2 * rep + 1]
+        frames.append(frame(f"b{rep}", 10.0 + sb, 20000.0, 5000, rep))
+        frames.append(frame(f"e{rep}", 12.0 + se, 19958.0, 5000, 100 + rep))
+        runs.append(RunInfo(f"b{rep}", BASE, (ENF,), True, rep, (("cpu_cgroup", 30.0 + sb),)))
+        runs.append(RunInfo(f"e{rep}", ENF, (), True, rep, (("cpu_cgroup", 30.0 + se),)))
+    data = pd.concat(frames)
+    kpis = [BY_NAME["cpu_cgroup"], BY_NAME["mem_available"]]
+    plain = {o.kpi: o for o in overheads(data, runs, kpis)[0]}
+    found = {o.kpi: o for o in overheads(data, runs, kpis, covariate=True)[0]}
+    cpu, raw = found["cpu_cgroup"].absolute, plain["cpu_cgroup"].absolute
+    assert cpu is not None and raw is not None
+    assert cpu.method == "welch + covariate" and raw.method == "welch"
+    assert cpu.ci_low < 2.0 < cpu.ci_high and found["cpu_cgroup"].significant
+    assert not plain["cpu_cgroup"].significant  # the speeds hid it
+    assert cpu.narrowed > 5
+    assert found["mem_available"].method == "welch"
+    row = next(r for r in as_rows(list(found.values())) if r["kpi"] == "cpu_cgroup")
+    assert row["narrowed"] == pytest.approx(cpu.narrowed)
+    # a run without a probe: the whole comparison stays plain (no run is adjusted alone)
+    runs[0] = RunInfo("b0", BASE, (ENF,), True, 0)
+    again = {o.kpi: o for o in overheads(data, runs, kpis, covariate=True)[0]}
+    assert again["cpu_cgroup"].method == "welch"

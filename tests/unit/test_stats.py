@@ -9,8 +9,19 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
-from pipeline.stats import benjamini_hochberg, compare, compare_paired, paired, welch
+from pipeline.stats import (
+    ancova,
+    benjamini_hochberg,
+    compare,
+    compare_adjusted,
+    compare_paired,
+    paired,
+    paired_ancova,
+    pooled_slope,
+    welch,
+)
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 samples = st.lists(finite, min_size=2, max_size=30)
@@ -141,3 +152,95 @@ def test_significant_exactly_when_the_interval_excludes_zero(
         excludes = c.ci_low > 0 or c.ci_high < 0
         near_edge = min(abs(c.ci_low), abs(c.ci_high)) < 1e-9 * (1 + abs(c.delta))
         assert near_edge or excludes == c.significant
+
+
+def _speed_runs(
+    rng: np.random.Generator, n: int, effect: float
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Runs whose level follows the machine's speed of the moment (the probe reads it with its
+    own noise) plus a little noise of their own; ``effect`` on the contender side."""
+    speed = rng.normal(40.0, 4.0, 2 * n)
+    probe = speed + rng.normal(0.0, 0.5, 2 * n)
+    y = speed + rng.normal(0.0, 0.5, 2 * n)
+    y[n:] += effect
+    return list(y[:n]), list(y[n:]), list(probe[:n]), list(probe[n:])
+
+
+def test_ancova_removes_what_the_probe_shares_with_the_run() -> None:
+    a, b, xa, xb = _speed_runs(np.random.default_rng(7), 6, 2.0)
+    plain = welch(a, b)
+    adjusted = ancova(a, b, xa, xb)
+    assert adjusted.method == "ancova" and adjusted.significant
+    assert adjusted.ci_low <= 2.0 <= adjusted.ci_high
+    assert adjusted.half_width < plain.half_width / 3
+    assert adjusted.narrowed == pytest.approx(plain.half_width / adjusted.half_width)
+    assert abs(adjusted.delta - 2.0) < abs(plain.delta - 2.0) / 4  # the speeds of the sides
+
+
+def test_ancova_counts_the_slope_in_its_degrees_of_freedom() -> None:
+    # 3 runs a side: Welch has up to 4 degrees of freedom, the adjustment 3 (6 runs, 3 fitted)
+    a, b, xa, xb = _speed_runs(np.random.default_rng(3), 3, 0.0)
+    c = ancova(a, b, xa, xb)
+    t3 = float(stats.t.ppf(0.975, 3))
+    se = (c.ci_high - c.ci_low) / 2 / t3
+    assert c.mde == pytest.approx((t3 + float(stats.t.ppf(0.8, 3))) * se)
+
+
+def test_paired_ancova_adjusts_each_blocks_difference() -> None:
+    a, b, xa, xb = _speed_runs(np.random.default_rng(11), 6, 2.0)
+    c = paired_ancova(a, b, xa, xb)
+    assert c.method == "paired ancova" and c.ci_low <= 2.0 <= c.ci_high
+    assert c.half_width < paired(a, b).half_width
+
+
+def test_a_covariate_that_does_not_vary_leaves_the_plain_test() -> None:
+    a, b = [40.0, 42.0, 41.0], [43.0, 44.0, 42.5]
+    assert ancova(a, b, [1.0] * 3, [1.0] * 3) == welch(a, b)
+    assert paired_ancova(a, b, [1.0] * 3, [1.0] * 3) == paired(a, b)
+
+
+def test_an_imbalanced_covariate_is_flagged() -> None:
+    a, b = [40.0, 42.0, 41.0], [50.0, 52.0, 51.5]
+    c = ancova(a, b, [40.0, 41.5, 41.0], [50.5, 51.0, 52.0])  # the probe moved with the side
+    assert c.imbalanced
+    assert not ancova(a, b, [40.0, 45.0, 41.0], [41.0, 44.0, 42.0]).imbalanced
+
+
+def test_one_pooled_slope_adjusts_every_comparison_of_a_group() -> None:
+    """Four cells of 3 runs that follow the machine's speed (read by the probe): the slope,
+    pooled within cells, is the speed's; each comparison adjusted by it is narrower than
+    Welch's and keeps almost all of Welch's degrees of freedom (the slope costs the group
+    one of its 7)."""
+    rng = np.random.default_rng(5)
+    cells, runs = [], []
+    for effect in (0.0, 0.0, 1.0, 2.0):
+        speed = rng.normal(0.0, 4.0, 3)
+        x = list(40.0 + speed + rng.normal(0.0, 0.3, 3))
+        y = [[v] for v in 20.0 + effect + speed + rng.normal(0.0, 0.3, 3)]
+        cells.append(([r[0] for r in y], x))
+        runs.append((y, x))
+    slope = pooled_slope(cells)
+    assert slope is not None and slope.value == pytest.approx(1.0, abs=0.1)
+    assert slope.df == 12 - 4 - 1 and slope.df_scale == pytest.approx(7 / 8)
+    (ya, xa), (yb, xb) = runs[0], runs[3]
+    c = compare_adjusted(ya, yb, xa, xb, slope)
+    plain = compare(ya, yb)
+    assert c.method == "welch + covariate" and c.ci_low <= 2.0 <= c.ci_high
+    assert c.narrowed == pytest.approx(plain.half_width / c.half_width) and c.narrowed > 3
+    m = compare_adjusted(ya, yb, xa, xb, slope, matched=True)
+    assert m.method == "paired + covariate" and m.ci_low <= 2.0 <= m.ci_high
+
+
+def test_no_slope_without_variation_within_cells_or_a_degree_of_freedom() -> None:
+    assert pooled_slope([([1.0, 2.0], [3.0, 3.0]), ([1.0, 2.0], [5.0, 5.0])]) is None
+    assert pooled_slope([([1.0, 2.0], [3.0, 4.0])]) is None  # 2 runs, 1 cell: nothing left
+    assert pooled_slope([([1.0], [3.0]), ([2.0], [4.0])]) is None  # no cell with two runs
+    with pytest.raises(ValueError, match="one probe per run"):
+        pooled_slope([([1.0, 2.0], [3.0])])
+
+
+def test_an_adjustment_without_inference_stays_without() -> None:
+    slope = pooled_slope([([1.0, 2.0, 4.0], [3.0, 4.0, 6.0]), ([1.0, 2.0, 2.5], [3.0, 4.0, 4.2])])
+    assert slope is not None
+    one = compare_adjusted([[40.0]], [[43.0], [44.0]], [40.0], [41.0, 43.5], slope)
+    assert one.method == "no inference (1 vs 2 runs)"
