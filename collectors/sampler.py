@@ -327,12 +327,17 @@ class Sampler:
 
     def _conntrack(self, net: Path, cur: _State, dt: float, out: list[Value]) -> None:
         path = _path(net, "stat", "nf_conntrack")
-        if not path.exists():
-            out.append(("kmem", "conntrack_bytes", 0.0))  # conntrack not loaded: none tracked
+        if not path.exists():  # conntrack not loaded: none tracked, none dropped
+            out.append(("kmem", "conntrack_bytes", 0.0))
+            out += [("conntrack", "fill_pct", 0.0), ("conntrack", "drops_per_s", 0.0)]
             return
         stat = procfs.parse_conntrack_stat(self.reader.read(path))
         entries = stat.get("entries", 0)
         out.append(("conntrack", "entries", float(entries)))
+        limit = self._conntrack_max()
+        if limit:
+            out.append(("conntrack", "max", float(limit)))
+            out.append(("conntrack", "fill_pct", 100.0 * entries / limit))
         size = self._conntrack_objsize()
         if size is not None:
             out.append(("kmem", "conntrack_bytes", float(entries * size)))
@@ -340,10 +345,19 @@ class Sampler:
         for metric, value in (
             ("drops_per_s", drops),
             ("insert_failed_per_s", stat.get("insert_failed", 0)),
+            ("inserts_per_s", stat.get("insert", 0)),
         ):
             rate = self._rate(cur, dt, f"conntrack.{metric}", float(value))
             if rate is not None:
                 out.append(("conntrack", metric, rate))
+
+    def _conntrack_max(self) -> int | None:
+        """The table's size (``nf_conntrack_max``: one limit for every namespace)."""
+        path = _path(self.t.proc_root, "sys", "net", "netfilter", "nf_conntrack_max")
+        try:
+            return int(self.reader.read(path).strip())
+        except (OSError, ValueError):
+            return None
 
     def _conntrack_objsize(self) -> int | None:
         """The nf_conntrack slab's object size (read once; /proc/slabinfo needs root)."""

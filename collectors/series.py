@@ -77,7 +77,10 @@ NET = (
 )
 CONNTRACK = (
     _m("entries", "entries", "connections tracked in the namespace"),
-    _m("drops_per_s", "1/s", "new connections dropped (drop + early_drop)"),
+    _m("max", "entries", "the table's size (nf_conntrack_max, one limit for every namespace)"),
+    _m("fill_pct", "%", "entries in % of the table's size (0 where conntrack is not loaded)"),
+    _m("inserts_per_s", "1/s", "connections entered in the table (insert)"),
+    _m("drops_per_s", "1/s", "new connections dropped (drop + early_drop): a full table"),
     _m("insert_failed_per_s", "1/s", "failed inserts (insert_failed)"),
 )
 KMEM = (

@@ -83,6 +83,10 @@ KPIS: tuple[Kpi, ...] = (
         role=Role.CONTEXT,
     ),
     Kpi("mem_conntrack", "kmem.conntrack_bytes", MEMORY_UNIT, scale=MB),
+    # a stateful firewall's table: how full it is, and the new connections it dropped because
+    # it was (a full table is the agent's cost on a server with the kernel's settings)
+    Kpi("conntrack_fill_pct", "conntrack.fill_pct", "% of table"),
+    Kpi("conntrack_drops_per_s", "conntrack.drops_per_s", "1/s"),
     Kpi("mem_tcp", "kmem.tcp_bytes", MEMORY_UNIT, scale=MB, role=Role.CONTEXT),  # system-wide
     # received bytes in %, kept as context for its nightly history: net_mb_per_s (both ways,
     # more is the cost at a fixed load) is the judged network KPI

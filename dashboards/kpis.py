@@ -45,6 +45,8 @@ TITLES = {
     "softirq_all": "softirq, all cores",
     "mem_cgroup": "memory of the workload cgroup",
     "mem_conntrack": "kernel memory: conntrack entries",
+    "conntrack_fill_pct": "conntrack table, % full",
+    "conntrack_drops_per_s": "new connections dropped by a full conntrack table",
     "throughput": "network throughput (received)",
     "net_mb_per_s": "network throughput (MB/s, both ways)",
     "tcp_ksegs": "TCP segments (both ways, as on the wire)",

@@ -318,6 +318,38 @@ def covariate_effect(items: Sequence[Overhead]) -> list[str]:
     return out
 
 
+FULL_PCT = 90.0  # a conntrack table this full is named in words
+
+
+def conntrack_words(items: Sequence[Overhead]) -> list[str]:
+    """Per contender cell whose runs filled the conntrack table or lost new connections to it,
+    one line in words: how full on average, and the drops in % of the offered rate."""
+    out = []
+    by_cell: dict[Levels, dict[str, Overhead]] = {}
+    for o in items:
+        by_cell.setdefault(o.cell, {})[o.kpi] = o
+    for cell, by in by_cell.items():
+        fill, drops = by.get("conntrack_fill_pct"), by.get("conntrack_drops_per_s")
+        full = fill is not None and fill.contender_mean >= FULL_PCT
+        lost = drops is not None and drops.contender_mean > 0
+        if not (full or lost):
+            continue
+        name = " ".join(f"{v}" if k == "mode" else f"{k}={v}" for k, v in cell)
+        words = []
+        if fill is not None:
+            words.append(f"the table {fill.contender_mean:.0f} % full on average")
+        if drops is not None and lost:
+            rate = dict(cell).get("rate")
+            share = (
+                f" ({100 * drops.contender_mean / float(rate):.2f} % of the {rate}/s offered)"
+                if isinstance(rate, int | float) and rate
+                else ""
+            )
+            words.append(f"{drops.contender_mean:.1f} new connections/s dropped{share}")
+        out.append(f"{name}: " + ", ".join(words))
+    return out
+
+
 def adjust(items: Sequence[Overhead]) -> list[Overhead]:
     """Significance after Benjamini-Hochberg over the judged tests with an interval."""
     tested = [i for i, o in enumerate(items) if o.judged and math.isfinite(o.pvalue)]

@@ -7,7 +7,7 @@ from typing import Any
 
 from contracts.kpis import BY_NAME, CPU_UNIT
 from contracts.states import RunState
-from pipeline.analysis import Overhead, as_rows, covariate_effect
+from pipeline.analysis import Overhead, as_rows, conntrack_words, covariate_effect
 from pipeline.campaign import Analysis
 from pipeline.report import MODE_ORDER
 
@@ -28,12 +28,16 @@ COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
 OPTIONAL: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cpu_per_100kpps", ("cpu_per_100kpps",)),
     ("error_pct", ("error_pct",)),
+    ("conntrack_fill_pct", ("conntrack_fill_pct",)),
+    ("conntrack_drops_per_s", ("conntrack_drops_per_s",)),
 )
+# shown only where some run measured more than nothing
+ZERO_HIDDEN = frozenset({"error_pct", "conntrack_fill_pct", "conntrack_drops_per_s"})
 WIDTH = 25
 
 
 def columns(items: list[Overhead]) -> list[tuple[str, tuple[str, ...]]]:
-    have = {o.kpi for o in items if o.kpi != "error_pct" or o.contender_mean or o.baseline_mean}
+    have = {o.kpi for o in items if o.kpi not in ZERO_HIDDEN or o.contender_mean or o.baseline_mean}
     return [*COLUMNS, *(c for c in OPTIONAL if set(c[1]) & have)]
 
 
@@ -104,6 +108,7 @@ def table(a: Analysis) -> list[str]:
     methods = sorted({o.method for o in a.overheads})
     lines.append("method: " + ", ".join(methods) if methods else "method: -")
     lines += [f"covariate: {text}" for text in covariate_effect(a.overheads)]
+    lines += [f"conntrack: {text}" for text in conntrack_words(a.overheads)]
     not_inferred = [o for o in a.overheads if not o.inferred]
     if any("no variation" not in o.method for o in not_inferred):
         lines.append(

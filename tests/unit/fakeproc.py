@@ -64,6 +64,7 @@ class FakeHost:
         rx: int = 0,
         conntrack: int | None = None,
         drops: int = 0,
+        inserts: int = 0,
     ) -> None:
         net.mkdir(parents=True, exist_ok=True)
         (net / "snmp").write_text(
@@ -80,7 +81,8 @@ class FakeHost:
         )
         if conntrack is not None:
             (net / "stat").mkdir(exist_ok=True)
-            row = " ".join(f"{v:08x}" for v in (conntrack, 0, 0, 0, 0, 0, 0, 0, 0, 1, drops, 0))
+            values = (conntrack, 0, 0, 0, 0, 0, 0, 0, inserts, 1, drops, 0)
+            row = " ".join(f"{v:08x}" for v in values)
             (net / "stat" / "nf_conntrack").write_text(
                 "entries clashres found new invalid ignore delete chainlength insert "
                 f"insert_failed drop early_drop\n{row}\n{row}\n"

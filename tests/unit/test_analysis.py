@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from contracts.kpis import BY_NAME
 from pipeline.analysis import (
     RunInfo,
     as_rows,
+    conntrack_words,
     derive,
     measures,
     overheads,
@@ -211,3 +214,27 @@ def test_the_covariate_adjusts_cpu_by_each_runs_probe_and_nothing_else() -> None
     runs[0] = RunInfo("b0", BASE, (ENF,), True, 0)
     again = {o.kpi: o for o in overheads(data, runs, kpis, covariate=True)[0]}
     assert again["cpu_cgroup"].method == "welch"
+
+
+def test_a_full_conntrack_table_is_said_in_words() -> None:
+    """The agent's table filled and dropped new connections: its cost, in one line per cell."""
+    frames, runs = [], []
+    rows = []
+    for rep in range(3):
+        for run_id, fill, drops in ((f"b{rep}", 0.0, 0.0), (f"e{rep}", 97.0 + rep, 50.0 + rep)):
+            for t in range(10):
+                rows.append((run_id, "conntrack_fill_pct", 1000 + t, fill))
+                rows.append((run_id, "conntrack_drops_per_s", 1000 + t, drops))
+        runs.append(RunInfo(f"b{rep}", BASE, (ENF,), True, rep))
+        runs.append(RunInfo(f"e{rep}", ENF, (), True, rep))
+    frames.append(pd.DataFrame(rows, columns=["run_id", "kpi", "time", "value"]))
+    kpis = [BY_NAME["conntrack_fill_pct"], BY_NAME["conntrack_drops_per_s"]]
+    found, _ = overheads(pd.concat(frames), runs, kpis)
+    by = {o.kpi: o for o in found}
+    assert by["conntrack_drops_per_s"].significant and by["conntrack_fill_pct"].significant
+    assert conntrack_words(found) == [
+        "enforced rate=5000 policy_size=1000: the table 98 % full on average, 51.0 new "
+        "connections/s dropped (1.02 % of the 5000/s offered)"
+    ]
+    quiet = [o for o in found if o.kpi == "conntrack_fill_pct"]
+    assert conntrack_words([replace(o, contender_mean=40.0) for o in quiet]) == []

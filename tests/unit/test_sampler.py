@@ -75,7 +75,8 @@ def test_tcp_rates_and_socket_counts(tmp_path: Path) -> None:
     assert got["tcp.time_wait"] == 9000
     assert got["net_veth0.rx_bytes_per_s"] == pytest.approx(2000.0)
     assert "net_lo.rx_bytes_per_s" not in got  # lo is left out unless asked for
-    assert "conntrack.entries" not in got  # conntrack not loaded: not reported
+    assert "conntrack.entries" not in got  # conntrack not loaded: none tracked, none dropped
+    assert got["conntrack.fill_pct"] == 0 and got["conntrack.drops_per_s"] == 0
 
 
 def test_counter_reset_gives_no_rate(tmp_path: Path) -> None:
@@ -97,14 +98,21 @@ def test_named_namespace_through_a_member_pid(tmp_path: Path) -> None:
     (member / "ns").mkdir()
     os.symlink(host.netns_dir / "work", member / "ns" / "net")
     host.write_net(member / "net", active=0, passive=0, estab=1, tw=2, conntrack=5, drops=0)
+    limit = host.proc / "sys" / "net" / "netfilter" / "nf_conntrack_max"
+    limit.parent.mkdir(parents=True)
+    limit.write_text("36\n")
     s = make(host, clock, netns="work")
     s.sample()
     clock.t += 1.0
-    host.write_net(member / "net", active=0, passive=50, estab=1, tw=2, conntrack=9, drops=3)
+    host.write_net(
+        member / "net", active=0, passive=50, estab=1, tw=2, conntrack=9, drops=3, inserts=20
+    )
     got = as_dict(s.sample())
     assert got["tcp.passive_opens_per_s"] == pytest.approx(50.0)
     assert got["conntrack.entries"] == 9
     assert got["conntrack.drops_per_s"] == pytest.approx(6.0)  # two CPU rows of 3 each
+    assert got["conntrack.max"] == 36 and got["conntrack.fill_pct"] == pytest.approx(25.0)
+    assert got["conntrack.inserts_per_s"] == pytest.approx(40.0)
 
 
 def test_missing_namespace_is_logged_once_and_other_series_flow(
