@@ -324,10 +324,9 @@ def check_rates(
         rates, cfg, make_lab, root, lambda text: print(f"tare: {text}", file=stream, flush=True)
     )
     if refused:
-        raise RunInvalid(
+        raise RunInvalid(  # each refused rate was said as it was offered
             f"{refused[0].describe()}: lower load.rates, or give the load more cores "
-            "([hosts] load); no run was spent",
-            details=[r.describe() for r in refused],
+            "([hosts] load); no run was spent"
         )
 
 

@@ -326,6 +326,9 @@ def test_loopback_lab_says_what_it_gives_up(graphite_stack: Stack, tmp_path: Pat
 # how far the two collectors' per-run means of a judged KPI may differ (they sample the same
 # kernel counters at different phases of each second)
 TOLERANCE = {"pp of a core": 0.2, "MB": 0.5, "%": 1.0, "MB/s": 0.05, "Kseg/s": 0.3}
+# conntrack: the table's fill grows by up to rate/max per second between the two collectors'
+# phases (1K/s on 262,144 entries: 0.4 %); drops stand at 0 here
+TOLERANCE |= {"% of table": 0.5, "1/s": 1.0}
 # kernel ticks (100/s): +-1 tick a second between phases
 TICK_SAMPLED = {"softirq_all": 0.5, "cpu_agent": 0.5}
 
@@ -504,7 +507,7 @@ def the_dashboards_show_this_night(
     }
     start, end = night_ts - 3600, int(time.time()) + 3600
     # counters that can stand still: no interval is written
-    assert no_ci <= {"conn_rate", "mem_conntrack", "error_pct"}, no_ci
+    assert no_ci <= {"conn_rate", "mem_conntrack", "error_pct", "conntrack_drops_per_s"}, no_ci
     # the KPIs of the other load profiles (and a per-packet cost): not measured in this night
     other = {k.name for k in KPIS if k.judged and not measures(k, CONNECTIONS_ENFORCED)}
 
