@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import TextIO
 
 from collectors.carbon import unreachable
@@ -106,8 +107,9 @@ def calibrate(
         return _data(client, run_id, group, outcome, host, w_core)
 
     with LabLock("calibrate", NAME, stack.state_dir):
-        say = lambda text: print(f"calibrate: {text}", file=stream, flush=True)  # noqa: E731
-        refused = out_of_reach([design.rate], cfg, lab_for, stack.state_dir / "lab" / "reach", say)
+        refused = out_of_reach(
+            [design.rate], cfg, lab_for, stack.state_dir / "lab" / "reach", partial(_say, stream)
+        )
         if refused:
             r = refused[0]
             hint = f"; try --rate {int(r.achieved // 100 * 100)}" if r.achieved >= 100 else ""
@@ -116,6 +118,10 @@ def calibrate(
     return result(
         criteria, design.rate, design.budget_s, design.run_length_s, runs, rounds, stopped
     )
+
+
+def _say(stream: TextIO, text: str) -> None:
+    print(f"calibrate: {text}", file=stream, flush=True)
 
 
 def _data(
