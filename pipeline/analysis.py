@@ -318,6 +318,11 @@ def covariate_effect(items: Sequence[Overhead]) -> list[str]:
     return out
 
 
+def cell_label(cell: Levels) -> str:
+    """A cell as a person reads it: the mode's name, then every other factor as key=value."""
+    return " ".join(str(v) if k == "mode" else f"{k}={v}" for k, v in cell)
+
+
 FULL_PCT = 90.0  # a conntrack table this full is named in words
 
 
@@ -334,7 +339,7 @@ def conntrack_words(items: Sequence[Overhead]) -> list[str]:
         lost = drops is not None and drops.contender_mean > 0
         if not (full or lost):
             continue
-        name = " ".join(f"{v}" if k == "mode" else f"{k}={v}" for k, v in cell)
+        name = cell_label(cell)
         words = []
         if fill is not None:
             words.append(f"the table {fill.contender_mean:.0f} % full on average")

@@ -15,7 +15,7 @@ from contracts.paths import NightlyStat
 from contracts.states import RunState
 from pipeline import report as rp
 from pipeline import report_text as fmt
-from pipeline.analysis import Overhead, conntrack_words, covariate_effect
+from pipeline.analysis import Overhead, cell_label, conntrack_words, covariate_effect
 from pipeline.campaign import Analysis, prefix_of, run_ref
 from pipeline.fetch import fetch_run
 from pipeline.graphite import GraphiteClient
@@ -32,7 +32,7 @@ def _stats(o: Overhead) -> tuple[NightlyStat, NightlyStat, NightlyStat]:
 
 
 def _cell(o: Overhead) -> str:
-    return " ".join(str(v) if k == "mode" else f"{k}={v}" for k, v in o.cell)
+    return cell_label(o.cell)
 
 
 def _trend(client: GraphiteClient, a: Analysis, prefix: str) -> list[rp.TrendPoint]:

@@ -170,6 +170,26 @@ def _balance(xa: np.ndarray, xb: np.ndarray) -> float:
     return welch(xa.tolist(), xb.tolist()).pvalue
 
 
+def _adjusted(
+    plain: Comparison,
+    fit: tuple[float, float, int] | None,
+    xa: np.ndarray,
+    xb: np.ndarray,
+    method: str,
+) -> Comparison:
+    """A least-squares fit's difference as a comparison beside the unadjusted one (``plain``,
+    also the answer when there is no fit)."""
+    if fit is None:
+        return plain
+    delta, se, df = fit
+    n_a, n_b = plain.n_baseline, plain.n_contender
+    if se == 0.0:
+        return no_variation(delta, n_a, n_b)
+    got = _inferred(delta, se, df, n_a, n_b, method)
+    half = plain.half_width if plain.inferred else float("nan")
+    return replace(got, plain_half=half, balance_p=_balance(xa, xb))
+
+
 def ancova(
     baseline: Sequence[float],
     contender: Sequence[float],
@@ -189,14 +209,7 @@ def ancova(
     x = np.concatenate([xa, xb])
     g = np.concatenate([np.zeros(len(a)), np.ones(len(b))])
     fit = _ols(np.column_stack([np.ones(len(y)), g, x]), y, 1)
-    if fit is None:
-        return plain
-    delta, se, df = fit
-    if se == 0.0:
-        return no_variation(delta, len(a), len(b))
-    got = _inferred(delta, se, df, len(a), len(b), "ancova")
-    half = plain.half_width if plain.inferred else float("nan")
-    return replace(got, plain_half=half, balance_p=_balance(xa, xb))
+    return _adjusted(plain, fit, xa, xb, "ancova")
 
 
 def paired_ancova(
@@ -214,14 +227,7 @@ def paired_ancova(
     plain = paired(list(baseline), list(contender))
     d, dx = b - a, xb - xa
     fit = _ols(np.column_stack([np.ones(len(d)), dx]), d, 0)
-    if fit is None:
-        return plain
-    delta, se, df = fit
-    if se == 0.0:
-        return no_variation(delta, len(a), len(b))
-    got = _inferred(delta, se, df, len(a), len(b), "paired ancova")
-    half = plain.half_width if plain.inferred else float("nan")
-    return replace(got, plain_half=half, balance_p=_balance(xa, xb))
+    return _adjusted(plain, fit, xa, xb, "paired ancova")
 
 
 def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:

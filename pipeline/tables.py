@@ -7,7 +7,7 @@ from typing import Any
 
 from contracts.kpis import BY_NAME, CPU_UNIT
 from contracts.states import RunState
-from pipeline.analysis import Overhead, as_rows, conntrack_words, covariate_effect
+from pipeline.analysis import Overhead, as_rows, cell_label, conntrack_words, covariate_effect
 from pipeline.campaign import Analysis
 from pipeline.report import MODE_ORDER
 
@@ -61,8 +61,7 @@ def fmt_cell(o: Overhead | None) -> str:
 
 
 def cell_name(cell: tuple[tuple[str, Any], ...]) -> str:
-    name = " ".join(f"{v}" if k == "mode" else f"{k}={v}" for k, v in cell)
-    return name.replace("policy_size=", "policy=")
+    return cell_label(cell).replace("policy_size=", "policy=")
 
 
 def table(a: Analysis) -> list[str]:
