@@ -259,9 +259,12 @@ class CampaignInfo:
     collector: str = "sampler"  # who wrote the run series the analysis reads
     # an adaptive night's target CI half-width per judged KPI (empty: a fixed design)
     target_ci: tuple[tuple[str, float], ...] = ()
+    # load.max_error_pct: above it a contender's CPU and memory are not like-for-like
+    max_error_pct: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "max_error_pct": self.max_error_pct,
             "paired": self.paired,
             "covariate": self.covariate,
             "collector": self.collector,
@@ -289,6 +292,7 @@ class CampaignInfo:
             bool(d.get("covariate", False)),
             str(d.get("collector") or "sampler"),
             tuple((str(k), float(v)) for k, v in dict(d.get("target_ci") or {}).items()),
+            None if d.get("max_error_pct") is None else float(d["max_error_pct"]),
         )
 
 

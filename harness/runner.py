@@ -3,9 +3,10 @@
 A run: a fresh lab (so no rule of an earlier agent can linger into a baseline), the workload
 started and probed, the agent installed, set to its mode, started and found healthy (contenders
 only), collection started, the fixed-rate load, the agent checked again, then everything torn
-down whatever happened. The outcome is ``done``, ``invalid`` (the target load was not reached,
-or the load tool reported errors: not a data point) or ``failed`` (the workload or the agent did
-not come up, or died), always with the reason.
+down whatever happened. The outcome is ``done``, ``invalid`` (the load tool did not offer the
+target load, or a baseline's requests failed: not a data point; requests the agent fails are its
+measured cost, not the lab's failure) or ``failed`` (the workload or the agent did not come up,
+or died), always with the reason.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ class RunnerConfig:
     max_disturbance_pct: float | None = None  # None: not checked
     max_missing_s: int = 2  # steady seconds the run's collector may miss (else: invalid)
     profiles: Profiles = field(default_factory=Profiles)
-    max_error_pct: float = 0.0  # request errors allowed (in % of those planned) in a valid run
+    # request errors (in % of those planned) a baseline run may have and stay valid; in a
+    # contender run they are the agent's measured cost (``error_pct``), whatever their share
+    max_error_pct: float = 0.5
     probe_s: int = 0  # the machine-speed probe before any agent step (``harness.speed``); 0: none
 
 
@@ -270,7 +273,8 @@ def _load_and_judge(
         profile, before_counters, after_counters, max(cfg.duration_s, elapsed), iface
     )
     facts.load_elapsed_s = round(elapsed, 3)
-    verdict = loadmod.judge(result, cfg.min_ratio, check, cfg.max_error_pct)
+    agent_present = dict(planned.cell.levels)["mode"] != BASELINE
+    verdict = loadmod.judge(result, cfg.min_ratio, check, cfg.max_error_pct, agent_present)
     retrans = counters.retransmits(before_counters, after_counters)
     d, limit = facts.disturbance, cfg.max_disturbance_pct
     if d is not None and limit is not None and d.total_pct > limit:

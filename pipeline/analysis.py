@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from contracts.kpis import BY_NAME, KPIS, Kpi
+from contracts.kpis import BY_NAME, CPU_UNIT, KPIS, MEMORY_UNIT, PER_PACKET_UNIT, Kpi
 from contracts.load import Profile
 from contracts.manifest import BASELINE
 from contracts.states import Verdict
@@ -66,6 +66,9 @@ class Overhead:
     method: str
     judged: bool = True  # False: a context KPI (shown, never starred, never alerted)
     qvalue: float = float("nan")  # the BH-adjusted p-value
+    # False: the contender failed more of its requests than load.max_error_pct, so its work
+    # (CPU, memory) is not the baseline's: a refused connection costs less than a served one
+    like_for_like: bool = True
 
     @property
     def inferred(self) -> bool:
@@ -355,6 +358,37 @@ def conntrack_words(items: Sequence[Overhead]) -> list[str]:
     return out
 
 
+# what a failed request spares the server: the KPIs of work, not compared like for like
+WORK_UNITS = frozenset({CPU_UNIT, MEMORY_UNIT, PER_PACKET_UNIT})
+
+
+def mark_unlike(items: Sequence[Overhead], max_error_pct: float | None) -> list[Overhead]:
+    """Mark the work KPIs (CPU, memory) of each cell whose runs failed more than
+    ``max_error_pct`` of their requests on average (None: the share is unknown, no mark)."""
+    if max_error_pct is None:
+        return list(items)
+    failing = {o.cell for o in items if o.kpi == "error_pct" and o.contender_mean > max_error_pct}
+    return [
+        replace(o, like_for_like=False)
+        if o.cell in failing and BY_NAME[o.kpi].unit in WORK_UNITS
+        else o
+        for o in items
+    ]
+
+
+def unlike_words(items: Sequence[Overhead]) -> list[str]:
+    """One line per cell whose CPU and memory are not like-for-like: its failed share."""
+    errors = {o.cell: o for o in items if o.kpi == "error_pct"}
+    cells = dict.fromkeys(o.cell for o in items if not o.like_for_like)
+    return [
+        f"{cell_label(cell)}: {errors[cell].contender_mean:.2f} % of requests failed "
+        f"(baseline {errors[cell].baseline_mean:.2f} %), so its CPU and memory (marked ≠) "
+        "are not like-for-like: a failed request spares the server the work of a served one"
+        for cell in cells
+        if cell in errors
+    ]
+
+
 def adjust(items: Sequence[Overhead]) -> list[Overhead]:
     """Significance after Benjamini-Hochberg over the judged tests with an interval."""
     tested = [i for i, o in enumerate(items) if o.judged and math.isfinite(o.pvalue)]
@@ -426,6 +460,7 @@ def as_rows(items: Sequence[Overhead]) -> list[dict[str, Any]]:
             "verdict": o.verdict.value,
             "mde": o.mde,
             "method": o.method,
+            "like_for_like": o.like_for_like,
         }
         if o.absolute is not None:
             row.update(

@@ -24,6 +24,7 @@ from pipeline.analysis import (
     as_rows,
     by_configuration,
     derive,
+    mark_unlike,
     measures,
     overheads,
     summaries,
@@ -164,6 +165,8 @@ def analyze(
     found, refusals = (
         overheads(data, infos, paired=paired, covariate=covariate) if len(data) else ([], [])
     )
+    shares = [r.manifest.campaign.max_error_pct for r in done if r.manifest]
+    found = mark_unlike(found, next((s for s in shares if s is not None), None))
     return Analysis(
         campaign,
         found,

@@ -147,9 +147,10 @@ def summary_section(items: Sequence[Overhead]) -> str:
             half = (hi - lo) / 2 if lo is not None and hi is not None else None
             text = fmt.with_ci(v, lo, hi, unit)
             mde = f"; MDE {fmt.number(o.mde, half)}" if math.isfinite(o.mde) else ""
+            unlike = "" if o.like_for_like else "; ≠ not like-for-like: requests failed"
             row.append(
                 Cell(
-                    f"{text} ({VERDICT_TEXT[o.verdict]}{mde})",
+                    f"{text} ({VERDICT_TEXT[o.verdict]}{mde}{unlike})",
                     v,
                     VERDICT_CSS[o.verdict],
                 )

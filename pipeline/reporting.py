@@ -15,7 +15,13 @@ from contracts.paths import NightlyStat
 from contracts.states import RunState
 from pipeline import report as rp
 from pipeline import report_text as fmt
-from pipeline.analysis import Overhead, cell_label, conntrack_words, covariate_effect
+from pipeline.analysis import (
+    Overhead,
+    cell_label,
+    conntrack_words,
+    covariate_effect,
+    unlike_words,
+)
 from pipeline.campaign import Analysis, prefix_of, run_ref
 from pipeline.fetch import fetch_run
 from pipeline.graphite import GraphiteClient
@@ -152,6 +158,7 @@ def build(a: Analysis, client: GraphiteClient, root: Path, alerts: Sequence[str]
         "runs left out or run again": left_out(a),
         "noise floor tonight": noise_floor(a),
         "conntrack table full or dropping": conntrack_words(a.overheads),
+        "requests the agent failed (CPU and memory not like-for-like)": unlike_words(a.overheads),
         "host settings (sysctls read back)": host_settings(manifest.lab if manifest else None),
     }
     if a.target_ci:

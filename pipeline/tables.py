@@ -7,7 +7,14 @@ from typing import Any
 
 from contracts.kpis import BY_NAME, CPU_UNIT
 from contracts.states import RunState
-from pipeline.analysis import Overhead, as_rows, cell_label, conntrack_words, covariate_effect
+from pipeline.analysis import (
+    Overhead,
+    as_rows,
+    cell_label,
+    conntrack_words,
+    covariate_effect,
+    unlike_words,
+)
 from pipeline.campaign import Analysis
 from pipeline.report import MODE_ORDER
 
@@ -42,8 +49,9 @@ def columns(items: list[Overhead]) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def fmt_cell(o: Overhead | None) -> str:
-    """``+1.16 [+0.96,+1.37]*``: the overhead, its 95 % CI, * when significant after BH;
-    ``+1.16 (no inference)`` with fewer than 2 runs a side."""
+    """``+1.16 [+0.96,+1.37]*``: the overhead, its 95 % CI, * when significant after BH, ≠
+    when not like-for-like (the contender failed requests); ``+1.16 (no inference)`` with
+    fewer than 2 runs a side."""
     if o is None:
         return "-"
     if o.absolute is not None:
@@ -57,7 +65,7 @@ def fmt_cell(o: Overhead | None) -> str:
         text = f"{o.relative_pct:+.2f}% [{o.relative_ci[0]:+.2f},{o.relative_ci[1]:+.2f}]"
     else:
         return "-"
-    return text + ("*" if o.significant else " ")
+    return text + ("*" if o.significant else " ") + ("" if o.like_for_like else "≠")
 
 
 def cell_name(cell: tuple[tuple[str, Any], ...]) -> str:
@@ -108,6 +116,7 @@ def table(a: Analysis) -> list[str]:
     lines.append("method: " + ", ".join(methods) if methods else "method: -")
     lines += [f"covariate: {text}" for text in covariate_effect(a.overheads)]
     lines += [f"conntrack: {text}" for text in conntrack_words(a.overheads)]
+    lines += [f"failed requests: {text}" for text in unlike_words(a.overheads)]
     not_inferred = [o for o in a.overheads if not o.inferred]
     if any("no variation" not in o.method for o in not_inferred):
         lines.append(

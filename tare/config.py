@@ -200,9 +200,11 @@ class LoadSection(_Model):
     ) = None
     requests: RequestsSection = RequestsSection()
     throughput: ThroughputSection = ThroughputSection()
-    # request errors a valid run may have, in % of its requests (0: any error invalidates it);
-    # below it they are data (the error_pct KPI), e.g. what an agent's policy updates cost
-    max_error_pct: Annotated[float, Field(ge=0, le=10)] = 0.0
+    # the share of its requests (in %) a run may fail and still be compared like for like:
+    # a baseline run above it is invalid (the lab failed: no agent to blame); a contender run
+    # stays valid whatever its share (the failed requests are the agent's cost, the error_pct
+    # KPI), and above it its cell's CPU and memory are marked not like-for-like
+    max_error_pct: Annotated[float, Field(ge=0, le=10)] = 0.5
     rates: Annotated[list[Rate], Field(min_length=1), AfterValidator(_unique)]
     duration_s: Annotated[int, Field(gt=0, le=86400)] = 30
     warmup_s: Annotated[int, Field(ge=0)] = 5

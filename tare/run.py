@@ -495,6 +495,7 @@ def run(
                 spec.design.covariate,
                 collector,
                 tuple(targets(spec.design.target_ci).items()) if spec.design.adaptive else (),
+                spec.load.max_error_pct,
             )
             rows = ledger.runs(cid)
             d = design(campaign)

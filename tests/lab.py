@@ -37,9 +37,8 @@ def campaign(
     # neighbours steal 5-10 besides. The disturbance check has its own test (test_harness),
     # with its own limit
     max_disturbance: float | str = "off",
-    # request errors a run may have and stay valid, in % of its requests: the reference agent's
-    # enforced mode loses a few now and then (10 of 12,000 in one CI run; not yet explained),
-    # and these tests are about the lab; the product's default is 0 (docs/harness.md)
+    # the product's default: a baseline run failing more of its requests (in %) is invalid; a
+    # contender's failed requests are the agent's measured cost (docs/harness.md)
     max_error_pct: float = 0.5,
     load: str = "",  # more lines of the [load] table
     factors: str = "",  # more lines of the [factors] table

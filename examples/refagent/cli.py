@@ -321,6 +321,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "table": table.present,
             "rules": table.rules,
             "set_elements": table.set_elements,
+            "rejected": table.rejected,
         }
     except nft.NftError as exc:
         problems.append(str(exc))

@@ -25,8 +25,8 @@ from pathlib import Path
 from types import FrameType
 
 from refagent import nft
-from refagent.policy import PolicyError, churn
-from refagent.ruleset import render
+from refagent.policy import Policy, PolicyError, churn
+from refagent.ruleset import Mode, Style, in_place, render, render_update
 from refagent.state import StateDir, write_atomic
 
 log = logging.getLogger("refagent")
@@ -40,6 +40,7 @@ class Daemon:
         self.generation = 0
         self.updates = 0
         self.last_update_ms: float | None = None
+        self.in_force: tuple[Mode, Style, Policy] | None = None  # what the kernel holds
 
     def _on_term(self, signum: int, frame: FrameType | None) -> None:
         self.stop = True
@@ -90,8 +91,15 @@ class Daemon:
             )
         try:
             policy = state.read_policy()
-            script = render(mode, policy, state.style())
-            nft.apply(script)
+            style = state.style()
+            if in_place(self.in_force, mode, style, policy) and nft.table_present():
+                assert self.in_force is not None
+                script = render_update(self.in_force[2], policy)
+            else:  # the first time, a mode or style change, or the table gone
+                script = render(mode, policy, style)
+            if script:
+                nft.apply(script)
+            self.in_force = (mode, style, policy)
         except (PolicyError, OSError) as exc:
             log.error("policy not applied, the rules in force stay: %s", exc)
             return

@@ -44,11 +44,23 @@ def remove_table() -> bool:
     return True
 
 
+def table_present() -> bool:
+    """Whether the agent's table is there (terse: its sets' elements are not listed)."""
+    try:
+        _nft(["-t", "list", "table", "inet", TABLE])
+    except NftError as exc:
+        if "No such file" in str(exc) or "does not exist" in str(exc):
+            return False
+        raise
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class TableSummary:
     present: bool
     rules: int
     set_elements: dict[str, int]
+    rejected: int = 0  # packets the reject rule answered since the table was made
 
 
 def summary() -> TableSummary:
@@ -58,14 +70,19 @@ def summary() -> TableSummary:
         if "No such file" in str(exc) or "does not exist" in str(exc):
             return TableSummary(False, 0, {})
         raise
-    rules = 0
+    rules = rejected = 0
     sets: dict[str, int] = {}
     for item in data.get("nftables", []):
         if "rule" in item:
             rules += 1
+            exprs = item["rule"].get("expr", [])
+            if any("reject" in e for e in exprs):
+                rejected += sum(
+                    int(e["counter"].get("packets", 0)) for e in exprs if "counter" in e
+                )
         elif "set" in item:
             sets[item["set"]["name"]] = len(item["set"].get("elem", []))
-    return TableSummary(True, rules, sets)
+    return TableSummary(True, rules, sets, rejected)
 
 
 def peer_counts() -> dict[str, int]:

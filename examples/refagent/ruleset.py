@@ -1,8 +1,13 @@
 """nftables rule sets for each mode (pure: policy in, ``nft -f`` script out).
 
-Every script replaces the agent's table in one transaction: ``table`` (so that it exists),
-``delete table``, then the new table. nft applies a file atomically, so the kernel never sees a
-half-applied policy.
+``render`` replaces the agent's table in one transaction: ``table`` (so that it exists),
+``delete table``, then the new table. nft applies a file atomically, but a set created in the
+same transaction as the rule that looks it up is not atomic for lookups: on kernel 6.1 the new
+rule can be live a moment before the new set's elements are (the interval set of concatenations
+publishes them in its own commit step), so a few connections from allowed peers met the reject
+rule. Once enforced, the daemon therefore never replaces the set while traffic flows:
+``render_update`` adds and deletes only the elements that changed, in one transaction, and an
+unchanged policy touches nothing.
 """
 
 from __future__ import annotations
@@ -93,7 +98,7 @@ def render(mode: Mode, policy: Policy, style: Style = "sets") -> str:
             + f"""table inet {TABLE} {{
   chain input {{
 {head}{body}
-    reject with tcp reset
+    counter reject with tcp reset
   }}
 }}
 """
@@ -112,8 +117,41 @@ def render(mode: Mode, policy: Policy, style: Style = "sets") -> str:
   chain input {{
 {head}    ip saddr . tcp dport @allow4 accept
     ip6 saddr . tcp dport @allow6 accept
-    reject with tcp reset
+    counter reject with tcp reset
   }}
 }}
 """
     )
+
+
+def render_update(old: Policy, new: Policy) -> str:
+    """The enforced ``sets`` table from ``old`` to ``new`` in place: the changed elements
+    deleted and added in one transaction ("" when nothing changed). Elements both policies
+    hold are never touched, so a peer allowed before and after is allowed throughout."""
+    lines = []
+    for family, name in ((4, "allow4"), (6, "allow6")):
+        before, after = allowed_pairs(old, family), allowed_pairs(new, family)
+        kept_before, kept_after = set(before), set(after)
+        gone = [p for p in before if p not in kept_after]
+        came = [p for p in after if p not in kept_before]
+        for verb, pairs in (("delete", gone), ("add", came)):
+            if pairs:
+                body = ", ".join(f"{_addr(net)} . {port}" for net, port in pairs)
+                lines.append(f"{verb} element inet {TABLE} {name} {{ {body} }}")
+    return "".join(line + "\n" for line in lines)
+
+
+def in_place(
+    old: tuple[Mode, Style, Policy] | None, mode: Mode, style: Style, policy: Policy
+) -> bool:
+    """Whether the table in force can be brought to (mode, style, policy) by
+    ``render_update``: enforced sets both times, the same workload ports."""
+    if old is None:
+        return False
+    old_mode, old_style, old_policy = old
+    return (old_mode, old_style, mode, style) == (
+        "enforced",
+        "sets",
+        "enforced",
+        "sets",
+    ) and old_policy.workload_ports == policy.workload_ports

@@ -99,11 +99,13 @@ def test_enforced_with_10000_entries_then_clean_uninstall(ns: Ns) -> None:
         "table": True,
         "rules": 6,
         "set_elements": {"allow4": 10000, "allow6": 0},
+        "rejected": 0,
     }
     listed = ns.ruleset()
     assert listed.count(" . 8080") == 10000
     assert "127.0.0.2 . 8080" in listed and "100.64.39.15 . 8080" in listed
     assert ns.probe("127.0.0.2", "127.0.0.3") == {"127.0.0.2": "connected", "127.0.0.3": "refused"}
+    assert ns.status()["ruleset"]["rejected"] == 1  # type: ignore[index]
     pid = status["pid"]
     assert isinstance(pid, int)
     out = ok(ns.agent("uninstall"))
@@ -142,6 +144,47 @@ def test_policy_updates_applied_by_the_daemon_at_their_rate(ns: Ns) -> None:
     assert ns.probe("127.0.0.2", "127.0.0.3") == {"127.0.0.2": "connected", "127.0.0.3": "refused"}
 
 
+def test_enforced_syncs_and_updates_never_replace_the_allow_set(ns: Ns) -> None:
+    """Replacing the table let a few allowed connections meet the reject rule (kernel 6.1: the
+    new set's elements go live a moment after the rule that looks them up; 10 refused of 400,000
+    at 5K/s with a sync every 0.5 s). Once enforced, syncs keep the table and its set (same
+    handles) and a policy update changes only its elements."""
+    ok(
+        ns.agent(
+            "install",
+            *("--policy-size", "100", "--allow", "127.0.0.2", "--sync-interval", "0.5"),
+            *("--updates-per-min", "120", "--churn", "0.5"),
+        )
+    )
+    ok(ns.agent("mode", "enforced"))
+    ok(ns.agent("start"))
+
+    def handles() -> str:
+        listed = ns.run("nft", "-a", "list", "table", "inet", "tare_refagent", check=True).stdout
+        return "\n".join(
+            line for line in listed.splitlines() if "# handle" in line and "elements" not in line
+        )
+
+    def state() -> tuple[int, int]:
+        applied = ns.status()["applied"]
+        assert isinstance(applied, dict)
+        return int(applied["generation"]), int(applied["updates"] or 0)
+
+    before, fillers = handles(), {line for line in ns.ruleset().split(",") if "100.64." in line}
+    gen, updates = state()
+    wait_for(
+        lambda: state()[0] >= gen + 3 and state()[1] >= updates + 1,
+        timeout_s=15,
+        what="three syncs and a policy update",
+    )
+    assert handles() == before  # the same table, chain, rules and sets: never re-created
+    after = {line for line in ns.ruleset().split(",") if "100.64." in line}
+    assert after != fillers and len(after) == len(fillers)  # the update reached the set
+    assert ns.probe("127.0.0.2", "127.0.0.3") == {"127.0.0.2": "connected", "127.0.0.3": "refused"}
+    ok(ns.agent("mode", "visibility"))  # a mode change still replaces the table at once
+    assert "counter reject" not in ns.ruleset()
+
+
 def _zombie(pid: int) -> bool:
     with open(f"/proc/{pid}/stat") as fh:
         text = fh.read()
@@ -151,7 +194,8 @@ def _zombie(pid: int) -> bool:
 def test_idle_and_visibility_modes(ns: Ns) -> None:
     ok(ns.agent("install", "--policy-size", "100", "--allow", "127.0.0.2", "--sync-interval", "1"))
     ok(ns.agent("start"))
-    assert ns.status()["ruleset"] == {"table": False, "rules": 0, "set_elements": {}}  # idle
+    idle = {"table": False, "rules": 0, "set_elements": {}, "rejected": 0}
+    assert ns.status()["ruleset"] == idle
     assert ns.status()["healthy"] is True
     ok(ns.agent("mode", "visibility"))
     # visibility accepts everything and counts new flows per peer
@@ -173,7 +217,12 @@ def test_linear_style_one_rule_per_entry(ns: Ns) -> None:
     ok(ns.agent("install", "--policy-size", "1000", "--allow", "127.0.0.2", "--style", "linear"))
     ok(ns.agent("mode", "enforced"))
     ok(ns.agent("start"))
-    assert ns.status()["ruleset"] == {"table": True, "rules": 1004, "set_elements": {}}
+    assert ns.status()["ruleset"] == {
+        "table": True,
+        "rules": 1004,
+        "set_elements": {},
+        "rejected": 0,
+    }
     assert ns.probe("127.0.0.2", "127.0.0.3") == {"127.0.0.2": "connected", "127.0.0.3": "refused"}
 
 

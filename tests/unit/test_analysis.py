@@ -14,11 +14,14 @@ from pipeline.analysis import (
     as_rows,
     conntrack_words,
     derive,
+    mark_unlike,
     measures,
     overheads,
     pair_cells,
     summaries,
+    unlike_words,
 )
+from pipeline.tables import fmt_cell
 
 BASE = (("mode", "baseline"), ("rate", 5000), ("policy_size", 1000))
 ENF = (("mode", "enforced"), ("rate", 5000), ("policy_size", 1000))
@@ -238,3 +241,39 @@ def test_a_full_conntrack_table_is_said_in_words() -> None:
     ]
     quiet = [o for o in found if o.kpi == "conntrack_fill_pct"]
     assert conntrack_words([replace(o, contender_mean=40.0) for o in quiet]) == []
+
+
+def test_cpu_and_memory_of_a_cell_that_failed_requests_are_not_like_for_like() -> None:
+    """A contender that failed 2 % of its requests did less work than its baseline: its CPU and
+    memory are marked (≠), its latency and its failures themselves are compared as ever."""
+    rows = []
+    runs = []
+    for rep in range(3):
+        for run_id, cpu, errors in ((f"b{rep}", 10.0, 0.0), (f"e{rep}", 11.0, 2.0 + rep / 10)):
+            for t in range(10):
+                rows.append((run_id, "cpu_cgroup", 1000 + t, cpu + (t % 3) / 10))
+                rows.append((run_id, "mem_cgroup", 1000 + t, 2e7 + rep * 1e5))
+                rows.append((run_id, "latency_p99_ms", 1000 + t, 1.0 + rep / 10))
+            rows.append((run_id, "error_pct", 1005, errors))
+        runs.append(RunInfo(f"b{rep}", BASE, (ENF,), True, rep))
+        runs.append(RunInfo(f"e{rep}", ENF, (), True, rep))
+    data = pd.DataFrame(rows, columns=["run_id", "kpi", "time", "value"])
+    names = ("cpu_cgroup", "mem_cgroup", "latency_p99_ms", "error_pct")
+    found, _ = overheads(data, runs, [BY_NAME[k] for k in names])
+    marked = {o.kpi: o.like_for_like for o in mark_unlike(found, 0.5)}
+    assert marked == {
+        "cpu_cgroup": False,
+        "mem_cgroup": False,
+        "latency_p99_ms": True,
+        "error_pct": True,
+    }
+    assert all(o.like_for_like for o in mark_unlike(found, 5.0))  # within the stated share
+    assert all(o.like_for_like for o in mark_unlike(found, None))  # a manifest without it
+    assert unlike_words(mark_unlike(found, 0.5)) == [
+        "enforced rate=5000 policy_size=1000: 2.10 % of requests failed (baseline 0.00 %), so "
+        "its CPU and memory (marked ≠) are not like-for-like: a failed request spares the "
+        "server the work of a served one"
+    ]
+    cpu = next(o for o in mark_unlike(found, 0.5) if o.kpi == "cpu_cgroup")
+    assert fmt_cell(cpu).endswith("≠")
+    assert next(r for r in as_rows([cpu]))["like_for_like"] is False

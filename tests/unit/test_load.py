@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from contracts.load import Profile
@@ -12,6 +14,7 @@ from harness.load import (
     ServerCheck,
     command,
     deadline_s,
+    describe_errors,
     h2load_result,
     httperf_result,
     judge,
@@ -140,13 +143,47 @@ def test_judge_invalid_below_98_percent_with_errors_or_socket_trouble() -> None:
     assert "server accepted 900 conn/s < 98% of target 1000 conn/s" in short
 
 
-def test_errors_below_the_allowed_share_are_data_not_invalid() -> None:
+def test_a_baseline_that_fails_requests_beyond_its_share_is_the_labs_failure() -> None:
     three = result(1000, failed=3)  # 3 of 5,000 requests: 0.06 %
     assert three.error_pct == pytest.approx(0.06)
-    assert not judge(three, 0.98, None).valid  # the default: any error invalidates
+    assert not judge(three, 0.98, None).valid  # max_error_pct 0: any error invalidates
     assert judge(three, 0.98, None, max_error_pct=0.1).valid
     v = judge(result(1000, failed=10), 0.98, None, max_error_pct=0.1)
-    assert not v.valid and "above the 0.1 % allowed" in v.reasons[0]
+    assert not v.valid
+    assert (
+        v.reasons[0]
+        == "10 request errors in the baseline (above the 0.1 % allowed): 10 HTTP errors"
+    )
+
+
+def test_requests_the_agent_fails_are_its_cost_in_a_valid_run() -> None:
+    """With the agent present, refused connections that took 5 % of the target from the
+    server are measured (error_pct), not thrown away; the load tool's own trouble is not."""
+    refused = replace(result(1000, sockets=("connection refused",)), succeeded=4750, errored=250)
+    assert refused.error_pct == pytest.approx(5.0)
+    server = ServerCheck(950, "accepted")  # 5 % of the connections never reached the server
+    assert not judge(refused, 0.98, server).valid  # a baseline's refusals: the lab's failure
+    assert judge(refused, 0.98, server, agent_present=True).valid
+    # the tool offered only 90 %: its shortfall is not the failures' doing
+    slow = replace(refused, achieved_rate=900.0)
+    assert judge(slow, 0.98, server, agent_present=True).reasons == (
+        "achieved 900 conn/s < 98% of target 1000 conn/s",
+    )
+    ports = replace(refused, socket_errors=("cannot assign requested address",))
+    assert judge(ports, 0.98, server, agent_present=True).reasons == (
+        "socket trouble: cannot assign requested address",
+    )
+
+
+def test_h2loads_nested_counts_are_kept_apart() -> None:
+    """h2load counts a timeout as errored and an errored request as failed: each once here."""
+    out = H2.replace(
+        "4998 succeeded, 2 failed, 0 errored, 0 timeout",
+        "4984 succeeded, 16 failed, 8 errored, 3 timeout",
+    )
+    r = h2load_result(out, parse_h2load_log(""), spec(), (0, 1))
+    assert (r.failed, r.errored, r.timeouts, r.errors) == (8, 5, 3, 16)
+    assert describe_errors(r) == "8 HTTP errors, 5 network errors, 3 timeouts"
 
 
 def kept(profile: Profile, rate: int, clients: int, body: int = 0) -> LoadSpec:
