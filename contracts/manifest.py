@@ -150,9 +150,11 @@ class LoadSummary:
     server_rate: float | None = None  # the workload namespace's own count, profile's unit
     retransmits: int | None = None  # TCP segments the workload retransmitted during the load
     error_pct: float | None = None  # request errors in % of those planned
+    offered_rate: float | None = None  # connections/s the load host opened (its own count)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "offered_rate": self.offered_rate,
             "tool": self.tool,
             "target_rate": self.target_rate,
             "achieved_rate": self.achieved_rate,
@@ -182,6 +184,7 @@ class LoadSummary:
             d.get("server_rate"),
             d.get("retransmits"),
             d.get("error_pct"),
+            d.get("offered_rate"),
         )
 
 

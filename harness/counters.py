@@ -12,7 +12,7 @@ from contracts.load import Profile
 from harness.lab import Host, LabError
 from harness.load import ServerCheck
 
-TCP_FIELDS = ("PassiveOpens", "InSegs", "OutSegs", "RetransSegs")
+TCP_FIELDS = ("ActiveOpens", "PassiveOpens", "InSegs", "OutSegs", "RetransSegs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +104,15 @@ def retransmits(before: Counters | None, after: Counters | None) -> int | None:
     if before is None or after is None:
         return None
     return delta(before, after, "RetransSegs")
+
+
+def offered(
+    profile: Profile, before: Counters | None, after: Counters | None, seconds: float
+) -> float | None:
+    """New connections/s the load host's stack opened (Tcp ActiveOpens: one per connect(),
+    whatever became of it): the rate the generator offered, the server's answer apart. None
+    for the kept-alive profiles, or when unreadable."""
+    if profile is not Profile.CONNECTIONS or before is None or after is None or seconds <= 0:
+        return None
+    n = delta(before, after, "ActiveOpens")
+    return None if n is None else n / seconds

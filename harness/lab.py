@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SUBNET = "169.254.213"  # link-local /30 between the two namespaces: nothing routes it
+# the addresses the load's connections come from in a namespaces lab (link-local too): a real
+# server's clients are many, and one address holds ~32K ports, so the workload's conntrack table
+# (kernel default 262,144 entries, 120 s in TIME_WAIT) could never fill from one
+CLIENT_NET = "169.254.214"
+MAX_CLIENTS = 254
 LAB_IF = "tare0"  # the veth end's name inside each namespace
 
 
@@ -178,6 +183,12 @@ class Lab:
     sysctls: dict[str, str] = field(default_factory=dict)  # what each host read back
     set_by_lab: list[str] = field(default_factory=list)  # "<role>:<key>" the lab wrote
     gives_up: tuple[str, ...] = ()
+    clients: str | None = None  # the network the load's connections come from (None: its address)
+
+    @property
+    def load_net(self) -> str:
+        """What an agent's allow-list must hold for the load to get through (``{load_net}``)."""
+        return self.clients or f"{self.load.address}/32"
 
     @property
     def record(self) -> Path:
@@ -287,6 +298,7 @@ def namespace_lab(
     pin: bool = True,
     rps: bool = True,
     sysctls: Sysctls | None = None,
+    clients: int = MAX_CLIENTS,
 ) -> Lab:
     """Build the two-namespace lab; the record written first lets ``tare lab down`` clean up
     after a crash. ``pin`` and ``rps`` (both on by default) can be switched off to measure what
@@ -343,6 +355,8 @@ def namespace_lab(
         for d in (*dirs, *load_dirs):
             d.mkdir(parents=True, exist_ok=True)
         apply_sysctls(lab, sysctls or Sysctls())
+        if clients > 1:
+            spread_clients(lab, clients)
         for host, cpus in ((lab.workload, w_cpus), (lab.load, l_cpus)):
             if not rps:
                 lab.sysctls[f"{host.name}:rps_cpus"] = "off"
@@ -357,6 +371,46 @@ def namespace_lab(
         teardown_record(lab.record)
         raise
     return lab
+
+
+def clients_ruleset(clients: int, interface: str, workload: str) -> str:
+    """The load namespace's source NAT: each new connection to the workload from the next of
+    ``clients`` addresses of CLIENT_NET in turn (pure: an ``nft -f`` script)."""
+    pairs = ", ".join(f"{i} : {CLIENT_NET}.{i + 1}" for i in range(clients))
+    return (
+        "table ip tare_clients {\n"
+        "  chain postrouting {\n"
+        "    type nat hook postrouting priority srcnat; policy accept;\n"
+        f'    oifname "{interface}" ip daddr {workload} '
+        f"snat to numgen inc mod {clients} map {{ {pairs} }}\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def spread_clients(lab: Lab, clients: int) -> None:
+    """The load's connections come from ``clients`` addresses (source NAT in the load
+    namespace, a route back on the workload side): what the lab changes for it is listed."""
+    assert lab.load.netns is not None and lab.load.interface is not None
+    script = clients_ruleset(clients, lab.load.interface, lab.workload.address)
+    proc = subprocess.run(
+        ["ip", "netns", "exec", lab.load.netns, "nft", "-f", "-"],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        raise LabError(f"spread the load over {clients} client addresses: {proc.stderr.strip()}")
+    net = f"{CLIENT_NET}.0/24"
+    assert lab.workload.netns is not None
+    _run(
+        ["ip", "-n", lab.workload.netns, "route", "add", net, "via", lab.load.address],
+        "route the client addresses",
+    )
+    lab.clients = net
+    lab.set_by_lab += [f"load:snat to {clients} addresses of {net}", f"workload:route {net}"]
 
 
 def loopback_lab(lab_id: str, record_dir: Path) -> Lab:

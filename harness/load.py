@@ -97,6 +97,13 @@ def _kept_alive(spec: LoadSpec, log_file: str) -> list[str]:
     ]
 
 
+# A new connection with nothing heard for this long is failed (a timeout): one SYN lost and
+# retried after 1 s still makes it; a SYN dropped again (a full conntrack table drops every new
+# one) does not, and the generator's one address does not run out of source ports holding
+# thousands of connections in SYN_SENT for the kernel's two minutes of retries.
+IDLE_TIMEOUT_S = 3
+
+
 def command(spec: LoadSpec, log_file: str) -> list[str]:
     if spec.profile is not Profile.CONNECTIONS:
         return _kept_alive(spec, log_file)
@@ -122,7 +129,7 @@ def command(spec: LoadSpec, log_file: str) -> list[str]:
             "-T",
             "10s",
             "-N",
-            "10s",
+            f"{IDLE_TIMEOUT_S}s",
             "--log-file",
             log_file,
             spec.url,
@@ -172,11 +179,15 @@ class LoadResult:
     # stopped this many seconds after it began, at the run's planned length and its grace,
     # because it had not offered the planned load by then (``stopped_result``)
     stopped_after_s: float | None = None
+    # a stopped tool's planned requests it had not completed: never started, or started and
+    # left hanging (a dropped SYN is retried for seconds); which of the two, the load host's
+    # count of connections opened says (``counters.offered``)
+    unfinished: int = 0
 
     @property
     def errors(self) -> int:
-        """Requests that did not succeed, each once (the three counts are disjoint)."""
-        return self.failed + self.errored + self.timeouts
+        """Requests that did not succeed, each once (the counts are disjoint)."""
+        return self.failed + self.errored + self.timeouts + self.unfinished
 
     @property
     def unit(self) -> str:
@@ -361,6 +372,7 @@ def stopped_result(
         profile=spec.profile,
         expected_body_bytes=spec.body_bytes if spec.profile is Profile.THROUGHPUT else None,
         stopped_after_s=round(stopped_after_s, 1),
+        unfinished=max(0, spec.requests - len(log.starts_us)),
     )
 
 
@@ -401,6 +413,20 @@ def httperf_result(stdout: str, spec: LoadSpec) -> LoadResult:
 SERVER_REFUSALS = frozenset({"connection refused"})
 
 
+def _client_trouble(result: LoadResult, agent_present: bool) -> tuple[str, ...]:
+    """What invalidates a run whoever is there: the load tool's own socket trouble (a refused
+    connection is the server side's doing: the agent's when it is there), bodies of the wrong
+    size."""
+    out = []
+    trouble = [s for s in result.socket_errors if not (agent_present and s in SERVER_REFUSALS)]
+    if trouble:
+        out.append("socket trouble: " + ", ".join(trouble))
+    want, got = result.expected_body_bytes, result.body_bytes
+    if want and got is not None and abs(got - want) > BODY_TOLERANCE * want:
+        out.append(f"the workload served {got:.0f}-byte bodies, not the {want} asked for")
+    return tuple(out)
+
+
 def describe_errors(result: LoadResult) -> str:
     """``8 HTTP errors, 3 network errors, 1 timeout``: the kinds of a run's failed requests."""
     kinds = (
@@ -433,16 +459,26 @@ def judge(
     server: ServerCheck | None,
     max_error_pct: float = 0.0,
     agent_present: bool = False,
+    offered: float | None = None,
 ) -> Verdict:
     """A run that did not reach its target load is invalid, not a data point.
 
-    With the agent present, requests the server side failed (refused, reset, timed out, HTTP
-    errors) are the agent's cost, measured (``error_pct``), not the lab's failure: the run stays
-    valid when the load tool offered the target and the failures account for what fell short.
-    Without it (a baseline), errors above ``max_error_pct`` are the lab's own failure: invalid.
+    With the agent present, requests the server side failed (refused, reset, timed out, left
+    hanging, HTTP errors) are the agent's cost, measured (``error_pct``), not the lab's failure:
+    the run stays valid when the load host opened the target rate of connections (``offered``,
+    its own count), or, where that count is not known, when the failures account for what fell
+    short. Without it (a baseline), errors above ``max_error_pct`` are the lab's own failure.
     """
     reasons: list[str] = []
     target, unit = result.target_rate, result.unit
+    offered_in_time = result.stopped_after_s is None or (
+        offered is not None and offered >= min_ratio * target
+    )
+    if agent_present and offered_in_time:
+        # the generator did its part (it ended on time having started every connection at its
+        # moment, or the load host opened them): the server side's answer is measured
+        trouble = _client_trouble(result, agent_present)
+        return Verdict(not trouble, trouble)
     # the rate the failed requests took from the target: the agent's, when it is there
     lost = target * result.error_pct / 100 if agent_present else 0.0
     if result.achieved_rate + lost < min_ratio * target:
@@ -462,13 +498,7 @@ def judge(
             f"the load tool was stopped after {result.stopped_after_s:g} s: it had started "
             f"{result.requests_done} of the {result.connections_planned} planned by then"
         )
-    # a refused connection is the server side's doing: the agent's when it is there
-    trouble = [s for s in result.socket_errors if not (agent_present and s in SERVER_REFUSALS)]
-    if trouble:
-        reasons.append("socket trouble: " + ", ".join(trouble))
-    want, got = result.expected_body_bytes, result.body_bytes
-    if want and got is not None and abs(got - want) > BODY_TOLERANCE * want:
-        reasons.append(f"the workload served {got:.0f}-byte bodies, not the {want} asked for")
+    reasons += _client_trouble(result, agent_present)
     if server is not None and server.rate + lost < min_ratio * target:
         reasons.append(
             f"server {server.what} {server.rate:.0f} {unit} < {min_ratio:.0%} of target "

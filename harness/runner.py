@@ -99,6 +99,7 @@ class RunOutcome:
     per_second: dict[int, float] = field(default_factory=dict)  # in the profile's unit
     facts: RunFacts = field(default_factory=RunFacts)
     retransmits: int | None = None
+    offered: float | None = None  # new connections/s the load host opened (its own count)
 
     @property
     def server_accept_rate(self) -> float | None:
@@ -125,6 +126,7 @@ class RunOutcome:
             round(self.server.rate, 2) if self.server is not None else None,
             self.retransmits,
             round(r.error_pct, 4),
+            None if self.offered is None else round(self.offered, 2),
         )
 
 
@@ -200,6 +202,19 @@ def _tool_result(
     return result, loadmod.per_second_load(reqlog, spec)
 
 
+def _read_counters(
+    lab: Lab, server: subprocess.Popen[bytes], iface: str | None
+) -> tuple[counters.Counters | None, counters.Counters | None]:
+    """The workload's stack counters, and the load host's own (its connections opened; None
+    where it shares the workload's stack, in a loopback lab)."""
+    if lab.workload.transport is not None:
+        workload = counters.read_on(lab.workload, iface)
+    else:
+        workload = counters.read(server.pid, iface)
+    separate = lab.load.netns is not None or lab.load.transport is not None
+    return workload, counters.read_on(lab.load, None) if separate else None
+
+
 def _load_and_judge(
     lab: Lab,
     server: subprocess.Popen[bytes],
@@ -224,12 +239,7 @@ def _load_and_judge(
     watch = len(lab_cgroups) == 2  # measured and recorded even where no limit judges it
     iface = lab.workload.interface
 
-    def read_counters() -> counters.Counters | None:
-        if lab.workload.transport is not None:
-            return counters.read_on(lab.workload, iface)
-        return counters.read(server.pid, iface)
-
-    before_counters = read_counters()
+    before_counters, before_load = _read_counters(lab, server, iface)
     before = disturbance.snapshot(lab_cgroups, time.monotonic()) if watch else None
     t0 = time.time()
     argv = loadmod.command(spec, str(log_file))
@@ -260,7 +270,7 @@ def _load_and_judge(
     if before is not None:
         after = disturbance.snapshot(lab_cgroups, time.monotonic())
         facts.disturbance = disturbance.share(before, after)
-    after_counters = read_counters()
+    after_counters, after_load = _read_counters(lab, server, iface)
     if proc is not None and proc.returncode != 0 and cfg.tool == "h2load" and not proc.stdout:
         return RunOutcome(
             RunState.FAILED,
@@ -274,14 +284,17 @@ def _load_and_judge(
     )
     facts.load_elapsed_s = round(elapsed, 3)
     agent_present = dict(planned.cell.levels)["mode"] != BASELINE
-    verdict = loadmod.judge(result, cfg.min_ratio, check, cfg.max_error_pct, agent_present)
+    offered = counters.offered(profile, before_load, after_load, cfg.duration_s)
+    verdict = loadmod.judge(result, cfg.min_ratio, check, cfg.max_error_pct, agent_present, offered)
     retrans = counters.retransmits(before_counters, after_counters)
     d, limit = facts.disturbance, cfg.max_disturbance_pct
     if d is not None and limit is not None and d.total_pct > limit:
         why = f"disturbed: {d.describe()}, above the {limit:g} allowed"
         if not verdict.valid:  # what the load did meanwhile: maybe the disturbance's doing
             why += "; and the load was invalid: " + "; ".join(verdict.reasons)
-        return RunOutcome(RunState.DISTURBED, why, steady, result, check, per_sec, facts, retrans)
+        return RunOutcome(
+            RunState.DISTURBED, why, steady, result, check, per_sec, facts, retrans, offered
+        )
     return RunOutcome(
         RunState.DONE if verdict.valid else RunState.INVALID,
         None if verdict.valid else "; ".join(verdict.reasons),
@@ -291,6 +304,7 @@ def _load_and_judge(
         per_sec,
         facts,
         retrans,
+        offered,
     )
 
 
@@ -346,6 +360,7 @@ def session(
             "lab_dir": lab_dir,
             "workload_addr": lab.workload.address,
             "load_addr": lab.load.address,
+            "load_net": lab.load_net,
             "port": cfg.port,
         }
         profile = Profile.of(levels)

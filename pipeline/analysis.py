@@ -11,7 +11,7 @@ detectable effect of the cell (``pipeline.stats``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -329,31 +329,50 @@ def cell_label(cell: Levels) -> str:
 FULL_PCT = 90.0  # a conntrack table this full is named in words
 
 
-def conntrack_words(items: Sequence[Overhead]) -> list[str]:
+FULL_AT_PCT = 99.0  # a second the table was this full: full (it holds a few free slots)
+
+
+def full_seconds(data: pd.DataFrame, runs: Sequence[RunInfo]) -> dict[Levels, float]:
+    """Per contender cell, the seconds of its runs' steady windows the conntrack table was
+    full, on average over its valid runs (cells never full are left out)."""
+    fill = data[data["kpi"] == "conntrack_fill_pct"]
+    per_run = fill[fill["value"] >= FULL_AT_PCT].groupby("run_id").size()
+    out: dict[Levels, list[float]] = {}
+    for r in runs:
+        if r.valid and r.mode != BASELINE and r.run_id in set(fill["run_id"]):
+            out.setdefault(r.levels, []).append(float(per_run.get(r.run_id, 0)))
+    return {cell: sum(v) / len(v) for cell, v in out.items() if any(v)}
+
+
+def conntrack_words(
+    items: Sequence[Overhead], full_s: Mapping[Levels, float] | None = None
+) -> list[str]:
     """Per contender cell whose runs filled the conntrack table or lost new connections to it,
-    one line in words: how full on average, and the drops in % of the offered rate."""
+    one line in words: for how long it was full (``full_seconds``), how full on average, and
+    the packets of new connections it dropped a second."""
     out = []
     by_cell: dict[Levels, dict[str, Overhead]] = {}
     for o in items:
         by_cell.setdefault(o.cell, {})[o.kpi] = o
     for cell, by in by_cell.items():
         fill, drops = by.get("conntrack_fill_pct"), by.get("conntrack_drops_per_s")
+        seconds = (full_s or {}).get(cell, 0.0)
         full = fill is not None and fill.contender_mean >= FULL_PCT
         lost = drops is not None and drops.contender_mean > 0
-        if not (full or lost):
+        if not (full or lost or seconds):
             continue
         name = cell_label(cell)
         words = []
-        if fill is not None:
-            words.append(f"the table {fill.contender_mean:.0f} % full on average")
-        if drops is not None and lost:
-            rate = dict(cell).get("rate")
-            share = (
-                f" ({100 * drops.contender_mean / float(rate):.2f} % of the {rate}/s offered)"
-                if isinstance(rate, int | float) and rate
-                else ""
+        mean = f"{fill.contender_mean:.0f} % full on average" if fill is not None else ""
+        if seconds:
+            words.append(
+                f"the table full for {seconds:.0f} s of each run" + (f" ({mean})" if mean else "")
             )
-            words.append(f"{drops.contender_mean:.1f} new connections/s dropped{share}")
+        elif mean:
+            words.append(f"the table {mean}")
+        if drops is not None and lost:
+            # conntrack counts packets: a dropped SYN retried counts again
+            words.append(f"{drops.contender_mean:.1f} new connections' packets dropped a second")
         out.append(f"{name}: " + ", ".join(words))
     return out
 

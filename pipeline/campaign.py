@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -18,12 +18,14 @@ from contracts.paths import DEFAULT_PREFIX
 from contracts.states import RunState
 from pipeline.adaptive import Short, short_of
 from pipeline.analysis import (
+    Levels,
     Overhead,
     Refusal,
     RunInfo,
     as_rows,
     by_configuration,
     derive,
+    full_seconds,
     mark_unlike,
     measures,
     overheads,
@@ -51,6 +53,8 @@ class Analysis:
     absent: dict[str, list[str]]  # run_id -> KPIs with no series
     runs: list[RunRecord]
     output_dir: Path | None = None
+    # per contender cell, the seconds a run's conntrack table was full, on average
+    full_s: dict[Levels, float] = field(default_factory=dict)
 
     @property
     def done(self) -> list[RunRecord]:
@@ -176,6 +180,7 @@ def analyze(
         by_configuration(data, infos),
         absent,
         rows,
+        full_s=full_seconds(data, infos) if len(data) else {},
     )
 
 

@@ -157,7 +157,7 @@ def build(a: Analysis, client: GraphiteClient, root: Path, alerts: Sequence[str]
         "alerts": list(alerts),
         "runs left out or run again": left_out(a),
         "noise floor tonight": noise_floor(a),
-        "conntrack table full or dropping": conntrack_words(a.overheads),
+        "conntrack table full or dropping": conntrack_words(a.overheads, a.full_s),
         "requests the agent failed (CPU and memory not like-for-like)": unlike_words(a.overheads),
         "host settings (sysctls read back)": host_settings(manifest.lab if manifest else None),
     }

@@ -115,7 +115,7 @@ def table(a: Analysis) -> list[str]:
     methods = sorted({o.method for o in a.overheads})
     lines.append("method: " + ", ".join(methods) if methods else "method: -")
     lines += [f"covariate: {text}" for text in covariate_effect(a.overheads)]
-    lines += [f"conntrack: {text}" for text in conntrack_words(a.overheads)]
+    lines += [f"conntrack: {text}" for text in conntrack_words(a.overheads, a.full_s)]
     lines += [f"failed requests: {text}" for text in unlike_words(a.overheads)]
     not_inferred = [o for o in a.overheads if not o.inferred]
     if any("no variation" not in o.method for o in not_inferred):

@@ -40,7 +40,7 @@ FACTOR_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 BUILTIN_FACTORS = ("mode", "rate", PROFILE_FACTOR)
 # Placeholders the harness fills in argv lists besides the factor names.
 RUN_PLACEHOLDERS = frozenset(
-    {"run_id", "state_dir", "lab_dir", "workload_addr", "load_addr", "port"}
+    {"run_id", "state_dir", "lab_dir", "workload_addr", "load_addr", "load_net", "port"}
 )
 
 
@@ -423,6 +423,10 @@ class LabSysctlsSection(_Model):
 
 class LabSection(_Model):
     sysctls: LabSysctlsSection = LabSysctlsSection()
+    # how many addresses the load's connections come from in a namespaces lab (source NAT in the
+    # load namespace): a real server's many clients; one address holds ~32K ports, too few for
+    # the workload's conntrack table to fill. The agent allows them as {load_net}
+    clients: Annotated[int, Field(ge=1, le=254)] = 254
 
 
 class CampaignFile(_Model):
@@ -621,7 +625,17 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
             problems.append(
                 Problem(f"design.crossed[{i}]", f"unknown factor (known: {', '.join(levels)})")
             )
-    known = set(levels) | RUN_PLACEHOLDERS
+    problems += _placeholder_problems(spec, set(levels))
+    if "{mode}" not in " ".join(spec.agent.set_mode):
+        problems.append(Problem("agent.set_mode", "must contain the placeholder {mode}"))
+    return problems
+
+
+def _placeholder_problems(spec: CampaignFile, levels: set[str]) -> list[Problem]:
+    """Every placeholder a command names is known; an agent that allows the load by its one
+    address while the lab's load comes from many is told how to allow them."""
+    known = levels | RUN_PLACEHOLDERS
+    problems: list[Problem] = []
     commands: list[tuple[str, list[str]]] = [("workload.command", spec.workload.command)]
     for field in ("install", "uninstall", "set_mode", "start", "stop", "health", "version"):
         argv = getattr(spec.agent, field)
@@ -636,8 +650,19 @@ def semantic_problems(spec: CampaignFile) -> list[Problem]:
                         f"unknown placeholder {{{name}}} (known: {', '.join(sorted(known))})",
                     )
                 )
-    if "{mode}" not in " ".join(spec.agent.set_mode):
-        problems.append(Problem("agent.set_mode", "must contain the placeholder {mode}"))
+    agent_words = " ".join(
+        " ".join(argv) for where, argv in commands if where != "workload.command"
+    )
+    many = spec.lab.clients > 1 and not spec.hosts.workload.remote
+    if many and "{load_addr}" in agent_words and "{load_net}" not in agent_words:
+        problems.append(
+            Problem(
+                "agent",
+                "{load_addr} is one address, but in a namespaces lab the load's connections come "
+                f"from lab.clients = {spec.lab.clients} addresses: allow {{load_net}} (the "
+                "network they come from), or set lab.clients = 1",
+            )
+        )
     return problems
 
 

@@ -466,7 +466,13 @@ def run(
                         sysctls,
                     )
                 if as_root:
-                    return namespace_lab(lab_id, record_dir, spec.workload.port, sysctls=sysctls)
+                    return namespace_lab(
+                        lab_id,
+                        record_dir,
+                        spec.workload.port,
+                        sysctls=sysctls,
+                        clients=spec.lab.clients,
+                    )
                 return loopback_lab(lab_id, record_dir)
 
             if spec.load.check_rates:
@@ -579,7 +585,11 @@ def capacity(
 
     def make_lab(_run_id: str) -> Lab:
         return namespace_lab(
-            uuid.uuid4().hex[:8], record_dir, campaign.spec.workload.port, sysctls=sysctls
+            uuid.uuid4().hex[:8],
+            record_dir,
+            campaign.spec.workload.port,
+            sysctls=sysctls,
+            clients=campaign.spec.lab.clients,
         )
 
     with LabLock("capacity", campaign.name, state_dir):

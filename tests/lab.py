@@ -72,7 +72,7 @@ name = "refagent"
 process = "tare-refagent"
 modes = {modes}
 install = [{agent.replace("{verb}", "install")}, "--policy-size", "{{policy_size}}",
-           "--allow", "{{load_addr}}", "--port", "{{port}}"{", " + install if install else ""}]
+           "--allow", "{{load_net}}", "--port", "{{port}}"{", " + install if install else ""}]
 uninstall = [{agent.replace("{verb}", "uninstall")}]
 set_mode = ["{refagent}", "mode", "{{mode}}", "--state-dir", "{{lab_dir}}/refagent"]
 start = [{agent.replace("{verb}", "start")}]

@@ -72,8 +72,12 @@ def test_the_night_runs_baseline_and_agent_and_lands_in_graphite(
     assert sorted(lab["set_by_lab"]) == [
         "load:net.ipv4.ip_local_port_range",
         "load:net.ipv4.tcp_tw_reuse",
+        "load:snat to 254 addresses of 169.254.214.0/24",
         "workload:net.core.somaxconn",
+        "workload:route 169.254.214.0/24",
     ]
+    # the enforcing agent allowed the load's many addresses ({load_net}): it refused none
+    assert all(r["manifest"]["load"]["error_pct"] == 0 for r in rows), rows  # type: ignore[index]
     assert manifest["campaign"]["host"]["kernel"]
     assert manifest["version"] == 1 and manifest["lab"]["workload_interface"] == "tare0"
     assert manifest["load"]["achieved_rate"] >= 980

@@ -14,6 +14,7 @@ from pipeline.analysis import (
     as_rows,
     conntrack_words,
     derive,
+    full_seconds,
     mark_unlike,
     measures,
     overheads,
@@ -237,8 +238,14 @@ def test_a_full_conntrack_table_is_said_in_words() -> None:
     assert by["conntrack_drops_per_s"].significant and by["conntrack_fill_pct"].significant
     assert conntrack_words(found) == [
         "enforced rate=5000 policy_size=1000: the table 98 % full on average, 51.0 new "
-        "connections/s dropped (1.02 % of the 5000/s offered)"
+        "connections' packets dropped a second"
     ]
+    full = full_seconds(pd.concat(frames), runs)
+    assert full == {ENF: pytest.approx(10 / 3)}  # of 97, 98, 99 % full: one run full 10 s
+    assert conntrack_words(found, {ENF: 3.3})[0].startswith(
+        "enforced rate=5000 policy_size=1000: the table full for 3 s of each run (98 % full "
+        "on average), 51.0"
+    )
     quiet = [o for o in found if o.kpi == "conntrack_fill_pct"]
     assert conntrack_words([replace(o, contender_mean=40.0) for o in quiet]) == []
 

@@ -126,6 +126,16 @@ def test_nightly_is_the_published_matrix() -> None:
             "c.toml: agent.set_mode: must contain the placeholder {mode}",
         ),
         (
+            replace('"--allow", "{load_net}"', '"--allow", "{load_addr}"'),
+            "c.toml: agent: {load_addr} is one address, but in a namespaces lab the load's "
+            "connections come from lab.clients = 254 addresses: allow {load_net} (the network "
+            "they come from), or set lab.clients = 1",
+        ),
+        (
+            "[lab]\nclients = 255\n\n" + GOOD,
+            "c.toml: lab.clients: must be <= 254",
+        ),
+        (
             replace("duration_s = 14", "duration_s = 4"),
             "c.toml: load.duration_s: leaves 0 s of steady window after warmup_s + cooldown_s; "
             "a run needs at least 10 s",
@@ -350,3 +360,9 @@ def test_the_workload_host_keeps_its_settings_unless_the_campaign_names_producti
     assert bad_value == [
         "c.toml: lab.sysctls.load: net.core.somaxconn: '1\\nx=2' is not a sysctl value"
     ]
+
+
+def test_one_client_address_lets_an_agent_allow_the_load_by_its_address() -> None:
+    text = GOOD.replace('"--allow", "{load_net}"', '"--allow", "{load_addr}"', 1)
+    campaign = parse_campaign("[lab]\nclients = 1\n\n" + text, "c.toml")
+    assert campaign.spec.lab.clients == 1

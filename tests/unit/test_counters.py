@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from contracts.load import Profile
-from harness.counters import Counters, parse_dev, parse_tcp, retransmits, server_check
+from harness.counters import (
+    Counters,
+    offered,
+    parse_dev,
+    parse_tcp,
+    retransmits,
+    server_check,
+)
 
 TCP_HEAD = (
     "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets "
@@ -34,7 +41,7 @@ def counters(opens: int, ins: int, retrans: int, tx: int) -> Counters:
 
 def test_parsers_read_the_tcp_counters_and_one_interface() -> None:
     tcp = parse_tcp(SNMP.format(opens=7, ins=8, outs=9, retrans=1))
-    assert tcp == {"PassiveOpens": 7, "InSegs": 8, "OutSegs": 9, "RetransSegs": 1}
+    assert tcp == {"ActiveOpens": 0, "PassiveOpens": 7, "InSegs": 8, "OutSegs": 9, "RetransSegs": 1}
     assert parse_dev(DEV.format(rx=5, rxp=1, tx=6, txp=2), "tare0") == (5, 6, 1, 2)
     assert parse_dev(DEV, "eth9") is None
     assert parse_tcp("Ip: a\nIp: 1\n") == {}
@@ -51,3 +58,32 @@ def test_each_profile_is_checked_in_its_own_unit() -> None:
     assert retransmits(a, b) == 2
     assert server_check(Profile.REQUESTS, None, b, 10.0, "tare0") is None
     assert retransmits(a, None) is None
+
+
+def test_the_load_hosts_connections_opened_are_the_rate_it_offered() -> None:
+    """Tcp ActiveOpens counts every connect(), answered or not: the generator's side alone."""
+    before = Counters(
+        parse_tcp(
+            SNMP.replace("-1 0 {opens}", "-1 1000 {opens}").format(
+                opens=0, ins=0, outs=0, retrans=0
+            )
+        ),
+        None,
+        None,
+        None,
+        None,
+    )
+    after = Counters(
+        parse_tcp(
+            SNMP.replace("-1 0 {opens}", "-1 41000 {opens}").format(
+                opens=0, ins=0, outs=0, retrans=0
+            )
+        ),
+        None,
+        None,
+        None,
+        None,
+    )
+    assert offered(Profile.CONNECTIONS, before, after, 4.0) == 10_000
+    assert offered(Profile.REQUESTS, before, after, 4.0) is None  # kept alive: not a count of it
+    assert offered(Profile.CONNECTIONS, None, after, 4.0) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness import nginx
-from harness.lab import Host, split_cpus
+from harness.lab import Host, Lab, clients_ruleset, split_cpus
 
 
 def test_namespace_host_joins_cgroup_then_namespace_then_cores() -> None:
@@ -58,3 +58,18 @@ def test_nginx_config(tmp_path: Path) -> None:
     assert f"pid {tmp_path}/nginx.pid;" in text
     assert "keepalive_timeout 0;" in text
     assert (tmp_path / "tmp").is_dir()
+
+
+def test_the_load_comes_from_many_client_addresses_in_turn() -> None:
+    """Source NAT in the load namespace: each new connection from the next address."""
+    script = clients_ruleset(3, "tare0", "169.254.213.1")
+    assert "type nat hook postrouting priority srcnat" in script
+    assert (
+        'oifname "tare0" ip daddr 169.254.213.1 snat to numgen inc mod 3 map '
+        "{ 0 : 169.254.214.1, 1 : 169.254.214.2, 2 : 169.254.214.3 }"
+    ) in script
+    load = Host("load", "169.254.213.2")
+    lab = Lab("x", Path("/tmp"), Host("workload", "169.254.213.1"), load, "namespaces")
+    assert lab.load_net == "169.254.213.2/32"  # one address: the load's own
+    lab.clients = "169.254.214.0/24"
+    assert lab.load_net == "169.254.214.0/24"
