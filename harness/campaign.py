@@ -18,6 +18,7 @@ from contracts.states import CampaignState, RunState
 from harness.errors import HarnessError
 from harness.lab import Lab
 from harness.ledger import Ledger, PlannedRow
+from harness.load import describe_errors
 from harness.matrix import PlannedRun
 from harness.progress import Progress
 from harness.runner import Hooks, NotReady, RunnerConfig, RunOutcome, execute_with_reruns
@@ -207,8 +208,14 @@ def _run_one(
     )
     hooks.run_finished(row.run_id, run, outcome)
     if outcome.load is not None:
+        load = outcome.load
+        failed = (
+            f", {load.error_pct:.2f} % of requests failed ({describe_errors(load)})"
+            if load.errors
+            else ""
+        )
         progress.finish(
-            f"{outcome.status}, {outcome.load.achieved_rate:.0f} {outcome.load.unit} achieved"
+            f"{outcome.status}, {load.achieved_rate:.0f} {load.unit} achieved{failed}"
             + (f" ({outcome.reason})" if outcome.reason else "")
         )
     else:

@@ -1,7 +1,9 @@
 """A ready nginx config for the default workload (pure text).
 
 The harness writes it to ``{lab_dir}/nginx/nginx.conf`` for every run: one worker (pinned with
-the master to the workload cores by the lab), no access log, a listen backlog large enough for
+the master to the workload cores by the lab), an access log like a packaged nginx's (one line a
+request, unbuffered, ``{lab_dir}/nginx/access.log``: what an agent that reads logs reads, and a
+cost a real server pays) unless the campaign turns it off, a listen backlog large enough for
 15K new connections per second. A tiny response at every path but the bulk one, which serves a
 file of the throughput profile's body size (sendfile). The connections profile closes every
 connection after its response (the server's TIME_WAIT is harmless, the client's would exhaust
@@ -16,7 +18,10 @@ BULK_PATH = "/tare-bulk"
 BULK_FILE = "bulk.bin"
 
 
-def render(prefix: Path, port: int, keepalive: bool = False) -> str:
+ACCESS_LOG = "access.log"
+
+
+def render(prefix: Path, port: int, keepalive: bool = False, access_log: bool = True) -> str:
     tmp = prefix / "tmp"
     alive = (
         "keepalive_timeout 75s;\n  keepalive_requests 100000000;"
@@ -40,7 +45,7 @@ events {{
   multi_accept on;
 }}
 http {{
-  access_log off;
+  access_log {f"{prefix / ACCESS_LOG} combined" if access_log else "off"};
   sendfile on;
   {alive}
 {temp_paths}
@@ -58,11 +63,17 @@ http {{
 """
 
 
-def write(prefix: Path, port: int, keepalive: bool = False, body_bytes: int = 0) -> Path:
+def write(
+    prefix: Path,
+    port: int,
+    keepalive: bool = False,
+    body_bytes: int = 0,
+    access_log: bool = True,
+) -> Path:
     """The config, and the bulk body (``body_bytes`` of zeros: sparse, sent by sendfile)."""
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(render(prefix, port, keepalive))
+    conf.write_text(render(prefix, port, keepalive, access_log))
     with (prefix / BULK_FILE).open("wb") as f:
         f.truncate(body_bytes)
     return conf

@@ -69,6 +69,7 @@ class RunnerConfig:
     max_disturbance_pct: float | None = None  # None: not checked
     max_missing_s: int = 2  # steady seconds the run's collector may miss (else: invalid)
     profiles: Profiles = field(default_factory=Profiles)
+    access_log: bool = True  # the nginx tare configures logs every request (docs/harness.md)
     # request errors (in % of those planned) a baseline run may have and stay valid; in a
     # contender run they are the agent's measured cost (``error_pct``), whatever their share
     max_error_pct: float = 0.5
@@ -369,6 +370,7 @@ def session(
             cfg.port,
             keepalive=profile is not Profile.CONNECTIONS,
             body_bytes=cfg.profiles.body_bytes if profile is Profile.THROUGHPUT else 0,
+            access_log=cfg.access_log,
         )
         lab.workload.push(lab_dir / "nginx")  # its config and bodies, where it runs
         busy, holders = ports.listeners(lab.workload, cfg.port)

@@ -144,6 +144,9 @@ class WorkloadSection(_Model):
     path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/"
     ready_timeout_s: Annotated[float, Field(gt=0, le=600)] = 15.0
     process: str = "nginx"
+    # the nginx tare configures writes an access log like a packaged one (a line a request):
+    # what log-reading agents read and a cost a real server pays; false turns it off
+    access_log: bool = True
 
 
 class AgentSection(_Model):

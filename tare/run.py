@@ -359,6 +359,7 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
         port=spec.workload.port,
         path=spec.workload.path,
         ready_timeout_s=spec.workload.ready_timeout_s,
+        access_log=spec.workload.access_log,
         agent=AgentCommands(
             install=tuple(a.install),
             uninstall=tuple(a.uninstall),

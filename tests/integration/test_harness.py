@@ -678,3 +678,35 @@ def test_a_rate_out_of_reach_is_refused_before_any_run(
     assert "with the load on core(s) 0" in line and "Traceback" not in res.err
     assert "no run was spent" in res.err
     assert runs(state) == []
+
+
+@pytest.mark.solo  # 10K connections/s: the load's core flat out
+def test_an_agent_that_overflows_conntrack_is_measured_in_a_valid_run(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    """With the kernel's defaults (262,144 entries, 120 s in TIME_WAIT) and the load from many
+    client addresses, the enforced agent's conntrack table fills after ~26 s at 10K/s and drops
+    every new connection: the run is valid, the failed requests and the drops are the agent's
+    cost, and the table and the report say so in words."""
+    conf = campaign(tmp_path, graphite_stack, name="overflow", rates="[10000]", duration=34)
+    state = tmp_path / "s"
+    res = run_tare("run", str(conf), "--state-dir", str(state), timeout=400)
+    assert res.code == 0, res.err
+    rows = {r["mode"]: r for r in runs(state)}
+    assert {m: r["status"] for m, r in rows.items()} == {"baseline": "done", "enforced": "done"}
+    base, enforced = (rows[m]["manifest"]["load"] for m in ("baseline", "enforced"))  # type: ignore[index]
+    assert base["error_pct"] == 0 and enforced["error_pct"] > 5, enforced
+    lab = rows["enforced"]["manifest"]["lab"]  # type: ignore[index]
+    assert lab["sysctls"]["workload:net.netfilter.nf_conntrack_max"] == "262144"
+    res = run_tare("analyze", "--latest", "--no-write-back", "--state-dir", str(state))
+    assert res.code == 0, res.err
+    conntrack = next(x for x in res.out.splitlines() if x.startswith("conntrack: "))
+    assert re.search(r"enforced rate=10000 .*: the table full for \d+ s of each run", conntrack)
+    assert "packets dropped a second" in conntrack
+    assert any(x.startswith("failed requests: enforced rate=10000") for x in res.out.splitlines())
+    res = run_tare("analyze", "--latest", "--json", "--no-write-back", "--state-dir", str(state))
+    found = {o["kpi"]: o for o in json.loads(res.out)["overheads"]}
+    assert found["conntrack_drops_per_s"]["contender_mean"] > 100
+    assert found["mem_conntrack"]["contender_mean"] > 20  # filling to 262,144 entries
+    assert found["cpu_cgroup"]["like_for_like"] is False
+    assert found["latency_p99_ms"]["like_for_like"] is True

@@ -57,7 +57,9 @@ def test_nginx_config(tmp_path: Path) -> None:
     assert "listen 8080 backlog=65535 reuseport;" in text
     assert f"pid {tmp_path}/nginx.pid;" in text
     assert "keepalive_timeout 0;" in text
+    assert f"access_log {tmp_path}/access.log combined;" in text  # a packaged nginx's default
     assert (tmp_path / "tmp").is_dir()
+    assert "access_log off;" in nginx.write(tmp_path, 8080, access_log=False).read_text()
 
 
 def test_the_load_comes_from_many_client_addresses_in_turn() -> None:
