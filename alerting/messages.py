@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerting.evaluate import Alert, Item
-from contracts.paths import RATE_LEVEL
+from contracts.paths import RATE_LEVEL, NightlyStat
 from contracts.states import AlertKind, AlertState
 
 TITLES = {
@@ -71,6 +71,28 @@ def describe_cell(alert: Alert) -> str:
     return f"{text} / {extra}" if extra else text
 
 
+FULL_AT_PCT = 99.0  # a conntrack table this full takes no new connection
+
+
+def in_words(item: Item) -> str | None:
+    """What the newest night's overhead of a conntrack or failure KPI means for the server
+    (these KPIs are 0 without the agent: the overhead is the agent's figure); None: no words."""
+    if item.stat != NightlyStat.OVERHEAD.value or item.cell.startswith("baseline."):
+        return None
+    v = item.after
+    if item.kpi == "conntrack_fill_pct":
+        return (
+            "the conntrack table full"
+            if v >= FULL_AT_PCT
+            else f"the conntrack table {v:.0f} % full"
+        )
+    if item.kpi == "conntrack_drops_per_s" and v > 0:
+        return f"conntrack dropping {v:.0f} packets of new connections a second"
+    if item.kpi == "error_pct" and v > 0:
+        return f"{v:.2f} % of requests failed beyond the baseline's"
+    return None
+
+
 def item_line(item: Item) -> str:
     unit = _unit(item)
     what = f"{item.kpi} ({item.stat})"
@@ -85,7 +107,8 @@ def item_line(item: Item) -> str:
         line += f", p={item.pvalue:.2g}"
     if item.rule:
         line += f", rule: {item.rule}"
-    return line
+    words = in_words(item)
+    return f"{line}; in words: {words}" if words else line
 
 
 def _versions(ctx: Context) -> str | None:

@@ -208,14 +208,14 @@ def _run_one(
     )
     hooks.run_finished(row.run_id, run, outcome)
     if outcome.load is not None:
-        load = outcome.load
+        got = outcome.load
         failed = (
-            f", {load.error_pct:.2f} % of requests failed ({describe_errors(load)})"
-            if load.errors
+            f", {got.error_pct:.2f} % of requests failed ({describe_errors(got)})"
+            if got.errors
             else ""
         )
         progress.finish(
-            f"{outcome.status}, {load.achieved_rate:.0f} {load.unit} achieved{failed}"
+            f"{outcome.status}, {got.achieved_rate:.0f} {got.unit} achieved{failed}"
             + (f" ({outcome.reason})" if outcome.reason else "")
         )
     else:
