@@ -465,18 +465,20 @@ def judge(
 
     With the agent present, requests the server side failed (refused, reset, timed out, left
     hanging, HTTP errors) are the agent's cost, measured (``error_pct``), not the lab's failure:
-    the run stays valid when the load host opened the target rate of connections (``offered``,
-    its own count), or, where that count is not known, when the failures account for what fell
-    short. Without it (a baseline), errors above ``max_error_pct`` are the lab's own failure.
+    the run stays valid when the failures account for what the steady window's achieved rate
+    and the server's count fell short of, or, when the tool was stopped at its deadline with
+    connections hanging, when the load host opened the target rate of connections (``offered``,
+    its own count). A shortfall the failures do not explain is the generator's: invalid.
+    Without the agent (a baseline), errors above ``max_error_pct`` are the lab's own failure.
     """
     reasons: list[str] = []
     target, unit = result.target_rate, result.unit
-    offered_in_time = result.stopped_after_s is None or (
-        offered is not None and offered >= min_ratio * target
+    stopped_but_offered = (
+        result.stopped_after_s is not None and offered is not None and offered >= min_ratio * target
     )
-    if agent_present and offered_in_time:
-        # the generator did its part (it ended on time having started every connection at its
-        # moment, or the load host opened them): the server side's answer is measured
+    if agent_present and stopped_but_offered:
+        # the load host opened the target rate of connections and the agent left them hanging
+        # past the tool's deadline: what the server side made of them is measured, not judged
         trouble = _client_trouble(result, agent_present)
         return Verdict(not trouble, trouble)
     # the rate the failed requests took from the target: the agent's, when it is there
@@ -499,7 +501,9 @@ def judge(
             f"{result.requests_done} of the {result.connections_planned} planned by then"
         )
     reasons += _client_trouble(result, agent_present)
-    if server is not None and server.rate + lost < min_ratio * target:
+    # with the agent failing requests the server accepts fewer, by the agent's doing: the
+    # achieved rate with the failures (above) says whether the generator offered the load
+    if server is not None and server.rate < min_ratio * target and not (lost and result.errors):
         reasons.append(
             f"server {server.what} {server.rate:.0f} {unit} < {min_ratio:.0%} of target "
             f"{target} {unit}"
