@@ -19,7 +19,7 @@ def campaign(
     *,
     name: str = "itest",
     modes: str = '["enforced"]',
-    # 500/s: the lab campaigns of the shared tier run beside five other tests, and their subject
+    # 500/s: the lab campaigns of the shared tier run beside three other tests, and their subject
     # is the lab's mechanics, not a rate. At 1K/s generators fell 4-6 % short there (942-979
     # conn/s, an invalid run) while a neighbour was busy; the solo tier's night runs at 1K/s
     rates: str = "[500]",
