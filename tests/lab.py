@@ -51,6 +51,11 @@ def campaign(
     check_rates: bool = False,
     covariate: bool = False,
     probe_s: int = 2,
+    # the load's client addresses: one in the shared tier's lab campaigns (their subject is the
+    # lab's mechanics; 254 addresses' source NAT on the generators' shared core was the main
+    # suspect when their 500/s generators lagged beside their neighbours, 2026-12-07); the
+    # product's 254 in the shared night and the overflow test
+    clients: int = 1,
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
@@ -100,6 +105,8 @@ policy_size = [1000]
 {factors}
 [collect]
 {collect}
+[lab]
+clients = {clients}
 {extra}
 """
     path = tmp_path / f"{name}.toml"

@@ -74,6 +74,7 @@ def build(root: Path, stack: Stack) -> Night:
         name=NAME,
         rates="[1000]",
         repeats=2,
+        clients=254,
         extra=BREACH + PRODUCTION,
         design=ADAPTIVE,
         collect=COMPARED if has_collectd else "",

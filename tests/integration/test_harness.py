@@ -688,7 +688,9 @@ def test_an_agent_that_overflows_conntrack_is_measured_in_a_valid_run(
     client addresses, the enforced agent's conntrack table fills after ~26 s at 10K/s and drops
     every new connection: the run is valid, the failed requests and the drops are the agent's
     cost, and the table and the report say so in words."""
-    conf = campaign(tmp_path, graphite_stack, name="overflow", rates="[10000]", duration=34)
+    conf = campaign(
+        tmp_path, graphite_stack, name="overflow", rates="[10000]", duration=34, clients=254
+    )
     state = tmp_path / "s"
     res = run_tare("run", str(conf), "--state-dir", str(state), timeout=400)
     assert res.code == 0, res.err
