@@ -503,7 +503,7 @@ def judge(
     reasons += _client_trouble(result, agent_present)
     # with the agent failing requests the server accepts fewer, by the agent's doing: the
     # achieved rate with the failures (above) says whether the generator offered the load
-    if server is not None and server.rate < min_ratio * target and not (lost and result.errors):
+    if server is not None and server.rate < min_ratio * target and not lost:
         reasons.append(
             f"server {server.what} {server.rate:.0f} {unit} < {min_ratio:.0%} of target "
             f"{target} {unit}"

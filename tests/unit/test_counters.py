@@ -62,28 +62,12 @@ def test_each_profile_is_checked_in_its_own_unit() -> None:
 
 def test_the_load_hosts_connections_opened_are_the_rate_it_offered() -> None:
     """Tcp ActiveOpens counts every connect(), answered or not: the generator's side alone."""
-    before = Counters(
-        parse_tcp(
-            SNMP.replace("-1 0 {opens}", "-1 1000 {opens}").format(
-                opens=0, ins=0, outs=0, retrans=0
-            )
-        ),
-        None,
-        None,
-        None,
-        None,
-    )
-    after = Counters(
-        parse_tcp(
-            SNMP.replace("-1 0 {opens}", "-1 41000 {opens}").format(
-                opens=0, ins=0, outs=0, retrans=0
-            )
-        ),
-        None,
-        None,
-        None,
-        None,
-    )
+
+    def opened(active: int) -> Counters:
+        snmp = SNMP.replace("-1 0 {opens}", f"-1 {active} {{opens}}")
+        return Counters(parse_tcp(snmp.format(opens=0, ins=0, outs=0, retrans=0)), *[None] * 4)
+
+    before, after = opened(1000), opened(41000)
     assert offered(Profile.CONNECTIONS, before, after, 4.0) == 10_000
     assert offered(Profile.REQUESTS, before, after, 4.0) is None  # kept alive: not a count of it
     assert offered(Profile.CONNECTIONS, None, after, 4.0) is None
