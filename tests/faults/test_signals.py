@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, Stack, run_tare, stop
-from tests.lab import campaign, in_steady_window, netns_list, run_status, runs
+from tests.lab import LANE_A, campaign, in_steady_window, netns_list, run_status, runs
 from tests.poll import wait_for
 from tests.sandbox import is_root
 
-pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
+pytestmark = [pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root"), LANE_A]
 
 
 def _start(conf: Path, state: Path) -> subprocess.Popen[str]:

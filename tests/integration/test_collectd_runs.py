@@ -26,13 +26,14 @@ from collectors.sender import CarbonSender
 from collectors.series import render_types_db
 from contracts.addresses import CarbonAddress
 from tests.conftest import ROOT, Stack, run_tare, stop
-from tests.lab import campaign, in_steady_window, runs
+from tests.lab import LANE_A, campaign, in_steady_window, runs
 from tests.poll import wait_for
 from tests.sandbox import is_root
 
 pytestmark = [
     pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root"),
     pytest.mark.skipif(collectd_bin.binary() is None, reason="collectd not installed"),
+    LANE_A,
 ]
 
 

@@ -26,7 +26,7 @@ from pipeline.analysis import measures
 from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
 from tests.conftest import ROOT, Stack, run_tare
-from tests.lab import campaign, netns_list, runs
+from tests.lab import LANE_B, campaign, netns_list, runs
 from tests.night import CELL, Night
 from tests.poll import wait_for
 from tests.sandbox import is_root
@@ -251,6 +251,7 @@ def test_capacity_sweep(graphite_stack: Stack, tmp_path: Path) -> None:
     assert not list((tmp_path / "s" / "lab" / "records").glob("*.json"))
 
 
+@LANE_B
 def test_a_failing_agent_fails_its_run_and_the_campaign_goes_on(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
@@ -271,6 +272,7 @@ def test_a_failing_agent_fails_its_run_and_the_campaign_goes_on(
     ]
 
 
+@LANE_B
 def test_httperf_driver_and_a_clean_night_of_one_run_a_side(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:
@@ -305,6 +307,7 @@ def test_httperf_driver_and_a_clean_night_of_one_run_a_side(
     assert "(no inference)" in text and "*" not in text.split("\n", 2)[2]
 
 
+@LANE_B
 def test_loopback_lab_says_what_it_gives_up(graphite_stack: Stack, tmp_path: Path) -> None:
     from tests.conftest import free_ports
 
@@ -628,6 +631,7 @@ def test_a_run_disturbed_by_an_outside_process_is_left_out_and_run_again(
         assert m["disturbance_pct"] > 20 and len(m["disturbed_attempts"]) == 1
 
 
+@LANE_B
 def test_every_run_is_probed_before_its_agent_and_cpu_adjusted_by_it(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:

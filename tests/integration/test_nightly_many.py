@@ -16,12 +16,13 @@ import pytest
 
 from tests import sshhost
 from tests.conftest import ROOT, Stack, run_tare
-from tests.lab import campaign, runs
+from tests.lab import LANE_B, campaign, runs
 
 pytestmark = [
     *sshhost.lab_marks(),
-    # its module fixture makes hosts of fixed names and subnets: its tests on one worker
-    pytest.mark.xdist_group("nightly_many"),
+    # its module fixture makes hosts of fixed names and subnets: its tests on one worker, the
+    # lane's
+    LANE_B,
 ]
 
 VENV_BIN = ROOT / ".venv" / "bin"

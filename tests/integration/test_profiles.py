@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import Stack, run_tare
-from tests.lab import campaign, runs
+from tests.lab import LANE_A, campaign, runs
 from tests.sandbox import is_root
 
 pytestmark = [
     pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root"),
+    LANE_A,
 ]
 
 # 14 runs, each one's achieved load judged, beside other tests (the shared tier): at 1K/s a

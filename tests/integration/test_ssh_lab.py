@@ -21,9 +21,9 @@ import pytest
 from pipeline.graphite import GraphiteClient
 from tests import sshhost
 from tests.conftest import ROOT, Stack, run_tare
-from tests.lab import campaign, run_status, runs
+from tests.lab import LANE_B, campaign, run_status, runs
 
-pytestmark = sshhost.lab_marks()
+pytestmark = [*sshhost.lab_marks(), LANE_B]
 
 SUBNET = "10.213.94"
 VENV_BIN = ROOT / ".venv" / "bin"
