@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.addresses import CarbonAddress, RenderUrl
+from contracts.cpus import expand
 from contracts.states import CampaignState, RunState
 
 VERSION = 1
@@ -103,9 +104,10 @@ class LabFacts:
     set_by_lab: tuple[str, ...] = ()
 
     @property
-    def workload_core(self) -> str:
-        """The workload's first core, as the per-core CPU series name it ("0" when unpinned)."""
-        return str(self.workload_cpus or "0").split(",")[0].split("-")[0]
+    def workload_cores(self) -> tuple[str, ...]:
+        """The workload's cores, as the per-core CPU series name them (("0",) when unpinned:
+        a hosts lab, or a namespaces lab measured without pinning)."""
+        return tuple(str(c) for c in expand(self.workload_cpus or "0"))
 
     def to_json(self) -> dict[str, Any]:
         return {

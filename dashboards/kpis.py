@@ -40,7 +40,7 @@ class Drawn:
 
 TITLES = {
     "cpu_cgroup": "CPU of the workload cgroup (server + agent)",
-    "cpu_workload_core": "CPU of the workload's core",
+    "cpu_workload_core": "CPU of the workload's cores",
     "cpu_all": "CPU of the host, all cores",
     "softirq_all": "softirq, all cores",
     "mem_cgroup": "memory of the workload cgroup",

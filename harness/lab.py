@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from contracts.cpus import compact
+from contracts.cpus import mask as cpu_mask
 from contracts.errors import ErrorKind
 from harness.errors import HarnessError
 from harness.remote import Transport, connection_lost, teardown_remote
@@ -202,15 +204,6 @@ def _run(argv: Sequence[str], what: str) -> str:
     return proc.stdout
 
 
-def _mask(cpus: str) -> str:
-    bits = 0
-    for part in cpus.split(","):
-        lo, _, hi = part.partition("-")
-        for cpu in range(int(lo), int(hi or lo) + 1):
-            bits |= 1 << cpu
-    return f"{bits:x}"
-
-
 def cgroup_dirs(rel: str) -> list[Path]:
     v1 = [CGROUP_ROOT / "cpuacct" / rel, CGROUP_ROOT / "memory" / rel]
     if all((p.parents[len(Path(rel).parts) - 1] / "cgroup.procs").exists() for p in v1):
@@ -218,11 +211,19 @@ def cgroup_dirs(rel: str) -> list[Path]:
     return [CGROUP_ROOT / rel]
 
 
-def split_cpus(ncpu: int) -> tuple[str, str]:
-    """(workload cores, load cores): the last core for the workload, the others for load."""
+def split_cpus(ncpu: int, workload: int | None = None) -> tuple[str, str]:
+    """(workload cores, load cores): the last ``workload`` cores for the workload (``[workload]
+    cpus``; by default all but the load's, which is half the machine, at least one core), the
+    others for the load. One core: both share it. LabError when the load would have none."""
+    if workload is not None and workload > max(ncpu - 1, 1):
+        raise LabError(
+            f"workload.cpus = {workload}: this machine has {ncpu} core(s) and the load needs "
+            "one of its own"
+        )
     if ncpu < 2:
         return "0", "0"
-    return str(ncpu - 1), ("0" if ncpu == 2 else f"0-{ncpu - 2}")
+    n = workload if workload is not None else ncpu - max(1, ncpu // 2)
+    return compact(range(ncpu - n, ncpu)), compact(range(ncpu - n))
 
 
 # The load host's own tuning, set unless the campaign's [lab.sysctls.load] says otherwise: a load
@@ -299,13 +300,15 @@ def namespace_lab(
     rps: bool = True,
     sysctls: Sysctls | None = None,
     clients: int = MAX_CLIENTS,
+    workload_cpus: int | None = None,
 ) -> Lab:
     """Build the two-namespace lab; the record written first lets ``tare lab down`` clean up
     after a crash. ``pin`` and ``rps`` (both on by default) can be switched off to measure what
-    they do for the noise (``tare calibrate``, ``benchmarks/noise_floor.py``)."""
+    they do for the noise (``tare calibrate``, ``benchmarks/noise_floor.py``); the workload gets
+    ``workload_cpus`` cores (``split_cpus``)."""
     w_ns, l_ns = f"tare-w-{lab_id}", f"tare-l-{lab_id}"
     w_if, l_if = f"tw-{lab_id}", f"tl-{lab_id}"
-    w_cpus, l_cpus = split_cpus(os.cpu_count() or 1)
+    w_cpus, l_cpus = split_cpus(os.cpu_count() or 1, workload_cpus)
     rel, load_rel = f"tare/{lab_id}", f"tare/{lab_id}-load"
     dirs, load_dirs = cgroup_dirs(rel), cgroup_dirs(load_rel)
     lab = Lab(
@@ -363,9 +366,9 @@ def namespace_lab(
                 continue
             assert host.interface is not None
             path = f"/sys/class/net/{host.interface}/queues/rx-0/rps_cpus"
-            res = host.run(["sh", "-c", f"echo {_mask(cpus)} > {path}"], 10, in_cgroup=False)
+            res = host.run(["sh", "-c", f"echo {cpu_mask(cpus)} > {path}"], 10, in_cgroup=False)
             lab.sysctls[f"{host.name}:rps_cpus"] = (
-                _mask(cpus) if res.returncode == 0 else "unavailable"
+                cpu_mask(cpus) if res.returncode == 0 else "unavailable"
             )
     except BaseException:
         teardown_record(lab.record)
@@ -413,8 +416,8 @@ def spread_clients(lab: Lab, clients: int) -> None:
     lab.set_by_lab += [f"load:snat to {clients} addresses of {net}", f"workload:route {net}"]
 
 
-def loopback_lab(lab_id: str, record_dir: Path) -> Lab:
-    w_cpus, l_cpus = split_cpus(os.cpu_count() or 1)
+def loopback_lab(lab_id: str, record_dir: Path, workload_cpus: int | None = None) -> Lab:
+    w_cpus, l_cpus = split_cpus(os.cpu_count() or 1, workload_cpus)
     return Lab(
         lab_id,
         record_dir,

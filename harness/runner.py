@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from contracts.cpus import expand
 from contracts.errors import ErrorKind
 from contracts.load import Profile
 from contracts.manifest import BASELINE, CollectorReport, LabFacts, LoadSummary, Probe
@@ -373,6 +374,7 @@ def session(
             keepalive=profile is not Profile.CONNECTIONS,
             body_bytes=cfg.profiles.body_bytes if profile is Profile.THROUGHPUT else 0,
             access_log=cfg.access_log,
+            workers=len(expand(lab.workload.cpus)) if lab.workload.cpus else None,
         )
         lab.workload.push(lab_dir / "nginx")  # its config and bodies, where it runs
         busy, holders = ports.listeners(lab.workload, cfg.port)

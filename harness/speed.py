@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.cpus import expand
 from contracts.manifest import Probe
 from harness import load as loadmod
 from harness.lab import CGROUP_ROOT, Lab
@@ -84,9 +85,12 @@ def read_cpu(cgroup: str | None, proc: Path = Path("/proc")) -> CpuReading:
     return CpuReading(at, _cgroup_ns(cgroup) if cgroup else None, idle)
 
 
-def values(a: CpuReading, b: CpuReading, workload_core: str, scale: float) -> dict[str, float]:
-    """The probe's CPU KPIs, in points of one core, as the run's KPIs name them, each times
-    ``scale`` (the planned over the achieved rate: the index of the run's planned load)."""
+def values(
+    a: CpuReading, b: CpuReading, workload_cores: tuple[str, ...], scale: float
+) -> dict[str, float]:
+    """The probe's CPU KPIs, in points of one core, as the run's KPIs name them (the workload's
+    cores summed), each times ``scale`` (the planned over the achieved rate: the index of the
+    run's planned load)."""
     dt = b.at - a.at
     if dt <= 0:
         return {}
@@ -96,8 +100,8 @@ def values(a: CpuReading, b: CpuReading, workload_core: str, scale: float) -> di
         if core in a.idle
     }
     out = {"cpu_all": sum(busy.values())}
-    if f"cpu{workload_core}" in busy:
-        out["cpu_workload_core"] = busy[f"cpu{workload_core}"]
+    if workload_cores and all(f"cpu{c}" in busy for c in workload_cores):
+        out["cpu_workload_core"] = sum(busy[f"cpu{c}"] for c in workload_cores)
     if a.cgroup_ns is not None and b.cgroup_ns is not None:
         out["cpu_cgroup"] = (b.cgroup_ns - a.cgroup_ns) / 1e9 / dt * 100.0
     return {k: round(v * scale, 4) for k, v in out.items()}
@@ -110,7 +114,7 @@ def measure(lab: Lab, spec: LoadSpec, log_file: Path) -> Probe | str:
         return "no probe on a lab with a host over SSH (its CPU is read here)"
     if spec.tool != "h2load":
         return f"no probe with {spec.tool} (its per-request log is h2load's)"
-    core = (lab.workload.cpus or "").split(",")[0].split("-")[0]
+    cores = tuple(str(c) for c in expand(lab.workload.cpus)) if lab.workload.cpus else ()
     spun = lab.workload.run([sys.executable, "-c", SPIN], 30, in_cgroup=False)
     try:
         spin_ms: float | None = float(spun.stdout.strip())
@@ -132,7 +136,7 @@ def measure(lab: Lab, spec: LoadSpec, log_file: Path) -> Probe | str:
     if offered <= 0 or done < MIN_RATIO * offered:
         return f"the probe reached {done} of {offered} requests"
     elapsed = after.at - before.at
-    got = values(before, after, core, offered / done)
+    got = values(before, after, cores, offered / done)
     if spin_ms is not None:
         got["spin_ms"] = round(spin_ms, 4)
     return Probe(round(elapsed, 3), round(done / offered, 4), tuple(sorted(got.items())))

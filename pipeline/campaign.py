@@ -111,7 +111,7 @@ def run_ref(row: RunRecord, whole: bool = False) -> RunRef:
         m.campaign.graphite.prefix,
         math.ceil(start) if not whole else int(start),
         math.floor(end) if not whole else math.ceil(end),
-        lab.workload_core if lab else "0",
+        lab.workload_cores if lab else ("0",),
         lab.workload_interface if lab else None,
     )
 

@@ -31,34 +31,47 @@ class RunRef:
     prefix: str
     start: int  # steady window, epoch seconds [start, end)
     end: int
-    core: str  # the workload core, for cpu_workload_core
+    cores: tuple[str, ...]  # the workload's cores: cpu_workload_core sums their series
     interface: str | None = None  # the workload's interface, for throughput
 
 
-def series_path(ref: RunRef, kpi: Kpi) -> str | None:
-    series = kpi.series(ref.prefix, ref.run_id, ref.host, ref.core, ref.interface)
-    return series.format() if series is not None else None
+def series_paths(ref: RunRef, kpi: Kpi) -> tuple[str, ...]:
+    """The series one KPI of one run reads: one per workload core for a per-core KPI (their sum
+    is the KPI), else one; () when the run lacks what the path needs."""
+    cores = ref.cores if "{core}" in kpi.metric else ref.cores[:1]
+    paths = (kpi.series(ref.prefix, ref.run_id, ref.host, c, ref.interface) for c in cores)
+    return tuple(p.format() for p in paths if p is not None)
 
 
 def fetch_run(
     client: GraphiteClient, ref: RunRef, kpis: Sequence[Kpi], required: bool = True
 ) -> pd.DataFrame:
-    """Columns: run_id, kpi, time, value (value in the KPI's unit; NaN where missing)."""
-    targets = [series_path(ref, k) for k in kpis]
-    wanted = [t for t in targets if t is not None]
-    found = {s.target: s for s in client.render(wanted, ref.start, ref.end - 1)} if wanted else {}
+    """Columns: run_id, kpi, time, value (value in the KPI's unit; NaN where missing, or where
+    one of a summed KPI's series is)."""
+    targets = [series_paths(ref, k) for k in kpis]
+    wanted = [t for paths in targets for t in paths]
+    # Graphite's "from" is exclusive (whisper starts at the step after it), "until" inclusive:
+    # from start - 1 is the window's first second, which a render from start leaves out
+    got = client.render(wanted, ref.start - 1, ref.end - 1) if wanted else []
+    found = {s.target: s for s in got}
     rows: list[tuple[str, str, int, float]] = []
-    for kpi, target in zip(kpis, targets, strict=True):
-        series = found.get(target) if target is not None else None
-        if series is None or not series.values():
+    for kpi, paths in zip(kpis, targets, strict=True):
+        series = [found.get(t) for t in paths]
+        missing = [t for t, s in zip(paths, series, strict=True) if s is None or not s.values()]
+        if not paths or missing:
             if required:
-                where = target or f"{kpi.name} (the run's manifest lacks what its path needs)"
+                where = ", ".join(missing) or (
+                    f"{kpi.name} (the run's manifest lacks what its path needs)"
+                )
                 raise SeriesMissing(f"{where}: no data in Graphite for run {ref.run_id}")
             continue
-        values = dict(series.points)
+        values = [dict(s.points) for s in series if s is not None]
         for t in range(ref.start, ref.end):
-            v = values.get(t)
-            rows.append((ref.run_id, kpi.name, t, float("nan") if v is None else v * kpi.scale))
+            got = [v.get(t) for v in values]
+            total = None if any(v is None for v in got) else sum(v for v in got if v is not None)
+            rows.append(
+                (ref.run_id, kpi.name, t, float("nan") if total is None else total * kpi.scale)
+            )
     return pd.DataFrame(rows, columns=["run_id", "kpi", "time", "value"])
 
 

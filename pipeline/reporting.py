@@ -73,7 +73,11 @@ def host_settings(lab: LabFacts | None) -> list[str]:
     if lab is None:
         return []
     mine = set(lab.set_by_lab)
-    lines = []
+    lines = [
+        f"{role}:cores = {cpus} (pinned by the lab)"
+        for role, cpus in (("workload", lab.workload_cpus), ("load", lab.load_cpus))
+        if cpus
+    ]
     for key, value in lab.sysctls:
         if key.split(":", 1)[-1].startswith(("net.", "vm.", "kernel.")):
             whose = "set by the lab" if key in mine else "the host's own"
@@ -159,7 +163,9 @@ def build(a: Analysis, client: GraphiteClient, root: Path, alerts: Sequence[str]
         "noise floor tonight": noise_floor(a),
         "conntrack table full or dropping": conntrack_words(a.overheads, a.full_s),
         "requests the agent failed (CPU and memory not like-for-like)": unlike_words(a.overheads),
-        "host settings (sysctls read back)": host_settings(manifest.lab if manifest else None),
+        "host settings (cores, sysctls read back)": host_settings(
+            manifest.lab if manifest else None
+        ),
     }
     if a.target_ci:
         lists["too noisy tonight"] = [s.describe() for s in a.too_noisy()]

@@ -15,6 +15,7 @@ from collectors.carbon import unreachable
 from collectors.collect import default_host
 from contracts.addresses import RenderUrl
 from contracts.calibration import Group
+from contracts.cpus import expand
 from contracts.errors import RunInvalid, ServiceUnavailable, UsageError
 from contracts.kpis import BY_NAME
 from contracts.labels import label
@@ -41,9 +42,10 @@ NOISE_KPIS = tuple(BY_NAME[k] for k in ("softirq_all", "mem_conntrack", "through
 
 
 def cores() -> tuple[str, str]:
-    """(the workload core, the first load core): the lab's split, for the KPI paths."""
+    """(the workload's first core, the first load core): the lab's split, for the KPI
+    paths."""
     w_core, l_cores = split_cpus(os.cpu_count() or 1)
-    return w_core, l_cores.split("-")[0].split(",")[0]
+    return str(expand(w_core)[0]), str(expand(l_cores)[0])
 
 
 def calibrate(
@@ -69,7 +71,7 @@ def calibrate(
     graphite = GraphiteTarget(RenderUrl.parse(stack.render_url), stack.carbon, DEFAULT_PREFIX)
     hooks = Recorder(graphite, NAME, NAME, stack.state_dir, ("nginx", "tare-ballast"))
     host = default_host()
-    w_core = cores()[0]
+    w_cores = tuple(str(c) for c in expand(split_cpus(os.cpu_count() or 1)[0]))
     record_dir = stack.state_dir / "lab" / "records"
     tech = design.techniques
 
@@ -104,7 +106,7 @@ def calibrate(
             file=stream,
             flush=True,
         )
-        return _data(client, run_id, group, outcome, host, w_core)
+        return _data(client, run_id, group, outcome, host, w_cores)
 
     with LabLock("calibrate", NAME, stack.state_dir):
         refused = out_of_reach(
@@ -130,14 +132,14 @@ def _data(
     group: Group,
     outcome: RunOutcome,
     host: str,
-    core: str,
+    cores: tuple[str, ...],
 ) -> RunData:
     data = RunData(run_id, group, outcome.status, outcome.reason)
     if outcome.status is RunState.DONE and outcome.steady is not None:
         start, end = math.ceil(outcome.steady[0]), math.floor(outcome.steady[1])
         lab = outcome.facts.lab
         interface = lab.workload_interface if lab else None
-        ref = RunRef(run_id, host, DEFAULT_PREFIX, start, end, core, interface)
+        ref = RunRef(run_id, host, DEFAULT_PREFIX, start, end, cores, interface)
         data.values = fetch_values(client, ref, NOISE_KPIS)
         data.ref = ref
     if outcome.facts.probe is not None:

@@ -147,6 +147,10 @@ class WorkloadSection(_Model):
     # the nginx tare configures writes an access log like a packaged one (a line a request):
     # what log-reading agents read and a cost a real server pays; false turns it off
     access_log: bool = True
+    # the cores the workload gets in a lab on this machine (pinned, nginx's workers one per
+    # core, its CPU KPI summed over them); unset: all but the load's (half the machine's, at
+    # least one). A workload host over SSH uses its own cores, all of them
+    cpus: Annotated[int, Field(ge=1, le=4096)] | None = None
 
 
 class AgentSection(_Model):
@@ -374,6 +378,14 @@ def hosts_problems(spec: CampaignFile) -> list[Problem]:
         )
     if not h.workload.remote:
         return problems
+    if spec.workload.cpus is not None:
+        problems.append(
+            Problem(
+                "workload.cpus",
+                "a workload host over SSH uses all its cores; the cores are chosen only in a lab "
+                "on this machine",
+            )
+        )
     if spec.collect.collector == "collectd" or spec.collect.compare_prefix is not None:
         problems.append(
             Problem(

@@ -30,7 +30,7 @@ from collectors.collect import (
 from collectors.results import capacity_points, load_points
 from collectors.sampler import ProcMatch, Targets
 from collectors.sender import CarbonSender, Delivery, deliver
-from contracts.errors import RunInvalid, ServiceUnavailable, UsageError
+from contracts.errors import BadInput, RunInvalid, ServiceUnavailable, UsageError
 from contracts.events import RunEvent, SteadyEnd
 from contracts.labels import label
 from contracts.load import PROFILE_FACTOR, Profile
@@ -42,7 +42,7 @@ from harness.agent import AgentCommands
 from harness.campaign import CampaignSummary, run_campaign, start_or_resume
 from harness.facts import host_facts
 from harness.hostlab import RemoteWorkload, hosts_lab
-from harness.lab import Lab, Sysctls, loopback_lab, namespace_lab
+from harness.lab import Lab, LabError, Sysctls, loopback_lab, namespace_lab, split_cpus
 from harness.ledger import Ledger
 from harness.lock import LabLock
 from harness.matrix import Design, PlannedRun
@@ -294,6 +294,11 @@ def preflight(campaign: Campaign, local_workload: bool = True, local_load: bool 
     """The load tool and the workload's program where they run here, and carbon answering."""
     spec = campaign.spec
     workload = spec.workload.command[0] if local_workload else None
+    if local_workload:
+        try:
+            split_cpus(os.cpu_count() or 1, spec.workload.cpus)
+        except LabError as exc:
+            raise BadInput(f"{campaign.path}: {exc}") from None
     if local_load:
         check_tools(spec.load.tool, workload, f"{campaign.path}: workload.command")
     carbon = campaign.graphite.carbon
@@ -473,8 +478,9 @@ def run(
                         spec.workload.port,
                         sysctls=sysctls,
                         clients=spec.lab.clients,
+                        workload_cpus=spec.workload.cpus,
                     )
-                return loopback_lab(lab_id, record_dir)
+                return loopback_lab(lab_id, record_dir, spec.workload.cpus)
 
             if spec.load.check_rates:
                 check_rates(campaign, p.runs, make_lab, state_dir, stream)
@@ -591,6 +597,7 @@ def capacity(
             campaign.spec.workload.port,
             sysctls=sysctls,
             clients=campaign.spec.lab.clients,
+            workload_cpus=campaign.spec.workload.cpus,
         )
 
     with LabLock("capacity", campaign.name, state_dir):

@@ -66,6 +66,7 @@ def campaign(
     # suspect when their 500/s generators lagged beside their neighbours, 2026-12-07); the
     # product's 254 in the shared night and the overflow test
     clients: int = 1,
+    workload_cpus: int | None = None,  # [workload] cpus; unset: the product's default
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
@@ -82,6 +83,7 @@ carbon = "{stack.carbon_host}:{stack.carbon_port}"
 command = {workload}
 port = 8080
 ready_timeout_s = {ready_timeout}
+{f"cpus = {workload_cpus}" if workload_cpus is not None else ""}
 [agent]
 name = "refagent"
 process = "tare-refagent"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import socket
 import struct
@@ -10,6 +11,8 @@ import uuid
 
 import graphyte
 
+from contracts.kpis import BY_NAME
+from pipeline.fetch import RunRef, fetch_run, series_paths
 from pipeline.graphite import GraphiteClient, Series
 from tests.conftest import Stack
 from tests.poll import wait_for
@@ -86,3 +89,30 @@ def test_one_value_per_second_survives(graphite_stack: Stack) -> None:
         return values if len(values) == 5 else None
 
     assert wait_for(five, what="five points") == [(ts - 4 + i, float(i)) for i in range(5)]
+
+
+def test_a_workload_of_two_cores_reads_as_the_sum_of_their_series(graphite_stack: Stack) -> None:
+    """``cpu_workload_core`` of a workload pinned to cores 2-3 is their two series added up,
+    second by second; a second one core lacks is missing, never half a figure."""
+    run_id = f"cores{_uid()}"
+    ts = int(time.time()) - 5
+    kpi = BY_NAME["cpu_workload_core"]
+    ref = RunRef(run_id, "h", "tare", ts, ts + 3, ("2", "3"), None)
+    paths = series_paths(ref, kpi)
+    assert paths == tuple(f"tare.runs.{run_id}.h.tare.cpu_{c}.busy_pct" for c in ("2", "3"))
+    sender = graphyte.Sender(graphite_stack.carbon_host, port=graphite_stack.carbon_port)
+    for t, (two, three) in enumerate([(10.0, 30.0), (20.0, 5.0), (40.0, None)]):
+        sender.send(paths[0], two, timestamp=ts + t)
+        if three is not None:
+            sender.send(paths[1], three, timestamp=ts + t)
+    client = GraphiteClient(graphite_stack.render_url)
+
+    def all_in() -> dict[str, list[float]] | None:
+        got = fetch_run(client, ref, [kpi], required=False)
+        done = len(got) == 3 and got["value"].notna().sum() == 2
+        return {"time": got["time"].tolist(), "value": got["value"].tolist()} if done else None
+
+    frame = wait_for(all_in, what="the two cores' series")
+    assert frame["time"] == [ts, ts + 1, ts + 2]  # the window's first second included
+    assert frame["value"][:2] == [40.0, 25.0]
+    assert math.isnan(frame["value"][2])

@@ -171,6 +171,20 @@ def test_missing_load_tool_and_busy_lab(graphite_stack: Stack, tmp_path: Path) -
     assert f"the lab is in use by pid {os.getpid()} (tare run, campaign other" in res.err
 
 
+def test_a_workload_that_leaves_the_load_no_core_is_refused_before_any_run(
+    graphite_stack: Stack, tmp_path: Path
+) -> None:
+    ncpu = os.cpu_count() or 1
+    conf = campaign(tmp_path, graphite_stack, name="allcores", workload_cpus=ncpu)
+    res = run_tare("run", str(conf), "--state-dir", str(tmp_path / "s"))
+    assert res.code == 3, res.err
+    assert res.err.strip().splitlines() == [
+        f"tare: {conf}: workload.cpus = {ncpu}: this machine has {ncpu} core(s) and the load "
+        "needs one of its own"
+    ]
+    assert runs(tmp_path / "s") == []
+
+
 def test_lab_down_cleans_up_after_a_crash(tmp_path: Path) -> None:
     from harness.lab import namespace_lab
 
@@ -352,7 +366,7 @@ def same_seconds_and_means(client: GraphiteClient, row: dict[str, Any]) -> None:
     assert 1 < m["collection"][0]["rss_mb"] < 200
     start, end = math.ceil(row["steady_start"]), math.floor(row["steady_end"])
     host = label(m["campaign"]["host"]["host"])
-    core = LabFacts.from_json(m["lab"]).workload_core
+    cores = LabFacts.from_json(m["lab"]).workload_cores
     levels = tuple((k, v) for k, v in dict(m["levels"]).items())
     kpis = [
         k
@@ -362,7 +376,7 @@ def same_seconds_and_means(client: GraphiteClient, row: dict[str, Any]) -> None:
     frames = {
         prefix: fetch_run(
             client,
-            RunRef(row["run_id"], host, prefix, start, end, core, m["lab"]["workload_interface"]),
+            RunRef(row["run_id"], host, prefix, start, end, cores, m["lab"]["workload_interface"]),
             kpis,
         )
         for prefix in ("tare", "tarecmp")
@@ -639,7 +653,13 @@ def test_every_run_is_probed_before_its_agent_and_cpu_adjusted_by_it(
     any agent step), its CPU KPIs recorded in the manifest; the analysis adjusts the CPU KPIs
     by them (ANCOVA) and says how much that narrowed each interval."""
     conf = campaign(
-        tmp_path, graphite_stack, name="probed", modes='["idle"]', repeats=3, covariate=True
+        tmp_path,
+        graphite_stack,
+        name="probed",
+        modes='["idle"]',
+        repeats=3,
+        covariate=True,
+        workload_cpus=1,  # what this 2-core machine allows: the key's path end to end
     )
     state = tmp_path / "s"
     res = run_tare("run", str(conf), "--state-dir", str(state), timeout=600)
@@ -652,6 +672,10 @@ def test_every_run_is_probed_before_its_agent_and_cpu_adjusted_by_it(
         values = probe["values"]
         assert {"cpu_cgroup", "cpu_workload_core", "cpu_all", "spin_ms"} <= set(values)
         assert 0 < values["cpu_cgroup"] < 100 and values["spin_ms"] > 0
+        lab = row["manifest"]["lab"]  # type: ignore[index]
+        assert (lab["workload_cpus"], lab["load_cpus"]) == ("1", "0")
+        nginx_conf = state / "lab" / "runs" / str(row["run_id"]) / "nginx" / "nginx.conf"
+        assert "worker_processes 1;" in nginx_conf.read_text()  # one worker per workload core
     res = run_tare("analyze", "--latest", "--json", "--no-write-back", "--state-dir", str(state))
     assert res.code == 0, res.err
     found = {o["kpi"]: o for o in json.loads(res.out)["overheads"]}

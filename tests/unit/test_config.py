@@ -136,6 +136,10 @@ def test_nightly_is_the_published_matrix() -> None:
             "c.toml: lab.clients: must be <= 254",
         ),
         (
+            replace("[workload]\n", "[workload]\ncpus = 0\n"),
+            "c.toml: workload.cpus: must be >= 1",
+        ),
+        (
             replace("duration_s = 14", "duration_s = 4"),
             "c.toml: load.duration_s: leaves 0 s of steady window after warmup_s + cooldown_s; "
             "a run needs at least 10 s",

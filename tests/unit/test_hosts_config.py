@@ -80,6 +80,15 @@ def test_bad_hosts_name_the_key(extra: str, expected: str) -> None:
     assert any(line.startswith(expected) for line in lines), lines
 
 
+def test_the_cores_of_a_workload_host_over_ssh_are_not_chosen() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_campaign(GOOD.replace("[workload]\n", "[workload]\ncpus = 2\n") + REMOTE, "c.toml")
+    assert info.value.lines() == [
+        "c.toml: workload.cpus: a workload host over SSH uses all its cores; the cores are "
+        "chosen only in a lab on this machine"
+    ]
+
+
 def test_the_remote_collector_is_tares_own_pushing_to_carbon_itself() -> None:
     argv = collect_argv(
         "/opt/tare/bin/tare", "quickstart", "r1", "10.0.1.1:2003", "tare", "vm",

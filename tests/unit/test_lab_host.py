@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness import nginx
-from harness.lab import Host, Lab, clients_ruleset, split_cpus
+from harness.lab import Host, Lab, LabError, clients_ruleset, split_cpus
 
 
 def test_namespace_host_joins_cgroup_then_namespace_then_cores() -> None:
@@ -46,9 +48,23 @@ def test_loopback_host_is_just_pinned() -> None:
 
 
 def test_split_cpus() -> None:
+    """The workload the last cores (by default all but the load's half), the load the rest."""
     assert split_cpus(2) == ("1", "0")
-    assert split_cpus(8) == ("7", "0-6")
+    assert split_cpus(8) == ("4-7", "0-3")
+    assert split_cpus(3) == ("1-2", "0")
     assert split_cpus(1) == ("0", "0")
+    assert split_cpus(8, 1) == ("7", "0-6")
+    assert split_cpus(8, 6) == ("2-7", "0-1")
+    assert split_cpus(2, 1) == ("1", "0")
+    assert split_cpus(1, 1) == ("0", "0")  # one core: both share it, as without the setting
+
+
+def test_a_workload_that_leaves_the_load_no_core_is_refused() -> None:
+    with pytest.raises(LabError) as err:
+        split_cpus(2, 2)
+    assert str(err.value) == (
+        "workload.cpus = 2: this machine has 2 core(s) and the load needs one of its own"
+    )
 
 
 def test_nginx_config(tmp_path: Path) -> None:
@@ -60,6 +76,9 @@ def test_nginx_config(tmp_path: Path) -> None:
     assert f"access_log {tmp_path}/access.log combined;" in text  # a packaged nginx's default
     assert (tmp_path / "tmp").is_dir()
     assert "access_log off;" in nginx.write(tmp_path, 8080, access_log=False).read_text()
+    # one worker per workload core; unpinned, nginx's own count
+    assert "worker_processes auto;" in text
+    assert "worker_processes 3;" in nginx.write(tmp_path, 8080, workers=3).read_text()
 
 
 def test_the_load_comes_from_many_client_addresses_in_turn() -> None:

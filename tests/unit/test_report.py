@@ -139,9 +139,13 @@ def test_the_report_lists_each_hosts_settings_and_whose_they_are() -> None:
             ("workload:rps_cpus", "2"),
             ("load:net.ipv4.tcp_tw_reuse", "1"),
         ),
+        workload_cpus="1",
+        load_cpus="0",
         set_by_lab=("workload:net.core.somaxconn", "load:net.ipv4.tcp_tw_reuse"),
     )
     assert host_settings(lab) == [
+        "workload:cores = 1 (pinned by the lab)",
+        "load:cores = 0 (pinned by the lab)",
         "workload:net.netfilter.nf_conntrack_tcp_timeout_time_wait = 120 (the host's own)",
         "workload:net.core.somaxconn = 8192 (set by the lab)",
         "load:net.ipv4.tcp_tw_reuse = 1 (set by the lab)",

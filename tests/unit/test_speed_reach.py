@@ -26,12 +26,15 @@ def test_probe_values_are_the_run_kpis_over_the_probe_scaled_to_the_planned_load
     a = CpuReading(10.0, 1_000_000_000, {"cpu0": 0, "cpu1": 0})
     # 4 s later: core 1 idle for 3 of them, core 0 for 1; the cgroup used 0.8 s of CPU
     b = CpuReading(14.0, 1_800_000_000, {"cpu0": 1 * HZ, "cpu1": 3 * HZ})
-    got = values(a, b, "1", 1.0)
+    got = values(a, b, ("1",), 1.0)
     assert got == {"cpu_all": 100.0, "cpu_workload_core": 25.0, "cpu_cgroup": 20.0}
     # 10 % of the probe's requests failed: its CPU stands for 90 % of the planned load
-    assert values(a, b, "1", 1 / 0.9)["cpu_cgroup"] == pytest.approx(22.2222, abs=1e-3)
-    assert "cpu_cgroup" not in values(CpuReading(10.0, None, a.idle), b, "1", 1.0)
-    assert values(a, a, "1", 1.0) == {}  # no time passed: no figure
+    assert values(a, b, ("1",), 1 / 0.9)["cpu_cgroup"] == pytest.approx(22.2222, abs=1e-3)
+    assert "cpu_cgroup" not in values(CpuReading(10.0, None, a.idle), b, ("1",), 1.0)
+    assert values(a, a, ("1",), 1.0) == {}  # no time passed: no figure
+    # a workload of two cores: its KPI is their sum; unpinned (no cores), none
+    assert values(a, b, ("0", "1"), 1.0)["cpu_workload_core"] == 100.0
+    assert "cpu_workload_core" not in values(a, b, (), 1.0)
 
 
 def test_probe_round_trips_through_the_manifest() -> None:
