@@ -52,8 +52,8 @@ def fetch_run(
     wanted = [t for paths in targets for t in paths]
     # Graphite's "from" is exclusive (whisper starts at the step after it), "until" inclusive:
     # from start - 1 is the window's first second, which a render from start leaves out
-    got = client.render(wanted, ref.start - 1, ref.end - 1) if wanted else []
-    found = {s.target: s for s in got}
+    rendered = client.render(wanted, ref.start - 1, ref.end - 1) if wanted else []
+    found = {s.target: s for s in rendered}
     rows: list[tuple[str, str, int, float]] = []
     for kpi, paths in zip(kpis, targets, strict=True):
         series = [found.get(t) for t in paths]
@@ -67,8 +67,8 @@ def fetch_run(
             continue
         values = [dict(s.points) for s in series if s is not None]
         for t in range(ref.start, ref.end):
-            got = [v.get(t) for v in values]
-            total = None if any(v is None for v in got) else sum(v for v in got if v is not None)
+            at_t = [v.get(t) for v in values]
+            total = None if any(v is None for v in at_t) else sum(v for v in at_t if v is not None)
             rows.append(
                 (ref.run_id, kpi.name, t, float("nan") if total is None else total * kpi.scale)
             )
