@@ -288,6 +288,7 @@ class HealthMetric(StrEnum):
     INVALID = "runs_invalid"
     DISTURBED = "runs_disturbed"
     FAILED = "runs_failed"
+    SKIPPED = "runs_skipped"  # not tried: their mode's agent failed the same step twice
     RERUN = "attempts_rerun"  # disturbed attempts left out and run again
     ACHIEVED_MIN = "achieved_ratio_min"  # achieved / target rate, the worst run
     ACHIEVED_MEAN = "achieved_ratio_mean"

@@ -13,6 +13,8 @@ class RunState(StrEnum):
     FAILED = "failed"  # the lab, the workload or the agent failed
     DISTURBED = "disturbed"  # something outside the lab took its CPU: left out (re-run first)
     INTERRUPTED = "interrupted"  # stopped by a signal; --resume runs it again
+    # not run: its mode's agent failed the same step in the runs before (a night fails fast)
+    SKIPPED = "skipped"
 
     @property
     def finished(self) -> bool:
@@ -21,11 +23,11 @@ class RunState(StrEnum):
     @property
     def not_valid(self) -> bool:
         """Finished without being a data point."""
-        return self in (RunState.INVALID, RunState.FAILED, RunState.DISTURBED)
+        return self in (RunState.INVALID, RunState.FAILED, RunState.DISTURBED, RunState.SKIPPED)
 
 
 FINISHED: frozenset[RunState] = frozenset(
-    {RunState.DONE, RunState.INVALID, RunState.FAILED, RunState.DISTURBED}
+    {RunState.DONE, RunState.INVALID, RunState.FAILED, RunState.DISTURBED, RunState.SKIPPED}
 )
 
 

@@ -13,7 +13,13 @@ from dashboards.graphite import DATASOURCE
 UID = "tare-lab-health"
 CALIB = f"$prefix.{LAB}.{CALIBRATION}.*.*.$kpi"  # host, rate_R, kpi
 NIGHT = f"$prefix.{LAB}.{HEALTH}.$platform.$campaign"
-LEFT_OUT = (HealthMetric.INVALID, HealthMetric.DISTURBED, HealthMetric.FAILED, HealthMetric.RERUN)
+LEFT_OUT = (
+    HealthMetric.INVALID,
+    HealthMetric.DISTURBED,
+    HealthMetric.FAILED,
+    HealthMetric.SKIPPED,
+    HealthMetric.RERUN,
+)
 
 
 def _glob(*names: str) -> str:

@@ -44,6 +44,35 @@ class CampaignSummary:
         return {k: v for k, v in self.outcomes.items() if v.status is not RunState.DONE}
 
 
+@dataclass
+class FailFast:
+    """A mode whose agent failed the same step in ``limit`` of its runs in a row is not tried
+    again this night: its remaining runs are skipped, naming the step and the agent's words;
+    the other modes go on."""
+
+    limit: int = 2
+    streaks: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # step, runs, why
+
+    def record(self, mode: str, outcome: RunOutcome) -> None:
+        step = outcome.agent_step if outcome.status is RunState.FAILED else None
+        if mode == BASELINE:
+            return
+        if step is None:
+            self.streaks.pop(mode, None)
+            return
+        before = self.streaks.get(mode)
+        runs = before[1] + 1 if before is not None and before[0] == step else 1
+        self.streaks[mode] = (step, runs, outcome.reason or "")
+
+    def skip(self, mode: str) -> str | None:
+        """Why a run of ``mode`` is not tried, or None."""
+        got = self.streaks.get(mode)
+        if got is None or got[1] < self.limit:
+            return None
+        step, runs, why = got
+        return f"the agent's {step} step failed in {runs} runs of {mode} in a row: {why}"
+
+
 def run_id_for(cid: str, run: PlannedRun) -> str:
     return label(f"{cid}-{run.seq:03d}-{run.cell.mode}-{run.cell.rate}-r{run.repeat}")
 
@@ -133,12 +162,22 @@ def run_campaign(
     rows = ledger.runs(cid)
     summary = CampaignSummary(cid, skipped=sum(1 for r in rows if r.status.finished))
     seen_ready = any(r.status is RunState.DONE for r in rows)
+    fail_fast = FailFast()
     while True:
         for row in [r for r in rows if not r.status.finished]:
             run = planned[row.seq]
+            why = fail_fast.skip(run.cell.mode)
+            if why is not None:
+                what = f"{run.cell.mode} {cfg.profiles.describe(dict(run.cell.levels))}"
+                summary.outcomes[row.run_id] = _skip_one(
+                    ledger, info, row, run, progress, f"{what} r{run.repeat}", why
+                )
+                summary.ran += 1
+                continue
             outcome, earlier = _run_one(
                 ledger, info, row, run, cfg, make_lab, hooks, progress, reruns_disturbed
             )
+            fail_fast.record(run.cell.mode, outcome)
             summary.ran += 1
             summary.reran += len(earlier)
             summary.outcomes[row.run_id] = outcome
@@ -167,6 +206,35 @@ def run_campaign(
     return summary
 
 
+def _manifest(info: CampaignInfo, row: RunRecord, run: PlannedRun) -> RunManifest:
+    return RunManifest(
+        info,
+        row.run_id,
+        row.seq,
+        levels_of(dict(run.cell.levels)),
+        run.repeat,
+        tuple(levels_of(dict(c.levels)) for c in run.baseline_of),
+    )
+
+
+def _skip_one(
+    ledger: Ledger,
+    info: CampaignInfo,
+    row: RunRecord,
+    run: PlannedRun,
+    progress: Progress,
+    what: str,
+    why: str,
+) -> RunOutcome:
+    """A run not tried (``FailFast``): recorded as skipped with the reason."""
+    manifest = _manifest(info, row, run)
+    ledger.start_run(row.run_id, manifest)
+    progress.start(row.seq, what)
+    ledger.finish_run(row.run_id, RunState.SKIPPED, why, manifest, None, None)
+    progress.finish(f"{RunState.SKIPPED}: {why}")
+    return RunOutcome(RunState.SKIPPED, why)
+
+
 def _run_one(
     ledger: Ledger,
     info: CampaignInfo,
@@ -179,14 +247,7 @@ def _run_one(
     reruns_disturbed: int,
 ) -> tuple[RunOutcome, list[str]]:
     """One run, recorded before and after: its outcome and the disturbed attempts left out."""
-    manifest = RunManifest(
-        info,
-        row.run_id,
-        row.seq,
-        levels_of(dict(run.cell.levels)),
-        run.repeat,
-        tuple(levels_of(dict(c.levels)) for c in run.baseline_of),
-    )
+    manifest = _manifest(info, row, run)
     ledger.start_run(row.run_id, manifest)
     load = cfg.profiles.describe(dict(run.cell.levels))
     progress.start(row.seq, f"{run.cell.mode} {load} r{run.repeat}")

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -42,6 +43,7 @@ SUBNET = "169.254.213"  # link-local /30 between the two namespaces: nothing rou
 CLIENT_NET = "169.254.214"
 MAX_CLIENTS = 254
 LAB_IF = "tare0"  # the veth end's name inside each namespace
+AGENT_DIR_ROOT = "/run/tare/agent"
 
 
 class LabError(HarnessError):
@@ -195,6 +197,16 @@ class Lab:
     @property
     def record(self) -> Path:
         return self.record_dir / f"{self.lab_id}.json"
+
+    @property
+    def agent_dir(self) -> str:
+        """The agent's private folder on the workload host (``{agent_dir}``): short enough for
+        a unix socket under it (sun_path holds 107 bytes; this is 24), made before the agent's
+        first step, removed with the lab. A loopback lab, which may run without root, keeps it
+        under /tmp (23 bytes)."""
+        if self.kind == "loopback":
+            return f"/tmp/tare-agent-{self.lab_id}"
+        return f"{AGENT_DIR_ROOT}/{self.lab_id}"
 
 
 def _run(argv: Sequence[str], what: str) -> str:
@@ -492,6 +504,11 @@ def teardown_record(record: Path) -> list[str]:
                     time.sleep(0.05)
     if data.get("kind") == "hosts":
         done += teardown_remote(data)
+    else:
+        private = Path(AGENT_DIR_ROOT) / record.stem
+        if private.exists():
+            shutil.rmtree(private, ignore_errors=True)
+            done.append(f"agent folder {private}")
     record.unlink(missing_ok=True)
     return done
 

@@ -75,6 +75,27 @@ class RunnerConfig:
     # contender run they are the agent's measured cost (``error_pct``), whatever their share
     max_error_pct: float = 0.5
     probe_s: int = 0  # the machine-speed probe before any agent step (``harness.speed``); 0: none
+    campaign_dir: Path | None = None  # the campaign file's folder ({campaign_dir})
+
+
+def run_values(
+    lab: Lab, cfg: RunnerConfig, levels: dict[str, Any], run_id: str, lab_dir: Path
+) -> dict[str, Any]:
+    """What the placeholders of the campaign's commands name, and the agent's ``TARE_*``."""
+    return {
+        **levels,
+        "run_id": run_id,
+        "state_dir": cfg.state_dir,
+        "lab_dir": lab_dir,
+        "agent_dir": lab.agent_dir,
+        "campaign_dir": cfg.campaign_dir or "",
+        "netns": lab.workload.netns or "",
+        "interface": lab.workload.interface or "",
+        "workload_addr": lab.workload.address,
+        "load_addr": lab.load.address,
+        "load_net": lab.load_net,
+        "port": cfg.port,
+    }
 
 
 @dataclass
@@ -102,6 +123,7 @@ class RunOutcome:
     facts: RunFacts = field(default_factory=RunFacts)
     retransmits: int | None = None
     offered: float | None = None  # new connections/s the load host opened (its own count)
+    agent_step: str | None = None  # the agent step that failed the run, if one did
 
     @property
     def server_accept_rate(self) -> float | None:
@@ -357,16 +379,7 @@ def session(
             tuple(lab.gives_up),
             tuple(lab.set_by_lab),
         )
-        values: dict[str, Any] = {
-            **levels,
-            "run_id": run_id,
-            "state_dir": cfg.state_dir,
-            "lab_dir": lab_dir,
-            "workload_addr": lab.workload.address,
-            "load_addr": lab.load.address,
-            "load_net": lab.load_net,
-            "port": cfg.port,
-        }
+        values = run_values(lab, cfg, levels, run_id, lab_dir)
         profile = Profile.of(levels)
         nginx.write(
             lab_dir / "nginx",
@@ -402,6 +415,11 @@ def session(
         if cfg.probe_s > 0:
             _probe(lab, cfg, levels, lab_dir, facts)
         if levels["mode"] != BASELINE:
+            made = lab.workload.run(
+                ["mkdir", "-p", "-m", "0700", lab.agent_dir], 30, in_cgroup=False
+            )
+            if made.returncode != 0:
+                raise LabError(f"the agent's folder {lab.agent_dir}: {made.stderr.strip()}")
             agent = Agent(lab.workload, cfg.agent, values)
             facts.agent_version = agent.version()
             agent.bring_up(str(levels["mode"]))
@@ -411,6 +429,8 @@ def session(
             problems = agent.tear_down()
             if problems:
                 facts.teardown_problems = tuple(problems)
+            with contextlib.suppress(LabError, OSError, subprocess.TimeoutExpired):
+                agent.host.run(["rm", "-rf", str(agent.values["agent_dir"])], 30, in_cgroup=False)
         if server is not None:
             stop(server)
         # the access log is the agents' input, not a record: at 10K/s it is 27 MB a run
@@ -515,8 +535,11 @@ def execute_run(
                 if not ok:
                     outcome.status = RunState.FAILED
                     outcome.reason = f"agent unhealthy after the load: {words}"
+                    outcome.agent_step = "health"
             return outcome
-    except (NotReady, AgentFailed, LabError, loadmod.LoadToolError, OSError) as exc:
+    except AgentFailed as exc:
+        return RunOutcome(RunState.FAILED, str(exc), facts=facts, agent_step=exc.step)
+    except (NotReady, LabError, loadmod.LoadToolError, OSError) as exc:
         return RunOutcome(RunState.FAILED, str(exc), facts=facts)
 
 

@@ -11,7 +11,7 @@ was not is in ``docs/windows.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.lab import Host
@@ -104,9 +104,3 @@ class WindowsProfile:
     def stop_process(self, name: str) -> list[str]:
         """Stop every process of that name (the workload at the end of a run)."""
         return ["taskkill.exe", "/F", "/T", "/IM", name]
-
-
-def agent_env(values: Mapping[str, object]) -> dict[str, str]:
-    """The run's values as environment variables for the agent's commands (``TARE_RUN_ID``,
-    ``TARE_MODE``, ...): PowerShell scripts read ``$env:`` rather than parse arguments."""
-    return {f"TARE_{k.upper()}": str(v) for k, v in sorted(values.items()) if k.isidentifier()}

@@ -60,6 +60,16 @@ class Analysis:
     def done(self) -> list[RunRecord]:
         return usable(self.runs)
 
+    def no_result(self) -> list[tuple[Levels, list[RunRecord]]]:
+        """The cells with runs finished and none of them valid (their runs failed, were
+        invalid or skipped): each with those runs, in the order they ran."""
+        cells: dict[Levels, list[RunRecord]] = {}
+        for r in sorted(self.runs, key=lambda r: r.seq):
+            cells.setdefault(r.levels, []).append(r)
+        return [
+            (cell, rows) for cell, rows in cells.items() if all(r.status.not_valid for r in rows)
+        ]
+
     @property
     def target_ci(self) -> dict[str, float]:
         """An adaptive night's targets (from its runs' manifests); empty for a fixed design."""

@@ -18,6 +18,7 @@ COUNTED = {
     HealthMetric.INVALID: RunState.INVALID,
     HealthMetric.DISTURBED: RunState.DISTURBED,
     HealthMetric.FAILED: RunState.FAILED,
+    HealthMetric.SKIPPED: RunState.SKIPPED,
 }
 
 

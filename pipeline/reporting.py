@@ -26,6 +26,7 @@ from pipeline.campaign import Analysis, prefix_of, run_ref
 from pipeline.fetch import fetch_run
 from pipeline.graphite import GraphiteClient
 from pipeline.nightly import series_for
+from pipeline.tables import no_result_words
 
 RUN_KPI = "cpu_workload_core"
 TREND_DAYS = 90
@@ -159,6 +160,7 @@ def build(a: Analysis, client: GraphiteClient, root: Path, alerts: Sequence[str]
     }
     lists: dict[str, list[str]] = {
         "alerts": list(alerts),
+        "cells with no result": no_result_words(a),
         "runs left out or run again": left_out(a),
         "noise floor tonight": noise_floor(a),
         "conntrack table full or dropping": conntrack_words(a.overheads, a.full_s),

@@ -72,6 +72,18 @@ def cell_name(cell: tuple[tuple[str, Any], ...]) -> str:
     return cell_label(cell).replace("policy_size=", "policy=")
 
 
+def no_result_words(a: Analysis) -> list[str]:
+    """A cell with no valid run, in words: how its runs ended, and the last reason."""
+    out = []
+    for cell, rows in a.no_result():
+        ended: dict[str, int] = {}
+        for r in rows:
+            ended[r.status.value] = ended.get(r.status.value, 0) + 1
+        how = ", ".join(f"{n} {status}" for status, n in ended.items())
+        out.append(f"{cell_name(cell)}: {how} ({rows[-1].status}: {rows[-1].reason})")
+    return out
+
+
 def table(a: Analysis) -> list[str]:
     cells: dict[tuple[tuple[str, Any], ...], dict[str, Overhead]] = {}
     for o in a.overheads:
@@ -117,6 +129,7 @@ def table(a: Analysis) -> list[str]:
     lines += [f"covariate: {text}" for text in covariate_effect(a.overheads)]
     lines += [f"conntrack: {text}" for text in conntrack_words(a.overheads, a.full_s)]
     lines += [f"failed requests: {text}" for text in unlike_words(a.overheads)]
+    lines += [f"no result: {text}" for text in no_result_words(a)]
     not_inferred = [o for o in a.overheads if not o.inferred]
     if any("no variation" not in o.method for o in not_inferred):
         lines.append(
@@ -163,6 +176,10 @@ def to_json(a: Analysis) -> dict[str, Any]:
             {"run_id": r.run_id, "status": r.status.value, "reason": r.reason} for r in a.invalid
         ],
         "absent_series": a.absent,
+        "no_result": [
+            {"cell": dict(cell), "runs": {r.run_id: r.status.value for r in rows}}
+            for cell, rows in a.no_result()
+        ],
         "disturbed_attempts": sum(len(r.manifest.disturbed_attempts) for r in a.runs if r.manifest),
         "target_ci": a.target_ci,
         "too_noisy": [s.to_json() for s in a.too_noisy()],

@@ -157,7 +157,12 @@ def write_junit(path: Path, night: Any, platform: str, junit: Any, summary: Any)
         if s.code != 0
     ]
     cases += [
-        junit.Case(f"{platform}.{night.campaign}.runs", run_id, junit.Result.ERROR, "not valid")
+        junit.Case(
+            f"{platform}.{night.campaign}.runs",
+            run_id,
+            junit.Result.ERROR,
+            night.why_not_valid.get(run_id, "not valid"),
+        )
         for run_id in night.not_valid
     ]
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(night.started))

@@ -10,7 +10,7 @@ import math
 import os
 import re
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -40,7 +40,19 @@ FACTOR_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 BUILTIN_FACTORS = ("mode", "rate", PROFILE_FACTOR)
 # Placeholders the harness fills in argv lists besides the factor names.
 RUN_PLACEHOLDERS = frozenset(
-    {"run_id", "state_dir", "lab_dir", "workload_addr", "load_addr", "load_net", "port"}
+    {
+        "run_id",
+        "state_dir",
+        "lab_dir",
+        "agent_dir",
+        "campaign_dir",
+        "netns",
+        "interface",
+        "workload_addr",
+        "load_addr",
+        "load_net",
+        "port",
+    }
 )
 
 
@@ -153,6 +165,20 @@ class WorkloadSection(_Model):
     cpus: Annotated[int, Field(ge=1, le=4096)] | None = None
 
 
+StepSeconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+class AgentTimeoutsSection(_Model):
+    # seconds each agent step may take before it is failed as hung (health: each check)
+    install: StepSeconds = 120.0
+    set_mode: StepSeconds = 120.0
+    start: StepSeconds = 120.0
+    health: StepSeconds = 30.0
+    stop: StepSeconds = 60.0
+    uninstall: StepSeconds = 60.0
+    version: StepSeconds = 30.0
+
+
 class AgentSection(_Model):
     name: Name
     process: str
@@ -165,6 +191,7 @@ class AgentSection(_Model):
     health: Argv
     version: Argv | None = None
     health_timeout_s: Annotated[float, Field(gt=0, le=600)] = 20.0
+    timeouts: AgentTimeoutsSection = AgentTimeoutsSection()
 
 
 ProfileName = Literal["connections", "requests", "throughput"]
@@ -545,6 +572,16 @@ def profile_problems(spec: CampaignFile) -> list[Problem]:
             )
         )
     return problems
+
+
+def program(argv: Sequence[str], base: Path) -> tuple[str, ...]:
+    """argv with a relative program path (one with a slash, like ``agents/wrap.sh``) made
+    absolute against ``base``, the campaign file's folder; a bare name is looked up on PATH as
+    given, and a path built from placeholders is left to them."""
+    first = argv[0]
+    if "/" in first and not first.startswith("/") and "{" not in first:
+        first = os.path.normpath(base / first)
+    return (first, *argv[1:])
 
 
 def placeholders(argv: Iterable[str]) -> Iterator[str]:

@@ -57,6 +57,7 @@ class Night:
     cells: int = 0
     runs: int = 0
     not_valid: list[str] = field(default_factory=list)
+    why_not_valid: dict[str, str] = field(default_factory=dict)  # run id -> "status: reason"
     analysis: Any = None
     alerts: Any = None  # the alert cycle's outcome
     regressions: list[str] = field(default_factory=list)
@@ -160,6 +161,7 @@ def run_night(
         night.campaign_id = summary.campaign_id
         night.runs = summary.ran + summary.skipped
         night.not_valid = sorted(summary.bad)
+        night.why_not_valid = {k: f"{v.status}: {v.reason}" for k, v in summary.bad.items()}
         bad = [f"run {k}: {v.status}: {v.reason}" for k, v in sorted(summary.bad.items())]
         if summary.aborted or bad:
             why = f"aborted: {summary.aborted}" if summary.aborted else f"{len(bad)} not valid"

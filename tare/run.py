@@ -38,7 +38,7 @@ from contracts.manifest import CampaignInfo, CampaignRecord, GraphiteTarget, lev
 from contracts.paths import CapacityMetric
 from contracts.states import RunState
 from harness import matrix
-from harness.agent import AgentCommands
+from harness.agent import AgentCommands, StepTimeouts
 from harness.campaign import CampaignSummary, run_campaign, start_or_resume
 from harness.facts import host_facts
 from harness.hostlab import RemoteWorkload, hosts_lab
@@ -54,7 +54,7 @@ from harness.runner import RunnerConfig, RunOutcome
 from pipeline.adaptive import Expected, expected, targets
 from pipeline.graphite import GraphiteClient, GraphiteUnavailable
 from tare import __version__, hosts
-from tare.config import Campaign, placeholders
+from tare.config import Campaign, placeholders, program
 from tare.configfile import ConfigError
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,8 @@ def mid_second(steady: tuple[float, float]) -> int:
 def preflight(campaign: Campaign, local_workload: bool = True, local_load: bool = True) -> None:
     """The load tool and the workload's program where they run here, and carbon answering."""
     spec = campaign.spec
-    workload = spec.workload.command[0] if local_workload else None
+    here = campaign.path.parent.resolve()
+    workload = program(spec.workload.command, here)[0] if local_workload else None
     if local_workload:
         try:
             split_cpus(os.cpu_count() or 1, spec.workload.cpus)
@@ -359,21 +360,23 @@ def lab_sysctls(campaign: Campaign) -> Sysctls:
 def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
     spec = campaign.spec
     a = spec.agent
+    here = campaign.path.parent.resolve()
     return RunnerConfig(
-        workload_argv=tuple(spec.workload.command),
+        workload_argv=program(spec.workload.command, here),
         port=spec.workload.port,
         path=spec.workload.path,
         ready_timeout_s=spec.workload.ready_timeout_s,
         access_log=spec.workload.access_log,
         agent=AgentCommands(
-            install=tuple(a.install),
-            uninstall=tuple(a.uninstall),
-            set_mode=tuple(a.set_mode),
-            start=tuple(a.start),
-            stop=tuple(a.stop),
-            health=tuple(a.health),
-            version=tuple(a.version) if a.version else None,
+            install=program(a.install, here),
+            uninstall=program(a.uninstall, here),
+            set_mode=program(a.set_mode, here),
+            start=program(a.start, here),
+            stop=program(a.stop, here),
+            health=program(a.health, here),
+            version=program(a.version, here) if a.version else None,
             health_timeout_s=a.health_timeout_s,
+            timeouts=StepTimeouts(**a.timeouts.model_dump()),
         ),
         tool=spec.load.tool,
         duration_s=spec.load.duration_s,
@@ -388,6 +391,7 @@ def runner_config(campaign: Campaign, state_dir: Path) -> RunnerConfig:
         profiles=profiles(campaign),
         max_error_pct=spec.load.max_error_pct,
         probe_s=spec.design.probe_s if spec.design.covariate else 0,
+        campaign_dir=here,
     )
 
 

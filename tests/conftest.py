@@ -207,6 +207,7 @@ _hypothesis_settings.load_profile("repeatable")
 # the cheapest real-server checks, for the inner loop (`--quick`).
 LAB_MODULES = frozenset(
     {
+        "tests/integration/test_agent_steps.py",
         "tests/integration/test_calibrate.py",
         "tests/integration/test_collectd_runs.py",
         "tests/integration/test_harness.py",

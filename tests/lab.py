@@ -67,6 +67,12 @@ def campaign(
     # product's 254 in the shared night and the overflow test
     clients: int = 1,
     workload_cpus: int | None = None,  # [workload] cpus; unset: the product's default
+    # the share of the target a run must reach: 0.9 here, the product's 0.98 where a test judges
+    # the load itself. These campaigns' subject is the lab's mechanics, and beside the shared
+    # tier's other tests a 500/s generator still fell 5 % short now and then (474 conn/s in one
+    # run of 14, 2026-12-07, two lab lanes); what min_achieved_ratio does is tested by the
+    # solo tier's unreachable rate and the unit tests of `harness.load.judge`
+    min_ratio: float = 0.9,
 ) -> Path:
     workload = workload or (
         '["nginx", "-p", "{lab_dir}/nginx", "-c", "{lab_dir}/nginx/nginx.conf", '
@@ -104,6 +110,7 @@ cooldown_s = 1
 run_timeout_s = 120
 max_disturbance_pct = {json.dumps(max_disturbance)}
 max_error_pct = {max_error_pct:g}
+min_achieved_ratio = {min_ratio:g}
 check_rates = {str(check_rates).lower()}
 {load}
 [design]

@@ -107,10 +107,12 @@ def test_the_lab_health_of_a_night() -> None:
         _run(1, RunState.DONE, 1000, 995.0),
         _run(2, RunState.INVALID, 1000, 700.0),
         _run(3, RunState.DISTURBED, 5000, None),
+        _run(4, RunState.SKIPPED, 5000, None),
     ]
     points = {p: v for p, v, ts in health.campaign_points("tare", campaign, rows) if ts == NIGHT_TS}
     root = "tare.lab.health.linux.quickstart."
-    assert points[root + HealthMetric.RUNS] == 3
+    assert points[root + HealthMetric.RUNS] == 4
+    assert points[root + HealthMetric.SKIPPED] == 1
     assert points[root + HealthMetric.DONE] == 1 and points[root + HealthMetric.INVALID] == 1
     assert points[root + HealthMetric.DISTURBED] == 1 and points[root + HealthMetric.FAILED] == 0
     assert points[root + HealthMetric.ACHIEVED_MIN] == 0.7

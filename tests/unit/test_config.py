@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tare.config import load_campaign, parse_campaign
+from tare.config import load_campaign, parse_campaign, program
 from tare.configfile import ConfigError, format_loc
 from tests.conftest import ROOT
 
@@ -370,3 +370,47 @@ def test_one_client_address_lets_an_agent_allow_the_load_by_its_address() -> Non
     text = GOOD.replace('"--allow", "{load_net}"', '"--allow", "{load_addr}"', 1)
     campaign = parse_campaign("[lab]\nclients = 1\n\n" + text, "c.toml")
     assert campaign.spec.lab.clients == 1
+
+
+def test_an_agents_steps_may_name_the_labs_folders_namespace_and_a_literal_brace() -> None:
+    text = replace(
+        'stop = ["tare-refagent", "stop", "--state-dir", "{lab_dir}/refagent"]',
+        'stop = ["sh", "-c", "nft list table inet x {{ }} > {agent_dir}/t; echo {netns} '
+        '{interface} {campaign_dir}"]',
+    )
+    stop = parse_campaign(text, "c.toml").spec.agent.stop
+    assert (
+        stop[-1].format_map(
+            {
+                "agent_dir": "/run/tare/agent/ab",
+                "netns": "n",
+                "interface": "i",
+                "campaign_dir": "/c",
+            }
+        )
+        == "nft list table inet x { } > /run/tare/agent/ab/t; echo n i /c"
+    )
+
+
+def test_each_agent_step_has_its_own_time_limit() -> None:
+    spec = parse_campaign(GOOD + "\n[agent.timeouts]\nstart = 5\nhealth = 2.5\n", "c.toml").spec
+    t = spec.agent.timeouts
+    assert (t.install, t.start, t.health, t.stop, t.version) == (120.0, 5.0, 2.5, 60.0, 30.0)
+    assert problems(GOOD + "\n[agent.timeouts]\nstart = -1.5\n") == [
+        "c.toml: agent.timeouts.start: must be > 0"
+    ]
+    assert problems(GOOD + "\n[agent.timeouts]\nstrat = 5\n")[0].startswith(
+        "c.toml: agent.timeouts.strat: unknown key"
+    )
+
+
+def test_a_relative_program_is_the_campaign_folders() -> None:
+    base = Path("/srv/lab/campaigns")
+    assert program(["agents/wrap.sh", "start"], base) == (
+        "/srv/lab/campaigns/agents/wrap.sh",
+        "start",
+    )
+    assert program(["../bin/x"], base) == ("/srv/lab/bin/x",)
+    assert program(["tare-refagent", "start"], base) == ("tare-refagent", "start")  # on PATH
+    assert program(["/usr/bin/x"], base) == ("/usr/bin/x",)
+    assert program(["{campaign_dir}/x"], base) == ("{campaign_dir}/x",)

@@ -157,6 +157,6 @@ def test_run_event_round_trip() -> None:
 
 
 def test_run_states_know_which_are_finished() -> None:
-    left_out = {RunState.INVALID, RunState.FAILED, RunState.DISTURBED}
+    left_out = {RunState.INVALID, RunState.FAILED, RunState.DISTURBED, RunState.SKIPPED}
     assert {s for s in RunState if s.finished} == {RunState.DONE, *left_out}
     assert {s for s in RunState if s.not_valid} == left_out

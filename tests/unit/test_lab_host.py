@@ -94,3 +94,53 @@ def test_the_load_comes_from_many_client_addresses_in_turn() -> None:
     assert lab.load_net == "169.254.213.2/32"  # one address: the load's own
     lab.clients = "169.254.214.0/24"
     assert lab.load_net == "169.254.214.0/24"
+
+
+def test_the_runs_values_name_the_agents_folder_namespace_and_interface(tmp_path: Path) -> None:
+    """What the placeholders and the agent's TARE_* variables hold in a namespaces lab; the
+    private folder leaves a unix socket path room under the kernel's 107 bytes."""
+    from harness.agent import AgentCommands, agent_env
+    from harness.runner import RunnerConfig, run_values
+
+    lab = Lab(
+        "ab12cd34",
+        tmp_path,
+        Host("workload", "169.254.213.1", "tare-w-ab12cd34", "1", (), "tare0"),
+        Host("load", "169.254.213.2", "tare-l-ab12cd34", "0", (), "tare0"),
+        kind="namespaces",
+        clients="169.254.214.0/24",
+    )
+    argv = ("true",)
+    cfg = RunnerConfig(
+        workload_argv=argv,
+        port=8080,
+        path="/",
+        ready_timeout_s=5,
+        agent=AgentCommands(argv, argv, argv, argv, argv, argv, None, 5.0),
+        tool="h2load",
+        duration_s=12,
+        warmup_s=1,
+        cooldown_s=1,
+        min_ratio=0.98,
+        run_timeout_s=60,
+        lab_root=tmp_path / "runs",
+        state_dir=tmp_path,
+        campaign_dir=Path("/srv/campaigns"),
+    )
+    values = run_values(lab, cfg, {"mode": "enforced", "rate": 5000}, "run-1", tmp_path / "r")
+    assert values["agent_dir"] == "/run/tare/agent/ab12cd34"
+    assert len(f"{values['agent_dir']}/") + 64 < 108  # a 64-byte socket name still fits
+    env = agent_env(values)
+    assert {k: env[k] for k in ("TARE_NETNS", "TARE_INTERFACE", "TARE_LOAD_NET", "TARE_PORT")} == {
+        "TARE_NETNS": "tare-w-ab12cd34",
+        "TARE_INTERFACE": "tare0",
+        "TARE_LOAD_NET": "169.254.214.0/24",
+        "TARE_PORT": "8080",
+    }
+    assert (env["TARE_MODE"], env["TARE_RATE"], env["TARE_CAMPAIGN_DIR"]) == (
+        "enforced",
+        "5000",
+        "/srv/campaigns",
+    )
+    loopback = Lab("ab12cd34", tmp_path, lab.workload, lab.load, kind="loopback")
+    assert loopback.agent_dir == "/tmp/tare-agent-ab12cd34"  # a lab that may run without root

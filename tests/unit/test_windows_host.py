@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.agent import agent_env
 from harness.remote import Ssh, WindowsSsh
-from harness.windows import WindowsProfile, agent_env, cpu_mask, windows_host
+from harness.windows import WindowsProfile, cpu_mask, windows_host
 
 
 def script_of(argv: list[str]) -> str:
