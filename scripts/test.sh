@@ -66,7 +66,8 @@ fi
 # time: most of them wait on servers and fixed-length runs. Six at a time was the rule until
 # 2026-12-07, when the lab campaigns' 500/s generators fell 3-12 % short beside five others
 # (the load from 254 client addresses, the access log and a VM stealing up to 25 points of a
-# core that evening; which of them mattered is not known).
+# core that evening; which of them mattered is not known). Of those, the campaigns that need
+# every run valid take two lanes (tests/lab.py: LANE_A, LANE_B): at most two load the machine.
 # Then the solo tier, one test at a time and alone: what it judges (a known ballast, two
 # collectors compared to a kernel tick, a machine's capacity, h2load flat out) is what a
 # neighbour moves, or it is the neighbour (docs/testing.md). Both tiers run whatever the first
