@@ -5,7 +5,8 @@
 # with every run's KPIs and load results in Graphite and recorded in the run ledger; then the
 # overhead of each mode against baseline with its confidence interval, written back to Graphite
 # as nightly series, an HTML report, and the alert check on the nightly trends (`tare nightly`).
-# As root (namespaces, nftables); about 7 minutes.
+# As root (namespaces, nftables); about 9 minutes (8 min 41 s to 9 min 26 s, five tries on a
+# 2-core VM, 2026-12-07).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
