@@ -211,7 +211,7 @@ def alerts_list(state: str | None, state_dir: Path | None, as_json: bool) -> Non
 
 
 def _state_command(state: AlertState, help_text: str) -> click.Command:
-    @click.command(state if state != AlertState.ACKNOWLEDGED else "ack", help=help_text)
+    @click.command(state.value if state != AlertState.ACKNOWLEDGED else "ack", help=help_text)
     @click.argument("alert_id")
     @click.option("--note", help="Why (shown in the thread reply).")
     @click.option("--notify", type=NOTIFY, default="auto", show_default=True)

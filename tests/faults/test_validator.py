@@ -80,3 +80,12 @@ def test_a_relative_output_dir_is_relative_to_the_campaign_file(tmp_path: Path) 
     finally:
         os.chdir(here)
     assert campaign.output_dir == tmp_path.parent / "out"
+
+
+def test_a_mistyped_alert_verb_is_answered_with_the_verb_not_an_internal_value(
+    tmp_path: Path,
+) -> None:
+    res = run_tare("alerts", "resolve", "a1", "--state-dir", str(tmp_path))
+    assert res.code == 2
+    assert "No such command 'resolve'. Did you mean 'resolved'?" in res.err
+    assert "AlertState" not in res.err

@@ -74,3 +74,25 @@ def test_the_labs_matrix_runs_several_campaigns_per_platform_on_a_cluster() -> N
 
     s = resolve({}, state_dir=ROOT / "var", settings_file=DEPLOY / "stack.toml")
     assert s.caches == 2 and s.listen == "0.0.0.0"
+
+
+@pytest.mark.parametrize(("name", "out"), [("Jenkinsfile", "night"), ("Jenkinsfile.labs", "labs")])
+def test_the_night_step_of_each_jenkinsfile_runs_in_an_empty_workspace(
+    tmp_path: Path, name: str, out: str
+) -> None:
+    """The night's shell step, as Jenkins runs it, in a fresh workspace, with a stub tare that
+    ends as a clean night does: it must not fail before tare (a missing folder for its output
+    was exit 1, which the pipeline reports as a regression)."""
+    text = (DEPLOY / name).read_text()
+    found = re.search(r'script: "([^"]*)" \+\s*\n\s*"([^"]*)"', text)
+    assert found is not None, name
+    step = (found.group(1) + found.group(2)).replace("${PLATFORM}", "linux")
+    stub = tmp_path / ".venv" / "bin" / "tare"
+    stub.parent.mkdir(parents=True)
+    stub.write_text("#!/bin/sh\necho '{\"exit\": 0}'\n")
+    stub.chmod(0o755)
+    proc = subprocess.run(
+        ["sh", "-c", step], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "var" / "nightly" / f"{out}-linux.json").read_text() == '{"exit": 0}\n'
