@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import Stack, run_tare
-from tests.lab import LANE_A, MIN_RATIO, campaign, runs
+from tests.lab import MIN_RATIO, campaign, runs
 from tests.sandbox import is_root
 
 pytestmark = [
     pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root"),
-    LANE_A,
+    # alone: its 14 runs each judged, it was the one test whose 500/s generator fell short
+    # (474, 460, 437 conn/s) in three suites in a row beside the other lane (docs/testing.md)
+    pytest.mark.solo,
 ]
 
 # 14 runs, each one's achieved load judged, beside other tests (the shared tier): at 1K/s a
