@@ -34,9 +34,16 @@ def compact(cores: Iterable[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
+def bits(cpus: str) -> int:
+    """A CPU list as an affinity bit mask (bit n: core n)."""
+    return sum(1 << core for core in expand(cpus))
+
+
 def mask(cpus: str) -> str:
     """The hexadecimal mask of a CPU list (what ``rps_cpus`` takes)."""
-    bits = 0
-    for core in expand(cpus):
-        bits |= 1 << core
-    return f"{bits:x}"
+    return f"{bits(cpus):x}"
+
+
+def labels(cpus: str) -> tuple[str, ...]:
+    """The cores of a CPU list as the per-core series name them (``"1-2"`` -> ("1", "2"))."""
+    return tuple(str(core) for core in expand(cpus))

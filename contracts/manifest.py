@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.addresses import CarbonAddress, RenderUrl
-from contracts.cpus import expand
+from contracts.cpus import labels
 from contracts.states import CampaignState, RunState
 
 VERSION = 1
@@ -107,7 +107,7 @@ class LabFacts:
     def workload_cores(self) -> tuple[str, ...]:
         """The workload's cores, as the per-core CPU series name them (("0",) when unpinned:
         a hosts lab, or a namespaces lab measured without pinning)."""
-        return tuple(str(c) for c in expand(self.workload_cpus or "0"))
+        return labels(self.workload_cpus or "0")
 
     def to_json(self) -> dict[str, Any]:
         return {

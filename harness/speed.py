@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.cpus import expand
+from contracts.cpus import labels
 from contracts.manifest import Probe
 from harness import load as loadmod
 from harness.lab import CGROUP_ROOT, Lab
@@ -114,7 +114,7 @@ def measure(lab: Lab, spec: LoadSpec, log_file: Path) -> Probe | str:
         return "no probe on a lab with a host over SSH (its CPU is read here)"
     if spec.tool != "h2load":
         return f"no probe with {spec.tool} (its per-request log is h2load's)"
-    cores = tuple(str(c) for c in expand(lab.workload.cpus)) if lab.workload.cpus else ()
+    cores = labels(lab.workload.cpus) if lab.workload.cpus else ()
     spun = lab.workload.run([sys.executable, "-c", SPIN], 30, in_cgroup=False)
     try:
         spin_ms: float | None = float(spun.stdout.strip())

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from contracts.cpus import bits, expand
 from harness.lab import Host
 from harness.remote import Ssh, WindowsSsh
 
@@ -27,16 +28,11 @@ GIVES_UP = (
 
 
 def cpu_mask(cpus: str) -> int:
-    """A taskset-style list (``"0-2,5"``) as a processor affinity bit mask."""
-    bits = 0
-    for part in cpus.split(","):
-        lo, _, hi = part.strip().partition("-")
-        first, last = int(lo), int(hi or lo)
-        if first < 0 or last < first or last > 63:
-            raise ValueError(f"cpus {cpus!r}: {part!r} is not a core or a range of cores")
-        for cpu in range(first, last + 1):
-            bits |= 1 << cpu
-    return bits
+    """A taskset-style list (``"0-2,5"``) as a processor affinity bit mask (64 bits wide)."""
+    cores = expand(cpus)  # ValueError naming the list when it is not one
+    if cores[-1] > 63:
+        raise ValueError(f"cpus {cpus!r}: core {cores[-1]} is beyond a 64-bit affinity mask")
+    return bits(cpus)
 
 
 def windows_host(name: str, address: str, ssh: Ssh, cpus: str | None = None) -> Host:

@@ -15,7 +15,7 @@ from collectors.carbon import unreachable
 from collectors.collect import default_host
 from contracts.addresses import RenderUrl
 from contracts.calibration import Group
-from contracts.cpus import expand
+from contracts.cpus import labels
 from contracts.errors import RunInvalid, ServiceUnavailable, UsageError
 from contracts.kpis import BY_NAME
 from contracts.labels import label
@@ -45,7 +45,7 @@ def cores() -> tuple[str, str]:
     """(the workload's first core, the first load core): the lab's split, for the KPI
     paths."""
     w_core, l_cores = split_cpus(os.cpu_count() or 1)
-    return str(expand(w_core)[0]), str(expand(l_cores)[0])
+    return labels(w_core)[0], labels(l_cores)[0]
 
 
 def calibrate(
@@ -71,7 +71,7 @@ def calibrate(
     graphite = GraphiteTarget(RenderUrl.parse(stack.render_url), stack.carbon, DEFAULT_PREFIX)
     hooks = Recorder(graphite, NAME, NAME, stack.state_dir, ("nginx", "tare-ballast"))
     host = default_host()
-    w_cores = tuple(str(c) for c in expand(split_cpus(os.cpu_count() or 1)[0]))
+    w_cores = labels(split_cpus(os.cpu_count() or 1)[0])
     record_dir = stack.state_dir / "lab" / "records"
     tech = design.techniques
 

@@ -12,7 +12,8 @@ import pytest
 
 from harness.agent import Agent, AgentCommands, AgentFailed, StepTimeouts
 from harness.lab import namespace_lab, teardown
-from harness.runner import RunnerConfig, run_values
+from harness.runner import run_values
+from tests.runner_config import runner_config
 from tests.sandbox import is_root
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="the namespaces lab needs root")
@@ -53,25 +54,6 @@ def _commands(wrapper: Path, start: tuple[str, ...] | None = None) -> AgentComma
     )
 
 
-def _cfg(tmp_path: Path, commands: AgentCommands) -> RunnerConfig:
-    return RunnerConfig(
-        workload_argv=("true",),
-        port=8080,
-        path="/",
-        ready_timeout_s=5,
-        agent=commands,
-        tool="h2load",
-        duration_s=12,
-        warmup_s=1,
-        cooldown_s=1,
-        min_ratio=0.98,
-        run_timeout_s=60,
-        lab_root=tmp_path / "runs",
-        state_dir=tmp_path,
-        campaign_dir=tmp_path,
-    )
-
-
 def test_each_step_gets_the_runs_values_in_the_namespace_and_a_socket_fits_its_folder(
     tmp_path: Path,
 ) -> None:
@@ -80,7 +62,7 @@ def test_each_step_gets_the_runs_values_in_the_namespace_and_a_socket_fits_its_f
     wrapper.chmod(0o755)
     lab = namespace_lab("agsteps1", tmp_path / "records", 8080)
     try:
-        cfg = _cfg(tmp_path, _commands(wrapper))
+        cfg = runner_config(tmp_path, _commands(wrapper), tmp_path)
         values = run_values(lab, cfg, {"mode": "enforced", "rate": 1000}, "r-1", tmp_path / "r")
         os.makedirs(lab.agent_dir, mode=0o700, exist_ok=True)
         agent = Agent(lab.workload, cfg.agent, values)
@@ -110,7 +92,7 @@ def test_a_start_whose_daemon_holds_tares_pipes_fails_at_its_limit_saying_so(
     try:
         # the daemon inherits the step's stdout: the step never reaches its end-of-file
         hold = ("sh", "-c", "sleep 60 & echo started")
-        cfg = _cfg(tmp_path, _commands(Path("/bin/true"), start=hold))
+        cfg = runner_config(tmp_path, _commands(Path("/bin/true"), start=hold), tmp_path)
         values = run_values(lab, cfg, {"mode": "enforced"}, "r-2", tmp_path / "r")
         agent = Agent(lab.workload, cfg.agent, values)
         with pytest.raises(AgentFailed) as err:

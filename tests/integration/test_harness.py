@@ -26,7 +26,7 @@ from pipeline.analysis import measures
 from pipeline.fetch import RunRef, fetch_run
 from pipeline.graphite import GraphiteClient
 from tests.conftest import ROOT, Stack, run_tare
-from tests.lab import LANE_B, campaign, netns_list, runs
+from tests.lab import LANE_A, LANE_B, campaign, netns_list, runs
 from tests.night import CELL, Night
 from tests.poll import wait_for
 from tests.sandbox import is_root
@@ -658,7 +658,7 @@ def test_a_run_disturbed_by_an_outside_process_is_left_out_and_run_again(
         assert m["disturbance_pct"] > 20 and len(m["disturbed_attempts"]) == 1
 
 
-@LANE_B
+@LANE_A  # the lanes balanced by duration: the profiles test went solo
 def test_every_run_is_probed_before_its_agent_and_cpu_adjusted_by_it(
     graphite_stack: Stack, tmp_path: Path
 ) -> None:

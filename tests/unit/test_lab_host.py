@@ -100,7 +100,8 @@ def test_the_runs_values_name_the_agents_folder_namespace_and_interface(tmp_path
     """What the placeholders and the agent's TARE_* variables hold in a namespaces lab; the
     private folder leaves a unix socket path room under the kernel's 107 bytes."""
     from harness.agent import AgentCommands, agent_env
-    from harness.runner import RunnerConfig, run_values
+    from harness.runner import run_values
+    from tests.runner_config import runner_config
 
     lab = Lab(
         "ab12cd34",
@@ -111,22 +112,8 @@ def test_the_runs_values_name_the_agents_folder_namespace_and_interface(tmp_path
         clients="169.254.214.0/24",
     )
     argv = ("true",)
-    cfg = RunnerConfig(
-        workload_argv=argv,
-        port=8080,
-        path="/",
-        ready_timeout_s=5,
-        agent=AgentCommands(argv, argv, argv, argv, argv, argv, None, 5.0),
-        tool="h2load",
-        duration_s=12,
-        warmup_s=1,
-        cooldown_s=1,
-        min_ratio=0.98,
-        run_timeout_s=60,
-        lab_root=tmp_path / "runs",
-        state_dir=tmp_path,
-        campaign_dir=Path("/srv/campaigns"),
-    )
+    commands = AgentCommands(argv, argv, argv, argv, argv, argv, None, 5.0)
+    cfg = runner_config(tmp_path, commands, Path("/srv/campaigns"))
     values = run_values(lab, cfg, {"mode": "enforced", "rate": 5000}, "run-1", tmp_path / "r")
     assert values["agent_dir"] == "/run/tare/agent/ab12cd34"
     assert len(f"{values['agent_dir']}/") + 64 < 108  # a 64-byte socket name still fits
